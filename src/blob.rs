@@ -1,0 +1,225 @@
+//! The bytes: staged chunks and published files in one object store.
+//!
+//! Keys are laid out so that any instance can find any object:
+//! `chunks/<upload id>/<index>.<token>` for a staged chunk,
+//! `files/<sha256>/<token>` for merged (and then published) bytes,
+//! `files/direct/<token>` for one-request uploads.
+//! A fresh token per write means that no write ever overwrites another:
+//! the database says which copy counts.
+
+use std::ops::Range;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
+use object_store::buffered::BufWriter;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use url::Url;
+
+use crate::upload::ContentHash;
+
+/// A failure of the object store.
+#[derive(Debug, thiserror::Error)]
+#[error("object store: {0}")]
+pub struct BlobError(#[from] pub object_store::Error);
+
+/// Why a streamed write did not produce an object.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The source sent more bytes than allowed; nothing was kept.
+    #[error("the body is longer than {limit} bytes")]
+    TooLong {
+        /// The most bytes the write accepts.
+        limit: u64,
+    },
+    /// The source failed (the client went away, a malformed body); nothing was kept.
+    #[error("the body could not be read: {0}")]
+    Source(String),
+    /// The store failed; nothing was kept.
+    #[error(transparent)]
+    Store(#[from] BlobError),
+}
+
+/// What a completed write stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Bytes written.
+    pub size: u64,
+    /// Their SHA-256, computed as they streamed through.
+    pub sha256: ContentHash,
+}
+
+/// The object store with ferry's key layout, streaming in and out.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    store: Arc<dyn ObjectStore>,
+    part_size: usize,
+}
+
+impl BlobStore {
+    /// Opens the store named by `location`: `memory://`, a `file://` URL, or a
+    /// plain folder path, created if missing.
+    pub fn open(location: &str) -> Result<Self, BlobError> {
+        if location == "memory://" || location == "memory:///" {
+            return Ok(Self::new(Arc::new(InMemory::new()), 1 << 20));
+        }
+        let folder = match Url::parse(location) {
+            Ok(url) if url.scheme() == "file" => {
+                url.to_file_path()
+                    .map_err(|()| object_store::Error::Generic {
+                        store: "local",
+                        source: format!("{location} is not a usable file URL").into(),
+                    })?
+            }
+            Ok(url) if url.scheme().len() > 1 => {
+                let (store, _) =
+                    object_store::parse_url_opts(&url, std::env::vars().map(lowercase_key))?;
+                return Ok(Self::new(Arc::from(store), 8 << 20));
+            }
+            _ => FsPath::new(location).to_path_buf(),
+        };
+        std::fs::create_dir_all(&folder).map_err(|e| object_store::Error::Generic {
+            store: "local",
+            source: Box::new(e),
+        })?;
+        let local = LocalFileSystem::new_with_prefix(&folder)?.with_automatic_cleanup(true);
+        Ok(Self::new(Arc::new(local), 1 << 20))
+    }
+
+    /// Wraps any object store; `part_size` is the buffer of each streamed write.
+    pub fn new(store: Arc<dyn ObjectStore>, part_size: usize) -> Self {
+        BlobStore { store, part_size }
+    }
+
+    /// The key of one staged copy of a chunk.
+    pub fn chunk_key(upload_id: &str, index: u64, token: &str) -> String {
+        format!("chunks/{upload_id}/{index}.{token}")
+    }
+
+    /// The folder holding every staged chunk of an upload.
+    pub fn chunks_prefix(upload_id: &str) -> String {
+        format!("chunks/{upload_id}/")
+    }
+
+    /// The key one merge (or one-request upload) writes a file's bytes to.
+    pub fn file_key(sha256: &ContentHash, token: &str) -> String {
+        format!("files/{sha256}/{token}")
+    }
+
+    /// The key a one-request upload writes its bytes to.
+    pub fn direct_key(token: &str) -> String {
+        format!("files/direct/{token}")
+    }
+
+    /// Answers whether the store can be listed.
+    pub async fn ping(&self) -> Result<(), BlobError> {
+        let mut listing = self.store.list(Some(&Path::from("files")));
+        if let Some(entry) = listing.next().await {
+            entry?;
+        }
+        Ok(())
+    }
+
+    /// Streams `source` into `key`, hashing it, keeping at most `limit` bytes.
+    /// On any failure the partial object is aborted and nothing is kept.
+    pub async fn write<S, E>(&self, key: &str, source: S, limit: u64) -> Result<Written, WriteError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let mut writer =
+            BufWriter::with_capacity(self.store.clone(), Path::from(key), self.part_size)
+                .with_max_concurrency(2);
+        match copy_hashed(&mut writer, source, limit).await {
+            Ok(written) => Ok(written),
+            Err(error) => {
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!(key, error = %abort, "could not abort a failed write");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Streams an object, or a byte range of it, out of the store.
+    pub async fn read(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..GetOptions::default()
+        };
+        let result = self.store.get_opts(&Path::from(key), options).await?;
+        Ok(result.into_stream().map_err(BlobError).boxed())
+    }
+
+    /// Deletes one object; a missing object is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        match self.store.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Deletes every object under a folder.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
+        let locations = self
+            .store
+            .list(Some(&Path::from(prefix)))
+            .map_ok(|meta| meta.location)
+            .boxed();
+        let mut deleted = self.store.delete_stream(locations);
+        while let Some(result) = deleted.next().await {
+            match result {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn copy_hashed<S, E>(
+    writer: &mut BufWriter,
+    source: S,
+    limit: u64,
+) -> Result<Written, WriteError>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    let mut source = std::pin::pin!(source);
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    while let Some(piece) = source.next().await {
+        let piece = piece.map_err(|e| WriteError::Source(e.to_string()))?;
+        size = size.saturating_add(piece.len() as u64);
+        if size > limit {
+            return Err(WriteError::TooLong { limit });
+        }
+        hasher.update(&piece);
+        writer.put(piece).await.map_err(BlobError)?;
+    }
+    writer.shutdown().await.map_err(|e| {
+        BlobError(object_store::Error::Generic {
+            store: "writer",
+            source: Box::new(e),
+        })
+    })?;
+    Ok(Written {
+        size,
+        sha256: ContentHash::from_digest(hasher.finalize().into()),
+    })
+}
+
+fn lowercase_key((key, value): (String, String)) -> (String, String) {
+    (key.to_ascii_lowercase(), value)
+}

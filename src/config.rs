@@ -1,0 +1,127 @@
+//! The server's settings: defaults, overridden by environment variables,
+//! overridden by command-line flags.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::units::{parse_duration, parse_size};
+use crate::upload::{Limits, Timings};
+
+/// Everything `ferryd` can be told.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "ferryd",
+    version,
+    about = "ferry: resumable, content-addressed uploads"
+)]
+pub struct Settings {
+    /// Address and port to listen on.
+    #[arg(long, env = "FERRY_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Metadata database: `sqlite://PATH` (embedded) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://storage/ferry.db",
+        hide_env_values = true
+    )]
+    pub database_url: SecretString,
+
+    /// Most database connections per instance.
+    #[arg(long, env = "FERRY_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// Object store for chunks and files: a folder, `file:///PATH` or `memory://`.
+    #[arg(long, env = "FERRY_STORE", default_value = "storage/objects")]
+    pub store: String,
+
+    /// Largest file accepted.
+    #[arg(long, env = "FERRY_MAX_FILE_SIZE", default_value = "100GiB", value_parser = parse_size)]
+    pub max_file_size: u64,
+
+    /// Smallest chunk size the server agrees to.
+    #[arg(long, env = "FERRY_MIN_CHUNK_SIZE", default_value = "256KiB", value_parser = parse_size)]
+    pub min_chunk_size: u64,
+
+    /// Largest chunk size the server agrees to.
+    #[arg(long, env = "FERRY_MAX_CHUNK_SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_chunk_size: u64,
+
+    /// Chunk size when a client states no wish.
+    #[arg(long, env = "FERRY_DEFAULT_CHUNK_SIZE", default_value = "8MiB", value_parser = parse_size)]
+    pub default_chunk_size: u64,
+
+    /// Most chunks one file may be cut into.
+    #[arg(long, env = "FERRY_MAX_CHUNKS", default_value_t = 10_000)]
+    pub max_chunks: u64,
+
+    /// Largest file accepted in one request (`PUT /v1/files/{sha256}`).
+    #[arg(long, env = "FERRY_DIRECT_UPLOAD_MAX", default_value = "16MiB", value_parser = parse_size)]
+    pub direct_upload_max: u64,
+
+    /// How long a session lives after its last activity.
+    #[arg(long, env = "FERRY_SESSION_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub session_ttl: Duration,
+
+    /// How long `complete` waits for a merge before answering 202.
+    #[arg(long, env = "FERRY_MERGE_WAIT", default_value = "20s", value_parser = parse_duration)]
+    pub merge_wait: Duration,
+
+    /// How long a merge lease holds unless renewed (it is renewed every third of it).
+    #[arg(long, env = "FERRY_MERGE_LEASE", default_value = "30s", value_parser = parse_duration)]
+    pub merge_lease: Duration,
+
+    /// How often expired sessions and stalled merges are swept.
+    #[arg(long, env = "FERRY_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub sweep_interval: Duration,
+}
+
+impl Settings {
+    /// The settings a server gets with no flags: defaults and environment.
+    pub fn from_env() -> Result<Self, clap::Error> {
+        Settings::try_parse_from(["ferryd"])
+    }
+
+    /// The upload limits these settings name.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_file_size: self.max_file_size,
+            min_chunk_size: self.min_chunk_size,
+            max_chunk_size: self.max_chunk_size,
+            default_chunk_size: self.default_chunk_size,
+            max_chunks: self.max_chunks,
+            direct_upload_max: self.direct_upload_max,
+        }
+    }
+
+    /// The timings these settings name.
+    pub fn timings(&self) -> Timings {
+        Timings {
+            session_ttl: self.session_ttl,
+            merge_wait: self.merge_wait,
+            merge_lease: self.merge_lease,
+        }
+    }
+
+    /// Whether the metadata database is PostgreSQL.
+    pub fn uses_postgres(&self) -> bool {
+        let url = self.database_url.expose_secret();
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+
+    /// Checks that the settings agree with each other.
+    pub fn validate(&self) -> Result<(), String> {
+        self.limits().validate()?;
+        if self.merge_lease < Duration::from_millis(300) {
+            return Err("the merge lease must be at least 300ms".into());
+        }
+        if self.sweep_interval.is_zero() {
+            return Err("the sweep interval must be above zero".into());
+        }
+        Ok(())
+    }
+}

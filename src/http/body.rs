@@ -1,0 +1,57 @@
+//! Reading what requests carry: small bodies, lengths, hashes, indices.
+
+use actix_web::HttpRequest;
+use actix_web::http::header::{CONTENT_LENGTH, HeaderName};
+use actix_web::web::{self, Bytes, BytesMut};
+use futures::StreamExt;
+
+use crate::error::ApiError;
+use crate::upload::ContentHash;
+
+/// Reads a body that must be small (JSON, form fields), refusing more than `limit`.
+pub(super) async fn read_small(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
+    let mut body = BytesMut::new();
+    while let Some(piece) = payload.next().await {
+        let piece = piece.map_err(|e| ApiError::invalid("body", e.to_string()))?;
+        if body.len() + piece.len() > limit {
+            return Err(ApiError::invalid(
+                "body",
+                format!("the body must be at most {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&piece);
+    }
+    Ok(body.freeze())
+}
+
+/// The declared `Content-Length`, if any.
+pub(super) fn content_length(request: &HttpRequest) -> Result<Option<u64>, ApiError> {
+    header_text(request, &CONTENT_LENGTH)?
+        .map(|text| {
+            text.trim()
+                .parse::<u64>()
+                .map_err(|_| ApiError::invalid("content-length", "must be a whole number"))
+        })
+        .transpose()
+}
+
+/// A header's value as text; a value that is not visible ASCII is refused.
+pub(super) fn header_text<'r>(
+    request: &'r HttpRequest,
+    name: &HeaderName,
+) -> Result<Option<&'r str>, ApiError> {
+    request
+        .headers()
+        .get(name)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| ApiError::invalid(name.as_str(), "must be visible ASCII"))
+        })
+        .transpose()
+}
+
+/// The `{sha256}` path segment.
+pub(super) fn path_hash(text: &str) -> Result<ContentHash, ApiError> {
+    ContentHash::parse(text).map_err(|e| ApiError::invalid("sha256", e.to_string()))
+}

@@ -1,0 +1,201 @@
+//! Receiving chunks: raw `PUT`, and multipart `POST` as `wx.uploadFile` sends.
+
+use actix_multipart::{Field, Multipart};
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderName;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures::{StreamExt, TryStreamExt};
+
+use super::body::{content_length, header_text, path_hash};
+use super::{Owner, now, resource};
+use crate::api::{CONTENT_DIGEST, X_CHUNK_SHA256, codes};
+use crate::error::ApiError;
+use crate::upload::{ChunkTarget, Digest, StagedChunk, Uploads};
+
+/// Room allowed for the multipart framing and small fields around a chunk.
+const MULTIPART_OVERHEAD: u64 = 64 << 10;
+/// Largest text form field read.
+const FIELD_LIMIT: usize = 1 << 10;
+
+/// Registers the chunk routes.
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/v1/uploads/{sha256}/chunks/{index}")
+            .route(web::put().to(put_chunk))
+            .route(web::post().to(post_chunk)),
+    );
+}
+
+#[tracing::instrument(skip_all, fields(sha256 = %path.0, index = %path.1))]
+async fn put_chunk(
+    owner: Owner,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    payload: web::Payload,
+    uploads: web::Data<Uploads>,
+) -> Result<HttpResponse, ApiError> {
+    let (sha256, index) = (path_hash(&path.0)?, chunk_index(&path.1)?);
+    let digest = header_digest(&request)?;
+    let target = uploads
+        .chunk_target(owner.id(), &sha256, index, content_length(&request)?, now())
+        .await?;
+    let staged = uploads.stage_chunk(&target, payload).await?;
+    let receipt = uploads.accept_chunk(target, staged, digest, now()).await?;
+    Ok(HttpResponse::Ok().json(receipt))
+}
+
+#[tracing::instrument(skip_all, fields(sha256 = %path.0, index = %path.1))]
+async fn post_chunk(
+    owner: Owner,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    payload: web::Payload,
+    uploads: web::Data<Uploads>,
+) -> Result<HttpResponse, ApiError> {
+    let (sha256, index) = (path_hash(&path.0)?, chunk_index(&path.1)?);
+    let header = header_digest(&request)?;
+    let target = uploads
+        .chunk_target(owner.id(), &sha256, index, None, now())
+        .await?;
+    if let Some(len) = content_length(&request)? {
+        let limit = uploads.limits().max_chunk_size + MULTIPART_OVERHEAD;
+        if len > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::CHUNK_TOO_LARGE,
+                format!("a chunk form is at most {limit} bytes"),
+            ));
+        }
+    }
+    let form = multipart(&request, payload)?;
+    let (staged, field_digest) = match read_chunk_form(&uploads, &target, form).await {
+        Ok(read) => read,
+        Err((error, staged)) => {
+            if let Some(staged) = staged {
+                uploads.discard(staged).await;
+            }
+            return Err(error);
+        }
+    };
+    let digest = match (header, field_digest) {
+        (Some(a), Some(b)) if a != b => {
+            uploads.discard(staged).await;
+            return Err(crate::upload::UploadError::DigestMismatch.into());
+        }
+        (header, field) => header.or(field),
+    };
+    let receipt = uploads.accept_chunk(target, staged, digest, now()).await?;
+    Ok(HttpResponse::Ok().json(receipt))
+}
+
+type FormFailure = (ApiError, Option<StagedChunk>);
+
+/// Streams the `file` part to the store and collects the `sha256` field.
+async fn read_chunk_form(
+    uploads: &Uploads,
+    target: &ChunkTarget,
+    mut form: Multipart,
+) -> Result<(StagedChunk, Option<Digest>), FormFailure> {
+    let mut staged: Option<StagedChunk> = None;
+    let mut digest = None;
+    loop {
+        let field = match form.try_next().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(error) => return Err((form_error(error), staged)),
+        };
+        match field.name().unwrap_or_default() {
+            "file" if staged.is_some() => {
+                return Err((
+                    ApiError::invalid("file", "only one file part is allowed"),
+                    staged,
+                ));
+            }
+            "file" => match uploads.stage_chunk(target, field).await {
+                Ok(chunk) => staged = Some(chunk),
+                Err(error) => return Err((error.into(), None)),
+            },
+            "sha256" => {
+                let parsed = read_field(field)
+                    .await
+                    .and_then(|text| Digest::from_hex("sha256", &text).map_err(ApiError::from));
+                match parsed {
+                    Ok(parsed) => digest = Some(parsed),
+                    Err(error) => return Err((error, staged)),
+                }
+            }
+            _ => {
+                if let Err(error) = read_field(field).await {
+                    return Err((error, staged));
+                }
+            }
+        }
+    }
+    match staged {
+        Some(staged) => Ok((staged, digest)),
+        None => Err((
+            ApiError::invalid("file", "the form has no part named file"),
+            None,
+        )),
+    }
+}
+
+/// Opens a multipart/form-data body, refusing any other media type.
+pub(super) fn multipart(
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Multipart, ApiError> {
+    let is_form = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    if !is_form {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be multipart/form-data",
+        ));
+    }
+    Ok(Multipart::new(request.headers(), payload))
+}
+
+/// Reads a small text form field.
+pub(super) async fn read_field(mut field: Field) -> Result<String, ApiError> {
+    let name = field.name().unwrap_or("field").to_owned();
+    let mut text = Vec::new();
+    while let Some(piece) = field.next().await {
+        let piece = piece.map_err(form_error)?;
+        if text.len() + piece.len() > FIELD_LIMIT {
+            return Err(ApiError::invalid(&name, format!("{name} is too long")));
+        }
+        text.extend_from_slice(&piece);
+    }
+    String::from_utf8(text).map_err(|_| ApiError::invalid(&name, format!("{name} must be UTF-8")))
+}
+
+/// A malformed multipart body.
+pub(super) fn form_error(error: actix_multipart::MultipartError) -> ApiError {
+    ApiError::invalid("body", format!("malformed multipart body: {error}"))
+}
+
+fn chunk_index(text: &str) -> Result<u64, ApiError> {
+    text.parse::<u64>()
+        .map_err(|_| ApiError::invalid("index", "the chunk index must be a whole number"))
+}
+
+/// The digest sent in `Content-Digest` or `X-Chunk-Sha256`, if any.
+fn header_digest(request: &HttpRequest) -> Result<Option<Digest>, ApiError> {
+    if let Some(value) = header_text(request, &HeaderName::from_static(CONTENT_DIGEST))? {
+        if let Some(digest) = Digest::from_content_digest(value)? {
+            return Ok(Some(digest));
+        }
+    }
+    header_text(request, &HeaderName::from_static(X_CHUNK_SHA256))?
+        .map(|value| Digest::from_hex(X_CHUNK_SHA256, value).map_err(ApiError::from))
+        .transpose()
+}

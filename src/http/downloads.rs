@@ -1,0 +1,316 @@
+//! Downloads of published files, as the origin behind a CDN: exact ranges,
+//! conditional requests and immutable caching, streamed from the store.
+
+use std::time::SystemTime;
+
+use actix_web::http::header::{
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_RANGE, CONTENT_TYPE, ETAG,
+    HeaderName, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
+    LAST_MODIFIED, RANGE, X_CONTENT_TYPE_OPTIONS,
+};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use bytes::Bytes;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use serde::Deserialize;
+
+use super::body::path_hash;
+use crate::api::{ErrorBody, codes};
+use crate::blob::{BlobError, BlobStore};
+use crate::error::ApiError;
+use crate::meta::FileRecord;
+use crate::range::{
+    ByteRange, Conditions, Decision, MultipartLayout, Validators, evaluate, format_http_date,
+    multipart_content_type, multipart_layout, unsatisfied_content_range,
+};
+use crate::upload::{Uploads, served_content_type};
+
+/// Published content never changes, so it may be cached for a year.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The route's path: a hash, and optionally the name to save the file as.
+#[derive(Debug, Deserialize)]
+pub(super) struct FilePath {
+    sha256: String,
+    filename: Option<String>,
+}
+
+/// `?inline=1` asks for `Content-Disposition: inline`.
+#[derive(Debug, Deserialize)]
+pub(super) struct DownloadQuery {
+    inline: Option<String>,
+}
+
+/// Answers GET and HEAD on `/v1/files/{sha256}` and `/v1/files/{sha256}/{filename}`.
+#[tracing::instrument(skip_all, fields(sha256 = %path.sha256))]
+pub(super) async fn download(
+    path: web::Path<FilePath>,
+    query: web::Query<DownloadQuery>,
+    request: HttpRequest,
+    uploads: web::Data<Uploads>,
+) -> Result<HttpResponse, ApiError> {
+    let sha256 = path_hash(&path.sha256)?;
+    let file = uploads.published_file(&sha256).await?;
+    let etag = file.sha256.to_hex();
+    let last_modified = SystemTime::from(file.published_at);
+    let validators = Validators {
+        etag: &etag,
+        last_modified,
+        length: file.size,
+    };
+    let headers = RequestHeaders::read(&request);
+    let decision = evaluate(&headers.conditions(&request), &validators);
+    let filename = path.filename.as_deref().filter(|name| !name.is_empty());
+    let inline = query
+        .inline
+        .as_deref()
+        .is_some_and(|v| v == "1" || v == "true");
+    let answer = |status: StatusCode| {
+        let mut builder = HttpResponse::build(status);
+        builder
+            .insert_header((ETAG, format!("\"{etag}\"")))
+            .insert_header((LAST_MODIFIED, format_http_date(last_modified)))
+            .insert_header((CACHE_CONTROL, IMMUTABLE))
+            .insert_header((ACCEPT_RANGES, "bytes"))
+            .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"));
+        if let Some(name) = filename {
+            builder.insert_header((CONTENT_DISPOSITION, content_disposition(name, inline)));
+        }
+        builder
+    };
+    let is_head = request.method() == Method::HEAD;
+    let content_type = served_content_type(&file, filename);
+    let blobs = uploads.blobs().clone();
+    Ok(match decision {
+        Decision::Full => {
+            let body = read_range(&blobs, &file, None, is_head).await?;
+            sized(
+                answer(StatusCode::OK).insert_header((CONTENT_TYPE, content_type)),
+                file.size,
+                body,
+            )
+        }
+        Decision::Partial(range) => {
+            let body = read_range(&blobs, &file, Some(range), is_head).await?;
+            sized(
+                answer(StatusCode::PARTIAL_CONTENT)
+                    .insert_header((CONTENT_TYPE, content_type))
+                    .insert_header((CONTENT_RANGE, range.content_range(file.size))),
+                range.len(),
+                body,
+            )
+        }
+        Decision::MultiPart(ranges) => {
+            let boundary = uuid::Uuid::new_v4().simple().to_string();
+            let layout = multipart_layout(&ranges, &content_type, file.size, &boundary);
+            let length = layout.content_length;
+            let body = if is_head {
+                stream::empty().boxed()
+            } else {
+                multipart_body(blobs, file.object_key.clone(), layout)
+            };
+            sized(
+                answer(StatusCode::PARTIAL_CONTENT)
+                    .insert_header((CONTENT_TYPE, multipart_content_type(&boundary))),
+                length,
+                body,
+            )
+        }
+        Decision::NotModified => answer(StatusCode::NOT_MODIFIED).finish(),
+        Decision::PreconditionFailed => error_answer(
+            StatusCode::PRECONDITION_FAILED,
+            codes::PRECONDITION_FAILED,
+            "a precondition of the request does not hold for this file",
+        )
+        .finish_json(),
+        Decision::NotSatisfiable => error_answer(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            codes::RANGE_NOT_SATISFIABLE,
+            "no requested range lies within the file",
+        )
+        .with_header(CONTENT_RANGE, unsatisfied_content_range(file.size))
+        .finish_json(),
+    })
+}
+
+/// Header values as the range module reads them: several instances of one
+/// header joined with ", ".
+struct RequestHeaders {
+    values: Vec<(HeaderName, Option<String>)>,
+}
+
+impl RequestHeaders {
+    fn read(request: &HttpRequest) -> Self {
+        let names = [
+            IF_MATCH,
+            IF_NONE_MATCH,
+            IF_MODIFIED_SINCE,
+            IF_UNMODIFIED_SINCE,
+            IF_RANGE,
+            RANGE,
+        ];
+        let values = names
+            .into_iter()
+            .map(|name| {
+                let joined: Vec<&str> = request
+                    .headers()
+                    .get_all(&name)
+                    .filter_map(|value| value.to_str().ok())
+                    .collect();
+                let value = (!joined.is_empty()).then(|| joined.join(", "));
+                (name, value)
+            })
+            .collect();
+        RequestHeaders { values }
+    }
+
+    fn get(&self, name: &HeaderName) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(known, _)| known == name)
+            .and_then(|(_, value)| value.as_deref())
+    }
+
+    fn conditions(&self, request: &HttpRequest) -> Conditions<'_> {
+        Conditions {
+            is_head: request.method() == Method::HEAD,
+            if_match: self.get(&IF_MATCH),
+            if_none_match: self.get(&IF_NONE_MATCH),
+            if_modified_since: self.get(&IF_MODIFIED_SINCE),
+            if_unmodified_since: self.get(&IF_UNMODIFIED_SINCE),
+            if_range: self.get(&IF_RANGE),
+            range: self.get(&RANGE),
+        }
+    }
+}
+
+type Body = BoxStream<'static, Result<Bytes, BlobError>>;
+
+/// A response with an exact Content-Length and a streamed body: never chunked.
+fn sized(builder: &mut HttpResponseBuilder, length: u64, body: Body) -> HttpResponse {
+    builder.no_chunking(length).streaming(body)
+}
+
+async fn read_range(
+    blobs: &BlobStore,
+    file: &FileRecord,
+    range: Option<ByteRange>,
+    is_head: bool,
+) -> Result<Body, ApiError> {
+    if is_head || file.size == 0 {
+        return Ok(stream::empty().boxed());
+    }
+    let bounds = range.map(|range| range.start..range.end + 1);
+    blobs
+        .read(&file.object_key, bounds)
+        .await
+        .map_err(|error| ApiError::from(crate::upload::UploadError::Blob(error)))
+}
+
+/// Streams the parts of a multipart/byteranges body, opening each range of
+/// the store only when the client has taken the part before it.
+fn multipart_body(blobs: BlobStore, key: String, layout: MultipartLayout) -> Body {
+    let epilogue = Bytes::from(layout.epilogue);
+    stream::iter(layout.parts)
+        .then(move |(preamble, range)| {
+            let blobs = blobs.clone();
+            let key = key.clone();
+            async move {
+                let bytes = blobs.read(&key, Some(range.start..range.end + 1)).await?;
+                Ok::<_, BlobError>(stream::once(async { Ok(Bytes::from(preamble)) }).chain(bytes))
+            }
+        })
+        .try_flatten()
+        .chain(stream::once(async move { Ok(epilogue) }))
+        .boxed()
+}
+
+/// `attachment` (or `inline`) with an ASCII fallback name and the exact
+/// UTF-8 name (RFC 6266, RFC 5987).
+fn content_disposition(name: &str, inline: bool) -> String {
+    let kind = if inline { "inline" } else { "attachment" };
+    let fallback: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(name, ATTR_CHAR);
+    format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+/// Characters escaped in an RFC 5987 `ext-value` (everything but `attr-char`).
+const ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// A JSON error answer that carries extra headers (412, 416).
+struct ErrorAnswer {
+    status: StatusCode,
+    body: ErrorBody,
+    headers: Vec<(HeaderName, String)>,
+}
+
+fn error_answer(status: StatusCode, code: &str, message: &str) -> ErrorAnswer {
+    ErrorAnswer {
+        status,
+        body: ErrorBody {
+            code: code.to_owned(),
+            message: message.to_owned(),
+            field: None,
+            status: None,
+            missing_chunks: None,
+        },
+        headers: Vec::new(),
+    }
+}
+
+impl ErrorAnswer {
+    fn with_header(mut self, name: HeaderName, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    fn finish_json(self) -> HttpResponse {
+        let mut builder = HttpResponse::build(self.status);
+        builder.insert_header((CACHE_CONTROL, "no-store"));
+        for header in self.headers {
+            builder.insert_header(header);
+        }
+        builder.json(self.body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chinese_filename_gets_an_ascii_fallback_and_an_exact_utf8_name() {
+        assert_eq!(
+            content_disposition("课程 第1讲.mp4", false),
+            "attachment; filename=\"__ _1_.mp4\"; \
+             filename*=UTF-8''%E8%AF%BE%E7%A8%8B%20%E7%AC%AC1%E8%AE%B2.mp4"
+        );
+    }
+
+    #[test]
+    fn a_quote_in_a_filename_cannot_break_out_of_the_fallback() {
+        let value = content_disposition("a\"b\\c.txt", true);
+        assert!(value.starts_with("inline; filename=\"a_b_c.txt\";"));
+    }
+}

@@ -1,0 +1,180 @@
+//! One-request uploads of small files: raw `PUT` and multipart `POST`.
+
+use actix_multipart::Multipart;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures::TryStreamExt;
+use serde::Deserialize;
+
+use super::body::{content_length, header_text, path_hash};
+use super::chunks::{form_error, multipart, read_field};
+use super::resource;
+use crate::api::File;
+use crate::error::ApiError;
+use crate::upload::{ContentHash, Received, Stored, Uploads};
+
+/// Media types that say nothing about a raw body's content.
+const UNINFORMATIVE_TYPES: [&str; 2] = [
+    "application/octet-stream",
+    "application/x-www-form-urlencoded",
+];
+
+/// Room allowed for the multipart framing and text fields around a file.
+const FORM_OVERHEAD: u64 = 64 << 10;
+
+/// Registers the one-request upload routes.
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/files").route(web::post().to(post_file)));
+}
+
+/// Optional naming of a raw one-request upload.
+#[derive(Debug, Deserialize)]
+pub(super) struct PutQuery {
+    filename: Option<String>,
+    content_type: Option<String>,
+}
+
+#[tracing::instrument(skip_all, fields(sha256 = %path))]
+pub(super) async fn put_file(
+    path: web::Path<String>,
+    query: web::Query<PutQuery>,
+    request: HttpRequest,
+    payload: web::Payload,
+    uploads: web::Data<Uploads>,
+) -> Result<HttpResponse, ApiError> {
+    let sha256 = path_hash(&path)?;
+    let query = query.into_inner();
+    let filename = query.filename.map(validate_filename).transpose()?;
+    let content_type = match query.content_type {
+        Some(value) => Some(value),
+        None => header_text(&request, &CONTENT_TYPE)?
+            .filter(|value| !UNINFORMATIVE_TYPES.contains(&value.trim()))
+            .map(str::to_owned),
+    };
+    let content_type = content_type.map(validate_content_type).transpose()?;
+    uploads.check_direct_length(content_length(&request)?)?;
+    if let Some(file) = uploads.existing_file(&sha256, filename.as_deref()).await? {
+        return Ok(HttpResponse::Ok().json(file));
+    }
+    let received = uploads.receive_direct(payload).await?;
+    let (stored, file) = uploads
+        .publish_direct(received, &sha256, filename.as_deref(), content_type)
+        .await?;
+    Ok(answer(stored, file))
+}
+
+#[tracing::instrument(skip_all)]
+async fn post_file(
+    request: HttpRequest,
+    payload: web::Payload,
+    uploads: web::Data<Uploads>,
+) -> Result<HttpResponse, ApiError> {
+    let declared = content_length(&request)?.map(|len| len.saturating_sub(FORM_OVERHEAD));
+    uploads.check_direct_length(declared)?;
+    let form = multipart(&request, payload)?;
+    let (received, fields) = match read_file_form(&uploads, form).await {
+        Ok(read) => read,
+        Err((error, received)) => {
+            if let Some(received) = received {
+                uploads.discard_direct(&received).await;
+            }
+            return Err(error);
+        }
+    };
+    let checked = fields.check();
+    let (sha256, filename, content_type) = match checked {
+        Ok(checked) => checked,
+        Err(error) => {
+            uploads.discard_direct(&received).await;
+            return Err(error);
+        }
+    };
+    let (stored, file) = uploads
+        .publish_direct(received, &sha256, filename.as_deref(), content_type)
+        .await?;
+    Ok(answer(stored, file))
+}
+
+/// The text fields of a one-request form.
+#[derive(Debug, Default)]
+struct FileFields {
+    sha256: Option<String>,
+    filename: Option<String>,
+    content_type: Option<String>,
+}
+
+impl FileFields {
+    fn check(self) -> Result<(ContentHash, Option<String>, Option<String>), ApiError> {
+        let sha256 = self
+            .sha256
+            .ok_or_else(|| ApiError::invalid("sha256", "the form has no sha256 field"))?;
+        Ok((
+            path_hash(sha256.trim())?,
+            self.filename.map(validate_filename).transpose()?,
+            self.content_type.map(validate_content_type).transpose()?,
+        ))
+    }
+}
+
+type FormFailure = (ApiError, Option<Received>);
+
+async fn read_file_form(
+    uploads: &Uploads,
+    mut form: Multipart,
+) -> Result<(Received, FileFields), FormFailure> {
+    let mut received = None;
+    let mut fields = FileFields::default();
+    loop {
+        let field = match form.try_next().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(error) => return Err((form_error(error), received)),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            if received.is_some() {
+                return Err((
+                    ApiError::invalid("file", "only one file part is allowed"),
+                    received,
+                ));
+            }
+            match uploads.receive_direct(field).await {
+                Ok(file) => received = Some(file),
+                Err(error) => return Err((error.into(), None)),
+            }
+            continue;
+        }
+        let text = match read_field(field).await {
+            Ok(text) => text,
+            Err(error) => return Err((error, received)),
+        };
+        match name.as_str() {
+            "sha256" => fields.sha256 = Some(text),
+            "filename" => fields.filename = Some(text),
+            "content_type" => fields.content_type = Some(text),
+            _ => {}
+        }
+    }
+    match received {
+        Some(received) => Ok((received, fields)),
+        None => Err((
+            ApiError::invalid("file", "the form has no part named file"),
+            None,
+        )),
+    }
+}
+
+fn validate_filename(name: String) -> Result<String, ApiError> {
+    crate::upload::validate_filename(name).map_err(ApiError::from)
+}
+
+fn validate_content_type(value: String) -> Result<String, ApiError> {
+    crate::upload::validate_content_type(value).map_err(ApiError::from)
+}
+
+fn answer(stored: Stored, file: File) -> HttpResponse {
+    match stored {
+        Stored::New => HttpResponse::Created().json(file),
+        Stored::Existing => HttpResponse::Ok().json(file),
+    }
+}

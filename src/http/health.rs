@@ -1,0 +1,23 @@
+//! Liveness and readiness probes.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use super::resource;
+use crate::error::ApiError;
+use crate::upload::Uploads;
+
+/// Registers `/healthz` and `/readyz`.
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz").route(web::get().to(healthz)))
+        .service(resource("/readyz").route(web::get().to(readyz)));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+async fn readyz(uploads: web::Data<Uploads>) -> Result<HttpResponse, ApiError> {
+    uploads.ready().await?;
+    Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
+}

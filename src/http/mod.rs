@@ -1,0 +1,73 @@
+//! The HTTP layer: thin actix handlers that parse, call the upload domain
+//! and answer. Each area registers its own routes.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+
+use crate::api::codes;
+use crate::error::ApiError;
+
+mod body;
+mod chunks;
+mod downloads;
+mod files;
+mod health;
+mod owner;
+mod uploads;
+
+pub use owner::Owner;
+
+/// Registers every route of the API.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    uploads::configure(cfg);
+    chunks::configure(cfg);
+    files::configure(cfg);
+    cfg.service(
+        resource("/v1/files/{sha256}")
+            .route(web::get().to(downloads::download))
+            .route(web::head().to(downloads::download))
+            .route(web::put().to(files::put_file)),
+    )
+    .service(
+        resource("/v1/files/{sha256}/{filename}")
+            .route(web::get().to(downloads::download))
+            .route(web::head().to(downloads::download)),
+    );
+    health::configure(cfg);
+    cfg.app_data(
+        web::PathConfig::default()
+            .error_handler(|error, _| ApiError::invalid("path", error.to_string()).into()),
+    )
+    .app_data(
+        web::QueryConfig::default()
+            .error_handler(|error, _| ApiError::invalid("query", error.to_string()).into()),
+    );
+}
+
+/// The JSON 404 for paths no route knows.
+pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        codes::NOT_FOUND,
+        format!("no route for {} {}", request.method(), request.path()),
+    ))
+}
+
+/// The JSON 405 for a known path asked with a method it does not take.
+async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        codes::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}", request.method(), request.path()),
+    ))
+}
+
+/// A resource whose unknown methods answer the JSON 405.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+/// The time a request is handled at.
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}

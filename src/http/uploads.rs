@@ -1,0 +1,160 @@
+//! Upload sessions: create or resume, progress, complete, abort.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde_json::{Map, Value};
+
+use super::body::{path_hash, read_small};
+use super::{Owner, now, resource};
+use crate::api::CreateUpload;
+use crate::error::ApiError;
+use crate::upload::{Completion, Created, Uploads};
+
+/// Largest create body accepted.
+const CREATE_BODY_LIMIT: usize = 16 << 10;
+const CREATE_FIELDS: [&str; 5] = ["sha256", "size", "chunk_size", "filename", "content_type"];
+
+/// Registers the session routes.
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/uploads").route(web::post().to(create)))
+        .service(
+            resource("/v1/uploads/{sha256}")
+                .route(web::get().to(progress))
+                .route(web::delete().to(abort)),
+        )
+        .service(resource("/v1/uploads/{sha256}/complete").route(web::post().to(complete)));
+}
+
+#[tracing::instrument(skip_all)]
+async fn create(
+    owner: Owner,
+    payload: web::Payload,
+    uploads: web::Data<Uploads>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_small(payload, CREATE_BODY_LIMIT).await?;
+    let request = parse_create(&body)?;
+    let (created, upload) = uploads.create(owner.id(), request, now()).await?;
+    let status = match created {
+        Created::New => StatusCode::CREATED,
+        Created::Existing => StatusCode::OK,
+    };
+    Ok(HttpResponse::build(status).json(upload))
+}
+
+async fn progress(
+    owner: Owner,
+    path: web::Path<String>,
+    uploads: web::Data<Uploads>,
+) -> Result<HttpResponse, ApiError> {
+    let sha256 = path_hash(&path)?;
+    let upload = uploads.progress(owner.id(), &sha256, now()).await?;
+    Ok(HttpResponse::Ok().json(upload))
+}
+
+async fn complete(
+    owner: Owner,
+    path: web::Path<String>,
+    uploads: web::Data<Uploads>,
+) -> Result<HttpResponse, ApiError> {
+    let sha256 = path_hash(&path)?;
+    match uploads.complete(owner.id(), &sha256, now()).await? {
+        Completion::Done(upload) => Ok(HttpResponse::Ok().json(upload)),
+        Completion::Pending(upload) => Ok(HttpResponse::Accepted().json(upload)),
+    }
+}
+
+async fn abort(
+    owner: Owner,
+    path: web::Path<String>,
+    uploads: web::Data<Uploads>,
+) -> Result<HttpResponse, ApiError> {
+    let sha256 = path_hash(&path)?;
+    uploads.abort(owner.id(), &sha256).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Reads the create body field by field, so that an error names its field.
+fn parse_create(body: &[u8]) -> Result<CreateUpload, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid("body", format!("the body must be JSON: {e}")))?;
+    let Value::Object(fields) = value else {
+        return Err(ApiError::invalid("body", "the body must be a JSON object"));
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|key| !CREATE_FIELDS.contains(&key.as_str()))
+    {
+        return Err(ApiError::invalid(
+            unknown,
+            format!("unknown field {unknown:?}"),
+        ));
+    }
+    let sha256 = optional_text(&fields, "sha256")?
+        .ok_or_else(|| ApiError::invalid("sha256", "sha256 is required"))?;
+    let size = optional_count(&fields, "size")?
+        .ok_or_else(|| ApiError::invalid("size", "size is required"))?;
+    Ok(CreateUpload {
+        sha256,
+        size,
+        chunk_size: optional_count(&fields, "chunk_size")?,
+        filename: optional_text(&fields, "filename")?,
+        content_type: optional_text(&fields, "content_type")?,
+    })
+}
+
+fn optional_text(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(ApiError::invalid(name, format!("{name} must be a string"))),
+    }
+}
+
+fn optional_count(fields: &Map<String, Value>, name: &str) -> Result<Option<u64>, ApiError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value.as_u64().map(Some).ok_or_else(|| {
+            ApiError::invalid(name, format!("{name} must be a whole number of bytes"))
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(body: &str) -> String {
+        let error = parse_create(body.as_bytes()).unwrap_err();
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+        format!("{error:?}")
+    }
+
+    #[test]
+    fn a_negative_size_is_refused_naming_size() {
+        assert!(field_of(r#"{"sha256":"x","size":-1}"#).contains("\"size\""));
+    }
+
+    #[test]
+    fn a_missing_sha256_is_refused_naming_sha256() {
+        assert!(field_of(r#"{"size":1}"#).contains("\"sha256\""));
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_naming_it() {
+        assert!(field_of(r#"{"sha256":"x","size":1,"colour":"red"}"#).contains("\"colour\""));
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_refused() {
+        assert!(field_of("[1,2]").contains("\"body\""));
+        assert!(field_of("not json").contains("\"body\""));
+    }
+
+    #[test]
+    fn null_optional_fields_are_absent() {
+        let body = r#"{"sha256":"x","size":5,"chunk_size":null,"filename":null}"#;
+        let request = parse_create(body.as_bytes()).unwrap();
+        assert_eq!(request.chunk_size, None);
+        assert_eq!(request.filename, None);
+    }
+}

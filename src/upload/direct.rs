@@ -1,0 +1,116 @@
+//! One-request uploads of small files: stream, verify, publish.
+
+use bytes::Bytes;
+use chrono::{SubsecRound, Utc};
+use futures::Stream;
+
+use super::Uploads;
+use super::content_hash::ContentHash;
+use super::error::{UploadError, UploadResult};
+use super::view::file_view;
+use crate::api;
+use crate::blob::{BlobStore, WriteError};
+use crate::meta::{FileRecord, Published};
+
+/// Whether a one-request upload stored the file or found it there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// The bytes were verified and published now (201).
+    New,
+    /// A file with this hash was already published (200).
+    Existing,
+}
+
+/// A file received in one request, verified but not yet published.
+#[derive(Debug, Clone)]
+pub struct Received {
+    key: String,
+    size: u64,
+    sha256: ContentHash,
+}
+
+impl Uploads {
+    /// Refuses a one-request upload whose declared length is over the limit,
+    /// before its body is read.
+    pub fn check_direct_length(&self, declared_len: Option<u64>) -> UploadResult<()> {
+        let limit = self.limits.direct_upload_max;
+        match declared_len {
+            Some(len) if len > limit => Err(UploadError::FileTooLarge { limit }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The file already published under `sha256`, if any.
+    pub async fn existing_file(
+        &self,
+        sha256: &ContentHash,
+        filename: Option<&str>,
+    ) -> UploadResult<Option<api::File>> {
+        let file = self.meta.find_file(sha256).await?;
+        Ok(file.map(|file| file_view(&file, filename)))
+    }
+
+    /// Streams a small file into the store, hashing it.
+    pub async fn receive_direct<S, E>(&self, body: S) -> UploadResult<Received>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let limit = self.limits.direct_upload_max;
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let key = BlobStore::direct_key(&token);
+        match self.blobs.write(&key, body, limit).await {
+            Ok(written) => Ok(Received {
+                key,
+                size: written.size,
+                sha256: written.sha256,
+            }),
+            Err(WriteError::TooLong { limit }) => Err(UploadError::FileTooLarge { limit }),
+            Err(WriteError::Source(reason)) => Err(UploadError::BodyUnreadable(reason)),
+            Err(WriteError::Store(error)) => Err(error.into()),
+        }
+    }
+
+    /// Publishes received bytes if they hash to `sha256`; otherwise deletes them.
+    pub async fn publish_direct(
+        &self,
+        received: Received,
+        sha256: &ContentHash,
+        filename: Option<&str>,
+        content_type: Option<String>,
+    ) -> UploadResult<(Stored, api::File)> {
+        if received.sha256 != *sha256 {
+            self.discard_direct(&received).await;
+            return Err(UploadError::HashMismatch);
+        }
+        let file = FileRecord {
+            sha256: received.sha256,
+            size: received.size,
+            content_type,
+            object_key: received.key.clone(),
+            published_at: Utc::now().trunc_subsecs(0),
+        };
+        match self.meta.insert_file(&file).await {
+            Ok(Published::Now(file)) => Ok((Stored::New, file_view(&file, filename))),
+            Ok(Published::Already(file)) => {
+                self.discard_direct(&received).await;
+                Ok((Stored::Existing, file_view(&file, filename)))
+            }
+            Ok(Published::LeaseLost) => {
+                self.discard_direct(&received).await;
+                Err(UploadError::FileNotFound)
+            }
+            Err(error) => {
+                self.discard_direct(&received).await;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Deletes received bytes that will not be published.
+    pub async fn discard_direct(&self, received: &Received) {
+        if let Err(error) = self.blobs.delete(&received.key).await {
+            tracing::warn!(key = %received.key, %error, "could not delete a refused upload");
+        }
+    }
+}

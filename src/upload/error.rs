@@ -1,0 +1,88 @@
+//! Why an upload operation was refused or failed.
+
+use crate::api::UploadStatus;
+use crate::blob::BlobError;
+use crate::meta::MetaError;
+
+/// Every way an upload operation can end without success.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// A field of the request is malformed.
+    #[error("{field}: {reason}")]
+    InvalidField {
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The file is larger than the server accepts.
+    #[error("the file is larger than the {limit} bytes this server accepts")]
+    FileTooLarge {
+        /// The largest size accepted.
+        limit: u64,
+    },
+    /// A file with this hash but another size is published.
+    #[error("a file with this sha256 is published with size {published}")]
+    SizeMismatch {
+        /// The size of the published file.
+        published: u64,
+    },
+    /// A live session for this hash has another size.
+    #[error("an upload of this sha256 with size {size} is in progress")]
+    UploadConflict {
+        /// The size of the live session.
+        size: u64,
+    },
+    /// No session for this owner and hash.
+    #[error("no upload session for this sha256")]
+    UploadNotFound,
+    /// The chunk index is outside `[0, chunk_count)`.
+    #[error("chunk index {index} is outside [0, {chunk_count})")]
+    ChunkIndexOutOfRange {
+        /// The index asked for.
+        index: u64,
+        /// The session's chunk count.
+        chunk_count: u64,
+    },
+    /// The body is not exactly the chunk's length.
+    #[error("chunk {index} must be exactly {expected} bytes")]
+    ChunkSizeMismatch {
+        /// The chunk's index.
+        index: u64,
+        /// Its exact length.
+        expected: u64,
+    },
+    /// The declared length is above the largest chunk.
+    #[error("a chunk of this upload is at most {limit} bytes")]
+    ChunkTooLarge {
+        /// The largest chunk of the session.
+        limit: u64,
+    },
+    /// The chunk's bytes do not match the digest sent with it.
+    #[error("the chunk does not match its digest")]
+    DigestMismatch,
+    /// The session no longer accepts chunks.
+    #[error("the upload is {} and accepts no chunks", .0.as_str())]
+    NotWritable(UploadStatus),
+    /// Complete was asked before every chunk arrived.
+    #[error("some chunks have not arrived")]
+    ChunksMissing(Vec<[u64; 2]>),
+    /// The merged bytes do not hash to the key; nothing was published.
+    #[error("the uploaded bytes do not hash to the sha256 of the upload")]
+    HashMismatch,
+    /// No published file with this hash.
+    #[error("no file with this sha256")]
+    FileNotFound,
+    /// The request body could not be read.
+    #[error("the request body could not be read: {0}")]
+    BodyUnreadable(String),
+    /// The database failed.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// The object store failed.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+}
+
+/// Result of an upload operation.
+pub type UploadResult<T> = Result<T, UploadError>;

@@ -1,0 +1,309 @@
+//! Completing an upload: merge the chunks in order into one object, verify
+//! that it hashes to the key, and only then publish it.
+//!
+//! One merge per content hash runs at a time across all instances: the right
+//! to merge is a lease in the database, renewed while the merge runs and
+//! taken over when its holder dies. Merged bytes go to a fresh key per
+//! attempt, so a dead or overtaken attempt can never publish or overwrite.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use futures::{StreamExt, TryStreamExt};
+use tokio::sync::watch;
+
+use super::Uploads;
+use super::content_hash::ContentHash;
+use super::error::{UploadError, UploadResult};
+use super::index_ranges::missing_ranges;
+use crate::api::{self, UploadStatus};
+use crate::blob::{BlobStore, WriteError};
+use crate::meta::{Claim, FileRecord, MergeLease, Published, Session};
+
+/// The answer to a complete request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// The file is published (200).
+    Done(api::Upload),
+    /// The merge goes on in the background (202).
+    Pending(api::Upload),
+}
+
+/// Merges running in this process, by session id, so that a session is
+/// merged by one task here and waiters can follow it.
+#[derive(Clone, Default)]
+pub(super) struct Registry {
+    running: Arc<Mutex<HashMap<String, watch::Receiver<bool>>>>,
+}
+
+impl Registry {
+    fn follow(&self, session_id: &str) -> Option<watch::Receiver<bool>> {
+        self.lock().get(session_id).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Receiver<bool>>> {
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// How a merge attempt that held the lease ended, short of publishing.
+enum Interrupted {
+    Mismatch,
+    LeaseLost,
+    Failed(UploadError),
+}
+
+impl Uploads {
+    /// Merges, verifies and publishes the owner's upload, waiting up to the
+    /// configured time; the merge goes on in the background after that.
+    #[tracing::instrument(skip(self), fields(sha256 = %sha256))]
+    pub async fn complete(
+        &self,
+        owner: &str,
+        sha256: &ContentHash,
+        now: DateTime<Utc>,
+    ) -> UploadResult<Completion> {
+        let session = self.live_session(owner, sha256, now).await?;
+        match session.status {
+            UploadStatus::Complete => return Ok(Completion::Done(self.view(&session).await?)),
+            UploadStatus::Failed => return Err(UploadError::HashMismatch),
+            UploadStatus::Uploading => self.start_merge(&session).await?,
+            UploadStatus::Merging => {}
+        }
+        let done = self.spawn_merge(session.clone());
+        self.wait_for_merge(&session, done).await;
+        let session = self.live_session(owner, sha256, now).await?;
+        match session.status {
+            UploadStatus::Complete => Ok(Completion::Done(self.view(&session).await?)),
+            UploadStatus::Failed => Err(UploadError::HashMismatch),
+            UploadStatus::Merging | UploadStatus::Uploading => {
+                Ok(Completion::Pending(self.view(&session).await?))
+            }
+        }
+    }
+
+    /// Takes up every merge whose lease lapsed: after a crash, at start, and
+    /// periodically, so that a dead instance's merges finish elsewhere.
+    pub async fn resume_stalled_merges(&self, now: DateTime<Utc>) -> UploadResult<usize> {
+        let stalled = self.meta.stalled_merges(now).await?;
+        let mut resumed = 0;
+        for session in stalled {
+            if self.merges.follow(&session.id).is_none() {
+                tracing::info!(sha256 = %session.sha256, "taking up an interrupted merge");
+                self.spawn_merge(session);
+                resumed += 1;
+            }
+        }
+        Ok(resumed)
+    }
+
+    async fn start_merge(&self, session: &Session) -> UploadResult<()> {
+        if self.meta.start_merge(&session.id).await? {
+            return Ok(());
+        }
+        let chunks = self.meta.chunks(&session.id).await?;
+        let indices: Vec<u64> = chunks.iter().map(|chunk| chunk.index).collect();
+        let count = session.size.div_ceil(session.chunk_size.max(1));
+        let missing = missing_ranges(&indices, count);
+        if !missing.is_empty() {
+            return Err(UploadError::ChunksMissing(missing));
+        }
+        Ok(())
+    }
+
+    fn spawn_merge(&self, session: Session) -> watch::Receiver<bool> {
+        let mut running = self.merges.lock();
+        if let Some(done) = running.get(&session.id) {
+            return done.clone();
+        }
+        let (finished, done) = watch::channel(false);
+        running.insert(session.id.clone(), done.clone());
+        drop(running);
+        let uploads = self.clone();
+        tokio::spawn(async move {
+            let id = session.id.clone();
+            if let Err(error) = uploads.merge(session).await {
+                tracing::error!(error = %error, "merge failed; it will be retried");
+            }
+            uploads.merges.lock().remove(&id);
+            finished.send_replace(true);
+        });
+        done
+    }
+
+    async fn wait_for_merge(&self, session: &Session, mut done: watch::Receiver<bool>) {
+        let wait = self.timings.merge_wait;
+        if tokio::time::timeout(wait, done.wait_for(|finished| *finished))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tracing::info!(sha256 = %session.sha256, "merge still running; answering 202");
+    }
+
+    async fn merge(&self, session: Session) -> UploadResult<()> {
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let Some(current) = self.current_merge(&session).await? else {
+                return Ok(());
+            };
+            if let Some(file) = self.meta.find_file(&current.sha256).await? {
+                if file.size == current.size {
+                    self.meta.complete_session(&current.id).await?;
+                    self.remove_chunks(&current).await;
+                    return Ok(());
+                }
+            }
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            let lease = MergeLease {
+                sha256: current.sha256,
+                upload_id: current.id.clone(),
+                object_key: BlobStore::file_key(&current.sha256, &token),
+                token,
+                lease_until: Utc::now() + self.timings.merge_lease,
+            };
+            match self.meta.claim_merge(&lease, Utc::now()).await? {
+                Claim::Claimed { abandoned_key } => {
+                    if let Some(key) = abandoned_key {
+                        self.blobs.delete(&key).await?;
+                    }
+                    if self.current_merge(&current).await?.is_none() {
+                        self.meta.release_merge(&lease.sha256, &lease.token).await?;
+                        return Ok(());
+                    }
+                    return self.merge_holding(&current, &lease).await;
+                }
+                Claim::Busy => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    async fn current_merge(&self, session: &Session) -> UploadResult<Option<Session>> {
+        let current = self
+            .meta
+            .find_session(&session.owner, &session.sha256)
+            .await?;
+        Ok(current.filter(|s| s.id == session.id && s.status == UploadStatus::Merging))
+    }
+
+    async fn merge_holding(&self, session: &Session, lease: &MergeLease) -> UploadResult<()> {
+        let started = Instant::now();
+        let outcome = tokio::select! {
+            outcome = self.merge_and_verify(session, &lease.object_key) => outcome,
+            () = self.keep_lease(lease) => Err(Interrupted::LeaseLost),
+        };
+        match outcome {
+            Ok(()) => {
+                let file = FileRecord {
+                    sha256: session.sha256,
+                    size: session.size,
+                    content_type: session.content_type.clone(),
+                    object_key: lease.object_key.clone(),
+                    published_at: Utc::now().trunc_subsecs(0),
+                };
+                match self.meta.publish(&file, &session.id, &lease.token).await? {
+                    Published::Now(_) => {
+                        let seconds = started.elapsed().as_secs_f64();
+                        tracing::info!(sha256 = %session.sha256, size = session.size, seconds, "published");
+                    }
+                    Published::Already(_) | Published::LeaseLost => {
+                        self.blobs.delete(&lease.object_key).await?;
+                    }
+                }
+                self.remove_chunks(session).await;
+                Ok(())
+            }
+            Err(Interrupted::Mismatch) => {
+                tracing::warn!(sha256 = %session.sha256, "merged bytes do not hash to the key");
+                self.blobs.delete(&lease.object_key).await?;
+                if self
+                    .meta
+                    .fail_merge(&session.sha256, &session.id, &lease.token)
+                    .await?
+                {
+                    self.remove_chunks(session).await;
+                }
+                Ok(())
+            }
+            Err(Interrupted::LeaseLost) => {
+                tracing::warn!(sha256 = %session.sha256, "merge lease lost; another attempt goes on");
+                self.blobs.delete(&lease.object_key).await?;
+                Ok(())
+            }
+            Err(Interrupted::Failed(error)) => {
+                self.blobs.delete(&lease.object_key).await?;
+                self.meta
+                    .release_merge(&session.sha256, &lease.token)
+                    .await?;
+                Err(error)
+            }
+        }
+    }
+
+    async fn merge_and_verify(&self, session: &Session, key: &str) -> Result<(), Interrupted> {
+        let chunks = self
+            .meta
+            .chunks(&session.id)
+            .await
+            .map_err(|e| Interrupted::Failed(e.into()))?;
+        let blobs = self.blobs.clone();
+        let source = futures::stream::iter(chunks)
+            .then(move |chunk| {
+                let blobs = blobs.clone();
+                async move { blobs.read(&chunk.object_key, None).await }
+            })
+            .try_flatten()
+            .boxed();
+        match self.blobs.write(key, source, session.size).await {
+            Ok(written) if written.size == session.size && written.sha256 == session.sha256 => {
+                Ok(())
+            }
+            Ok(_) | Err(WriteError::TooLong { .. }) => Err(Interrupted::Mismatch),
+            Err(WriteError::Source(reason)) => Err(Interrupted::Failed(UploadError::Blob(
+                crate::blob::BlobError(object_store::Error::Generic {
+                    store: "chunks",
+                    source: reason.into(),
+                }),
+            ))),
+            Err(WriteError::Store(error)) => Err(Interrupted::Failed(error.into())),
+        }
+    }
+
+    async fn keep_lease(&self, lease: &MergeLease) {
+        let period = self.timings.merge_lease / 3;
+        let mut held_until = lease.lease_until;
+        loop {
+            tokio::time::sleep(period).await;
+            let until = Utc::now() + self.timings.merge_lease;
+            match self
+                .meta
+                .renew_merge(&lease.sha256, &lease.token, until)
+                .await
+            {
+                Ok(true) => held_until = until,
+                Ok(false) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "could not renew a merge lease");
+                    if Utc::now() + period >= held_until {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn remove_chunks(&self, session: &Session) {
+        let prefix = BlobStore::chunks_prefix(&session.id);
+        if let Err(error) = self.blobs.delete_prefix(&prefix).await {
+            tracing::warn!(%prefix, %error, "could not delete merged chunks; the sweep will");
+        }
+    }
+}

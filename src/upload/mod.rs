@@ -1,0 +1,242 @@
+//! The upload domain: sessions keyed by content hash, chunks, merge,
+//! verification and publication. It knows neither HTTP nor SQL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::api::{self, CreateUpload, UploadStatus};
+use crate::blob::BlobStore;
+use crate::meta::{FileRecord, Inserted, MetaStore, Session};
+
+mod chunk_plan;
+mod chunks;
+mod content_hash;
+mod direct;
+mod error;
+mod index_ranges;
+mod limits;
+mod merge;
+mod sweep;
+mod validate;
+mod view;
+
+pub use chunk_plan::{ChunkPlan, PlanError};
+pub use chunks::{ChunkTarget, Digest, StagedChunk};
+pub use content_hash::{ContentHash, InvalidContentHash};
+pub use direct::{Received, Stored};
+pub use error::{UploadError, UploadResult};
+pub use index_ranges::{missing_ranges, to_ranges};
+pub use limits::Limits;
+pub use merge::Completion;
+pub use sweep::SweepReport;
+pub use validate::{content_type as validate_content_type, filename as validate_filename};
+pub use view::{file_view, served_content_type, upload_view};
+
+/// How long things take and last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timings {
+    /// How long a session lives after its last activity.
+    pub session_ttl: Duration,
+    /// How long `complete` waits for a merge before answering 202.
+    pub merge_wait: Duration,
+    /// How long a merge lease holds unless renewed.
+    pub merge_lease: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            session_ttl: Duration::from_secs(24 * 3600),
+            merge_wait: Duration::from_secs(20),
+            merge_lease: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Whether a create made a new session or found one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// A new session (201).
+    New,
+    /// An existing session, or an instant upload of a published file (200).
+    Existing,
+}
+
+/// The upload service: every operation a client can ask of an upload.
+#[derive(Clone)]
+pub struct Uploads {
+    meta: Arc<dyn MetaStore>,
+    blobs: BlobStore,
+    limits: Limits,
+    timings: Timings,
+    merges: merge::Registry,
+}
+
+impl Uploads {
+    /// Builds the service over its two stores.
+    pub fn new(
+        meta: Arc<dyn MetaStore>,
+        blobs: BlobStore,
+        limits: Limits,
+        timings: Timings,
+    ) -> Self {
+        Uploads {
+            meta,
+            blobs,
+            limits,
+            timings,
+            merges: merge::Registry::default(),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The object store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    /// Answers whether both stores respond.
+    pub async fn ready(&self) -> UploadResult<()> {
+        self.meta.ping().await?;
+        self.blobs.ping().await?;
+        Ok(())
+    }
+
+    /// Creates a session, resumes the owner's live one, or answers an instant
+    /// upload when the file is already published.
+    #[tracing::instrument(skip(self, request), fields(sha256 = %request.sha256, size = request.size))]
+    pub async fn create(
+        &self,
+        owner: &str,
+        request: CreateUpload,
+        now: DateTime<Utc>,
+    ) -> UploadResult<(Created, api::Upload)> {
+        let request = validate::create_request(request)?;
+        let plan = ChunkPlan::choose(request.size, request.chunk_size, &self.limits).map_err(
+            |PlanError::FileTooLarge| UploadError::FileTooLarge {
+                limit: self.limits.max_file_size,
+            },
+        )?;
+        let expires_at = now + self.timings.session_ttl;
+        let published = self.meta.find_file(&request.sha256).await?;
+        if let Some(file) = &published {
+            if file.size != request.size {
+                return Err(UploadError::SizeMismatch {
+                    published: file.size,
+                });
+            }
+        }
+        let existing = self.meta.find_session(owner, &request.sha256).await?;
+        if let Some(session) = &existing {
+            let live = session.status != UploadStatus::Failed && !is_expired(session, now);
+            if live && session.size != request.size && published.is_none() {
+                return Err(UploadError::UploadConflict { size: session.size });
+            }
+            let reusable = live
+                && session.size == request.size
+                && (published.is_none() || session.status == UploadStatus::Complete);
+            if reusable {
+                self.meta.touch_session(&session.id, expires_at).await?;
+                return Ok((Created::Existing, self.view(session).await?));
+            }
+            self.remove_session(session).await?;
+        }
+        let status = match published {
+            Some(_) => UploadStatus::Complete,
+            None => UploadStatus::Uploading,
+        };
+        let session = Session {
+            id: uuid::Uuid::new_v4().to_string(),
+            owner: owner.to_owned(),
+            sha256: request.sha256,
+            size: request.size,
+            chunk_size: plan.chunk_size,
+            filename: request.filename,
+            content_type: request.content_type,
+            status,
+            expires_at,
+        };
+        let (created, session) = match self.meta.insert_session(&session).await? {
+            Inserted::Created(session) if status == UploadStatus::Uploading => {
+                (Created::New, session)
+            }
+            Inserted::Created(session) | Inserted::Existing(session) => {
+                (Created::Existing, session)
+            }
+        };
+        Ok((created, self.view(&session).await?))
+    }
+
+    /// The progress of the owner's session for `sha256`.
+    pub async fn progress(
+        &self,
+        owner: &str,
+        sha256: &ContentHash,
+        now: DateTime<Utc>,
+    ) -> UploadResult<api::Upload> {
+        let session = self.live_session(owner, sha256, now).await?;
+        self.view(&session).await
+    }
+
+    /// Aborts the owner's session: it and its chunks are gone. A complete
+    /// session is not aborted; its file stays published either way.
+    #[tracing::instrument(skip(self), fields(sha256 = %sha256))]
+    pub async fn abort(&self, owner: &str, sha256: &ContentHash) -> UploadResult<()> {
+        let session = self
+            .meta
+            .find_session(owner, sha256)
+            .await?
+            .ok_or(UploadError::UploadNotFound)?;
+        if session.status == UploadStatus::Complete {
+            return Err(UploadError::NotWritable(UploadStatus::Complete));
+        }
+        self.remove_session(&session).await
+    }
+
+    /// The published file with this hash.
+    pub async fn published_file(&self, sha256: &ContentHash) -> UploadResult<FileRecord> {
+        self.meta
+            .find_file(sha256)
+            .await?
+            .ok_or(UploadError::FileNotFound)
+    }
+
+    async fn live_session(
+        &self,
+        owner: &str,
+        sha256: &ContentHash,
+        now: DateTime<Utc>,
+    ) -> UploadResult<Session> {
+        match self.meta.find_session(owner, sha256).await? {
+            Some(session) if !is_expired(&session, now) => Ok(session),
+            _ => Err(UploadError::UploadNotFound),
+        }
+    }
+
+    async fn view(&self, session: &Session) -> UploadResult<api::Upload> {
+        let (chunks, file) = match session.status {
+            UploadStatus::Complete => (Vec::new(), self.meta.find_file(&session.sha256).await?),
+            _ => (self.meta.chunks(&session.id).await?, None),
+        };
+        Ok(upload_view(session, &chunks, file.as_ref()))
+    }
+
+    async fn remove_session(&self, session: &Session) -> UploadResult<()> {
+        self.blobs
+            .delete_prefix(&crate::blob::BlobStore::chunks_prefix(&session.id))
+            .await?;
+        self.meta.delete_session(&session.id).await?;
+        Ok(())
+    }
+}
+
+/// Whether a session has outlived its expiry; a merge never expires.
+fn is_expired(session: &Session, now: DateTime<Utc>) -> bool {
+    session.status != UploadStatus::Merging && session.expires_at < now
+}

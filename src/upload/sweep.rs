@@ -1,0 +1,55 @@
+//! The periodic sweep: expired sessions and their chunks, leftovers of dead
+//! merges, and merges whose instance died.
+
+use chrono::{DateTime, Utc};
+
+use super::Uploads;
+use super::error::UploadResult;
+use crate::blob::BlobStore;
+
+/// Sessions removed per database round trip.
+const BATCH: u32 = 100;
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Expired sessions removed with their chunks.
+    pub expired_sessions: usize,
+    /// Abandoned merge attempts whose objects were removed.
+    pub orphaned_merges: usize,
+    /// Stalled merges taken up again.
+    pub resumed_merges: usize,
+}
+
+impl Uploads {
+    /// Runs one sweep as of `now`.
+    pub async fn sweep(&self, now: DateTime<Utc>) -> UploadResult<SweepReport> {
+        let mut report = SweepReport::default();
+        loop {
+            let expired = self.meta.expired_sessions(now, BATCH).await?;
+            let batch = expired.len();
+            let before = report.expired_sessions;
+            for session in expired {
+                self.blobs
+                    .delete_prefix(&BlobStore::chunks_prefix(&session.id))
+                    .await?;
+                if self.meta.delete_expired_session(&session.id, now).await? {
+                    report.expired_sessions += 1;
+                }
+            }
+            if batch < BATCH as usize || report.expired_sessions == before {
+                break;
+            }
+        }
+        for lease in self.meta.orphaned_merges(now).await? {
+            self.blobs.delete(&lease.object_key).await?;
+            self.meta.drop_merge(&lease.sha256, &lease.token).await?;
+            report.orphaned_merges += 1;
+        }
+        report.resumed_merges = self.resume_stalled_merges(now).await?;
+        if report != SweepReport::default() {
+            tracing::info!(?report, "sweep");
+        }
+        Ok(report)
+    }
+}
