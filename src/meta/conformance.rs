@@ -1,1 +1,437 @@
-//! placeholder
+//! The conformance suite every [`MetaStore`] implementation must pass, so
+//! that PostgreSQL and SQLite cannot drift apart. Each check takes a fresh,
+//! migrated, empty store and panics with a message on the first broken
+//! promise; `tests/meta.rs` runs them all against both backends.
+
+use chrono::{Duration, SubsecRound, Utc};
+
+use super::{
+    Chunk, Claim, FileRecord, Inserted, MergeLease, MetaStore, Published, Recorded, Session,
+};
+use crate::api::UploadStatus;
+use crate::upload::ContentHash;
+
+/// Every check of the suite, by name, for a runner to iterate over.
+pub const CHECKS: &[&str] = &[
+    "sessions_are_unique_per_owner_and_hash",
+    "chunks_are_recorded_only_while_uploading",
+    "a_merge_starts_once_and_only_with_every_chunk",
+    "one_lease_per_hash_until_it_expires",
+    "publishing_needs_the_lease_and_keeps_the_first_file",
+    "a_failed_merge_marks_the_session_failed",
+    "the_sweep_queries_find_what_they_promise",
+];
+
+/// Runs the named check against a fresh store.
+pub async fn run(name: &str, meta: &dyn MetaStore) {
+    match name {
+        "sessions_are_unique_per_owner_and_hash" => {
+            sessions_are_unique_per_owner_and_hash(meta).await
+        }
+        "chunks_are_recorded_only_while_uploading" => {
+            chunks_are_recorded_only_while_uploading(meta).await
+        }
+        "a_merge_starts_once_and_only_with_every_chunk" => {
+            a_merge_starts_once_and_only_with_every_chunk(meta).await
+        }
+        "one_lease_per_hash_until_it_expires" => one_lease_per_hash_until_it_expires(meta).await,
+        "publishing_needs_the_lease_and_keeps_the_first_file" => {
+            publishing_needs_the_lease_and_keeps_the_first_file(meta).await
+        }
+        "a_failed_merge_marks_the_session_failed" => {
+            a_failed_merge_marks_the_session_failed(meta).await
+        }
+        "the_sweep_queries_find_what_they_promise" => {
+            the_sweep_queries_find_what_they_promise(meta).await
+        }
+        other => panic!("no conformance check named {other}"),
+    }
+}
+
+fn hash(seed: u8) -> ContentHash {
+    ContentHash::from_digest([seed; 32])
+}
+
+fn session(id: &str, owner: &str, seed: u8, size: u64) -> Session {
+    Session {
+        id: id.to_owned(),
+        owner: owner.to_owned(),
+        sha256: hash(seed),
+        size,
+        chunk_size: 10,
+        filename: Some("课程 第1讲.mp4".to_owned()),
+        content_type: Some("video/mp4".to_owned()),
+        status: UploadStatus::Uploading,
+        expires_at: (Utc::now() + Duration::hours(24)).trunc_subsecs(3),
+    }
+}
+
+fn chunk(index: u64, key: &str) -> Chunk {
+    Chunk {
+        index,
+        size: 10,
+        sha256: "ab".repeat(32),
+        object_key: key.to_owned(),
+    }
+}
+
+fn lease(seed: u8, upload_id: &str, token: &str, seconds: i64) -> MergeLease {
+    MergeLease {
+        sha256: hash(seed),
+        upload_id: upload_id.to_owned(),
+        token: token.to_owned(),
+        object_key: format!("files/{}/{token}", hash(seed)),
+        lease_until: (Utc::now() + Duration::seconds(seconds)).trunc_subsecs(3),
+    }
+}
+
+fn file(seed: u8, key: &str) -> FileRecord {
+    FileRecord {
+        sha256: hash(seed),
+        size: 20,
+        content_type: Some("video/mp4".to_owned()),
+        object_key: key.to_owned(),
+        published_at: Utc::now().trunc_subsecs(0),
+    }
+}
+
+async fn status_of(meta: &dyn MetaStore, owner: &str, seed: u8) -> Option<UploadStatus> {
+    let found = meta.find_session(owner, &hash(seed)).await;
+    found.expect("find_session").map(|s| s.status)
+}
+
+async fn sessions_are_unique_per_owner_and_hash(meta: &dyn MetaStore) {
+    let first = session("s1", "alice", 1, 20);
+    assert_eq!(
+        meta.insert_session(&first).await.expect("insert"),
+        Inserted::Created(first.clone()),
+        "a new session reads back exactly as written"
+    );
+    let second = session("s2", "alice", 1, 30);
+    assert_eq!(
+        meta.insert_session(&second).await.expect("insert"),
+        Inserted::Existing(first.clone()),
+        "a second session for the same owner and hash leaves the first unchanged"
+    );
+    let other_owner = session("s3", "bob", 1, 20);
+    assert!(matches!(
+        meta.insert_session(&other_owner).await.expect("insert"),
+        Inserted::Created(_)
+    ));
+    assert_eq!(
+        meta.find_session("alice", &hash(1)).await.expect("find"),
+        Some(first)
+    );
+    assert!(meta.delete_session("s1").await.expect("delete"));
+    assert!(!meta.delete_session("s1").await.expect("delete"));
+    assert_eq!(
+        meta.find_session("alice", &hash(1)).await.expect("find"),
+        None
+    );
+}
+
+async fn chunks_are_recorded_only_while_uploading(meta: &dyn MetaStore) {
+    meta.insert_session(&session("s1", "alice", 1, 20))
+        .await
+        .expect("insert");
+    let expires = Utc::now() + Duration::hours(48);
+    let first = meta
+        .record_chunk("s1", &chunk(1, "k1"), expires)
+        .await
+        .expect("record");
+    assert_eq!(
+        first,
+        Recorded::Accepted {
+            replaced_key: None,
+            received_count: 1,
+            received_bytes: 10
+        }
+    );
+    let again = meta
+        .record_chunk("s1", &chunk(1, "k2"), expires)
+        .await
+        .expect("record");
+    assert_eq!(
+        again,
+        Recorded::Accepted {
+            replaced_key: Some("k1".to_owned()),
+            received_count: 1,
+            received_bytes: 10
+        },
+        "recording an index again hands back the replaced key"
+    );
+    let chunks = meta.chunks("s1").await.expect("chunks");
+    assert_eq!(chunks, vec![chunk(1, "k2")]);
+    let session = meta
+        .find_session("alice", &hash(1))
+        .await
+        .expect("find")
+        .expect("a session");
+    assert_eq!(
+        session.expires_at.timestamp(),
+        expires.timestamp(),
+        "a chunk extends the expiry"
+    );
+    meta.record_chunk("s1", &chunk(0, "k0"), expires)
+        .await
+        .expect("record");
+    assert!(meta.start_merge("s1").await.expect("start"));
+    assert_eq!(
+        meta.record_chunk("s1", &chunk(0, "k3"), expires)
+            .await
+            .expect("record"),
+        Recorded::NotWritable(UploadStatus::Merging)
+    );
+    assert_eq!(meta.chunks("s1").await.expect("chunks").len(), 2);
+    meta.delete_session("s1").await.expect("delete");
+    assert_eq!(
+        meta.record_chunk("s1", &chunk(0, "k4"), expires)
+            .await
+            .expect("record"),
+        Recorded::SessionGone
+    );
+    assert!(
+        meta.chunks("s1").await.expect("chunks").is_empty(),
+        "chunks go with their session"
+    );
+}
+
+async fn a_merge_starts_once_and_only_with_every_chunk(meta: &dyn MetaStore) {
+    meta.insert_session(&session("s1", "alice", 1, 25))
+        .await
+        .expect("insert");
+    let expires = Utc::now() + Duration::hours(1);
+    for index in [0, 2] {
+        meta.record_chunk("s1", &chunk(index, &format!("k{index}")), expires)
+            .await
+            .expect("record");
+    }
+    assert!(
+        !meta.start_merge("s1").await.expect("start"),
+        "chunk 1 is missing"
+    );
+    meta.record_chunk("s1", &chunk(1, "k1"), expires)
+        .await
+        .expect("record");
+    let (a, b) = futures::join!(meta.start_merge("s1"), meta.start_merge("s1"));
+    assert!(
+        a.expect("start") ^ b.expect("start"),
+        "exactly one of two concurrent starts wins"
+    );
+    assert_eq!(
+        status_of(meta, "alice", 1).await,
+        Some(UploadStatus::Merging)
+    );
+    meta.insert_session(&session("empty", "alice", 2, 0))
+        .await
+        .expect("insert");
+    assert!(
+        meta.start_merge("empty").await.expect("start"),
+        "an empty file has every chunk"
+    );
+}
+
+async fn one_lease_per_hash_until_it_expires(meta: &dyn MetaStore) {
+    let now = Utc::now();
+    let first = lease(1, "s1", "t1", 30);
+    assert_eq!(
+        meta.claim_merge(&first, now).await.expect("claim"),
+        Claim::Claimed {
+            abandoned_key: None
+        }
+    );
+    assert_eq!(
+        meta.claim_merge(&lease(1, "s2", "t2", 30), now)
+            .await
+            .expect("claim"),
+        Claim::Busy
+    );
+    assert!(
+        meta.renew_merge(&hash(1), "t1", now + Duration::seconds(60))
+            .await
+            .expect("renew")
+    );
+    assert!(
+        !meta.renew_merge(&hash(1), "t2", now).await.expect("renew"),
+        "only the holder renews"
+    );
+    let later = now + Duration::seconds(61);
+    assert_eq!(
+        meta.claim_merge(&lease(1, "s2", "t2", 120), later)
+            .await
+            .expect("claim"),
+        Claim::Claimed {
+            abandoned_key: Some(first.object_key.clone())
+        },
+        "an expired lease is taken over and its object named"
+    );
+    assert!(
+        !meta
+            .renew_merge(&hash(1), "t1", later)
+            .await
+            .expect("renew")
+    );
+    assert_eq!(
+        meta.claim_merge(&lease(2, "s3", "t3", 30), now)
+            .await
+            .expect("claim"),
+        Claim::Claimed {
+            abandoned_key: None
+        },
+        "leases are per hash"
+    );
+    meta.release_merge(&hash(2), "t3").await.expect("release");
+    assert_eq!(
+        meta.claim_merge(&lease(2, "s3", "t4", 30), now)
+            .await
+            .expect("claim"),
+        Claim::Claimed {
+            abandoned_key: None
+        }
+    );
+}
+
+async fn publishing_needs_the_lease_and_keeps_the_first_file(meta: &dyn MetaStore) {
+    let mut merging = session("s1", "alice", 1, 20);
+    merging.status = UploadStatus::Merging;
+    meta.insert_session(&merging).await.expect("insert");
+    let now = Utc::now();
+    assert_eq!(
+        meta.publish(&file(1, "files/a"), "s1", "nobody")
+            .await
+            .expect("publish"),
+        Published::LeaseLost
+    );
+    assert_eq!(meta.find_file(&hash(1)).await.expect("find"), None);
+    meta.claim_merge(&lease(1, "s1", "t1", 30), now)
+        .await
+        .expect("claim");
+    let published = file(1, "files/a");
+    assert_eq!(
+        meta.publish(&published, "s1", "t1").await.expect("publish"),
+        Published::Now(published.clone())
+    );
+    assert_eq!(
+        status_of(meta, "alice", 1).await,
+        Some(UploadStatus::Complete)
+    );
+    assert_eq!(
+        meta.find_file(&hash(1)).await.expect("find"),
+        Some(published.clone())
+    );
+    assert_eq!(
+        meta.insert_file(&file(1, "files/b")).await.expect("insert"),
+        Published::Already(published.clone()),
+        "a published file never changes"
+    );
+    let mut waiting = session("s2", "bob", 1, 20);
+    waiting.status = UploadStatus::Merging;
+    meta.insert_session(&waiting).await.expect("insert");
+    assert!(meta.complete_session("s2").await.expect("complete"));
+    assert!(
+        !meta.complete_session("s2").await.expect("complete"),
+        "only a merging session completes"
+    );
+    assert_eq!(
+        meta.insert_file(&file(2, "files/c")).await.expect("insert"),
+        Published::Now(file(2, "files/c"))
+    );
+}
+
+async fn a_failed_merge_marks_the_session_failed(meta: &dyn MetaStore) {
+    let mut merging = session("s1", "alice", 1, 20);
+    merging.status = UploadStatus::Merging;
+    meta.insert_session(&merging).await.expect("insert");
+    assert!(
+        !meta.fail_merge(&hash(1), "s1", "t1").await.expect("fail"),
+        "no lease, no change"
+    );
+    assert_eq!(
+        status_of(meta, "alice", 1).await,
+        Some(UploadStatus::Merging)
+    );
+    meta.claim_merge(&lease(1, "s1", "t1", 30), Utc::now())
+        .await
+        .expect("claim");
+    assert!(meta.fail_merge(&hash(1), "s1", "t1").await.expect("fail"));
+    assert_eq!(
+        status_of(meta, "alice", 1).await,
+        Some(UploadStatus::Failed)
+    );
+    assert_eq!(
+        meta.claim_merge(&lease(1, "s9", "t9", 30), Utc::now())
+            .await
+            .expect("claim"),
+        Claim::Claimed {
+            abandoned_key: None
+        },
+        "failing gives the lease up"
+    );
+}
+
+async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStore) {
+    let now = Utc::now();
+    let mut expired = session("old", "alice", 1, 20);
+    expired.expires_at = now - Duration::minutes(1);
+    meta.insert_session(&expired).await.expect("insert");
+    meta.insert_session(&session("live", "alice", 2, 20))
+        .await
+        .expect("insert");
+    let mut stuck = session("stuck", "alice", 3, 20);
+    stuck.status = UploadStatus::Merging;
+    stuck.expires_at = now - Duration::minutes(1);
+    meta.insert_session(&stuck).await.expect("insert");
+    let mut running = session("running", "alice", 4, 20);
+    running.status = UploadStatus::Merging;
+    meta.insert_session(&running).await.expect("insert");
+    meta.claim_merge(&lease(4, "running", "t4", 30), now)
+        .await
+        .expect("claim");
+    meta.claim_merge(&lease(5, "gone", "t5", -10), now - Duration::minutes(1))
+        .await
+        .expect("claim");
+
+    let expired_ids: Vec<String> = meta
+        .expired_sessions(now, 10)
+        .await
+        .expect("expired")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        expired_ids,
+        vec!["old".to_owned()],
+        "merging sessions never expire"
+    );
+    assert!(
+        !meta
+            .delete_expired_session("live", now)
+            .await
+            .expect("delete")
+    );
+    assert!(
+        meta.delete_expired_session("old", now)
+            .await
+            .expect("delete")
+    );
+
+    let stalled: Vec<String> = meta
+        .stalled_merges(now)
+        .await
+        .expect("stalled")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        stalled,
+        vec!["stuck".to_owned()],
+        "a merge with a live lease is not stalled"
+    );
+
+    let orphans = meta.orphaned_merges(now).await.expect("orphans");
+    assert_eq!(orphans.len(), 1);
+    assert_eq!(orphans[0].token, "t5");
+    meta.drop_merge(&hash(5), "t5").await.expect("drop");
+    assert!(meta.orphaned_merges(now).await.expect("orphans").is_empty());
+    meta.ping().await.expect("ping");
+}

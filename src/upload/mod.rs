@@ -135,13 +135,10 @@ impl Uploads {
         let existing = self.meta.find_session(owner, &request.sha256).await?;
         if let Some(session) = &existing {
             let live = session.status != UploadStatus::Failed && !is_expired(session, now);
-            if live && session.size != request.size && published.is_none() {
-                return Err(UploadError::UploadConflict { size: session.size });
-            }
-            let reusable = live
-                && session.size == request.size
-                && (published.is_none() || session.status == UploadStatus::Complete);
-            if reusable {
+            if published.is_none() && live {
+                if session.size != request.size {
+                    return Err(UploadError::UploadConflict { size: session.size });
+                }
                 self.meta.touch_session(&session.id, expires_at).await?;
                 return Ok((Created::Existing, self.view(session).await?));
             }

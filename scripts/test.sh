@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The one test command: formatting, lints, and the whole test suite against
+# SQLite and PostgreSQL. PostgreSQL is taken from DATABASE_URL (default: the
+# local server on 127.0.0.1:5432); when none answers and PostgreSQL's
+# binaries are installed, a throwaway cluster is started for the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+postgres_answers() {
+  local rest hostport host port
+  rest="${DATABASE_URL#*://}"
+  rest="${rest#*@}"
+  hostport="${rest%%/*}"
+  host="${hostport%%:*}"
+  port="${hostport##*:}"
+  [ "$port" = "$hostport" ] && port=5432
+  if command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -q -d "$DATABASE_URL" -t 3
+  else
+    timeout 3 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
+  fi
+}
+
+find_postgres_bin() {
+  if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
+    dirname "$(command -v initdb)"
+    return
+  fi
+  local dir
+  for dir in /usr/lib/postgresql/*/bin /usr/local/pgsql/bin; do
+    if [ -x "$dir/initdb" ]; then
+      echo "$dir"
+      return
+    fi
+  done
+  return 1
+}
+
+start_throwaway_postgres() {
+  local bin run_as cluster port
+  bin="$(find_postgres_bin)" || {
+    echo "scripts/test.sh: PostgreSQL does not answer at $DATABASE_URL and no PostgreSQL binaries are installed." >&2
+    echo "Install PostgreSQL (e.g. apt-get install postgresql) or set DATABASE_URL." >&2
+    exit 1
+  }
+  cluster="$(mktemp -d /tmp/ferry-pg.XXXXXX)"
+  port=$(( 20000 + RANDOM % 20000 ))
+  run_as=()
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    chown postgres "$cluster"
+    run_as=(runuser -u postgres --)
+  fi
+  echo "scripts/test.sh: starting a throwaway PostgreSQL in $cluster on port $port"
+  "${run_as[@]}" "$bin/initdb" -D "$cluster/data" -U postgres --auth=trust >/dev/null
+  "${run_as[@]}" "$bin/pg_ctl" -D "$cluster/data" -l "$cluster/log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $cluster -c fsync=off -c max_connections=300" start >/dev/null
+  trap '"${run_as[@]}" "$bin/pg_ctl" -D "$cluster/data" -m immediate stop >/dev/null 2>&1; rm -rf "$cluster"' EXIT
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+
+if ! postgres_answers; then
+  start_throwaway_postgres
+fi
+echo "scripts/test.sh: PostgreSQL at ${DATABASE_URL%%@*}@…"
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --all-targets --locked

@@ -1,0 +1,204 @@
+//! Completing: missing chunks, verification, concurrency, background merges.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, assert_error, sha256_hex, spawn_app, spawn_app_with, test_bytes};
+
+async fn complete_lists_the_missing_chunks(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(10 * 1024, 30);
+    let sha = sha256_hex(&data);
+    app.create_for(&data, 1024).await;
+    for index in [1, 2, 5, 9] {
+        app.send_chunk(&data, 1024, index).await;
+    }
+    let error = assert_error(
+        app.complete(&sha).await,
+        StatusCode::CONFLICT,
+        "chunks-missing",
+    )
+    .await;
+    assert_eq!(error["missing_chunks"], json!([[0, 0], [3, 4], [6, 8]]));
+    let progress: Value = app.progress(&sha).await.json().await.unwrap();
+    assert_eq!(progress["status"], "uploading");
+}
+
+async fn a_lying_hash_fails_publishes_nothing_and_deletes_the_chunks(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let claimed = test_bytes(3000, 31);
+    let sent = test_bytes(3000, 32);
+    let sha = sha256_hex(&claimed);
+    app.create_for(&claimed, 1024).await;
+    for index in 0..3 {
+        let end = ((index + 1) * 1024).min(3000);
+        let response = app
+            .put_chunk(&sha, index as u64, sent[index * 1024..end].to_vec())
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let error = assert_error(
+        app.complete(&sha).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "hash-mismatch",
+    )
+    .await;
+    assert!(error["message"].as_str().unwrap().contains("hash"));
+    assert_error(
+        app.download(&sha).await,
+        StatusCode::NOT_FOUND,
+        "file-not-found",
+    )
+    .await;
+    let progress: Value = app.progress(&sha).await.json().await.unwrap();
+    assert_eq!(progress["status"], "failed");
+    assert_error(
+        app.complete(&sha).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "hash-mismatch",
+    )
+    .await;
+    if backend == Backend::Sqlite {
+        assert!(
+            app.stored_keys().await.is_empty(),
+            "{:?}",
+            app.stored_keys().await
+        );
+    }
+    let again = app
+        .create(json!({"sha256": sha, "size": 3000, "chunk_size": 1024}))
+        .await;
+    assert_eq!(
+        again.status(),
+        StatusCode::CREATED,
+        "a failed session is replaced"
+    );
+    let lie_about_size = app
+        .create(json!({"sha256": sha256_hex(&sent), "size": 2999}))
+        .await;
+    assert_eq!(lie_about_size.status(), StatusCode::CREATED);
+}
+
+async fn concurrent_completes_run_one_merge_and_all_succeed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(300_000, 33);
+    let sha = sha256_hex(&data);
+    app.create_for(&data, 8192).await;
+    join_all((0..37).map(|index| app.send_chunk(&data, 8192, index))).await;
+    let answers = join_all((0..5).map(|_| app.complete(&sha))).await;
+    for answer in answers {
+        assert_eq!(answer.status(), StatusCode::OK);
+        let upload: Value = answer.json().await.unwrap();
+        assert_eq!(upload["status"], "complete");
+        assert_eq!(upload["file"]["size"], 300_000);
+    }
+    assert_eq!(app.download(&sha).await.bytes().await.unwrap(), data);
+    if backend == Backend::Sqlite {
+        let keys = app.stored_keys().await;
+        assert_eq!(keys.len(), 1, "one merged object and no chunks: {keys:?}");
+        assert!(keys[0].starts_with(&format!("files/{sha}/")));
+    }
+}
+
+async fn complete_is_idempotent(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(5000, 34);
+    let sha = sha256_hex(&data);
+    let first = app.upload(&data, 1024).await;
+    let second: Value = app.complete(&sha).await.json().await.unwrap();
+    assert_eq!(first, second);
+}
+
+async fn a_zero_byte_file_completes_without_chunks(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let sha = sha256_hex(b"");
+    let created = app
+        .create(json!({"sha256": sha, "size": 0, "filename": "empty.txt"}))
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["chunk_count"], 0);
+    let done: Value = app.complete(&sha).await.json().await.unwrap();
+    assert_eq!(done["status"], "complete");
+    let response = app.download(&sha).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-length"], "0");
+    assert!(response.bytes().await.unwrap().is_empty());
+}
+
+async fn a_slow_merge_answers_202_and_finishes_in_the_background(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| settings.merge_wait = Duration::ZERO).await;
+    let data = test_bytes(2_000_000, 35);
+    let sha = sha256_hex(&data);
+    app.create_for(&data, 65536).await;
+    join_all((0..31).map(|index| app.send_chunk(&data, 65536, index))).await;
+    let response = app.complete(&sha).await;
+    let status = response.status();
+    let upload: Value = response.json().await.unwrap();
+    assert!(
+        status == StatusCode::ACCEPTED || status == StatusCode::OK,
+        "{status}"
+    );
+    if status == StatusCode::ACCEPTED {
+        assert_eq!(upload["status"], "merging");
+    }
+    let mut outcome = upload;
+    for _ in 0..400 {
+        if outcome["status"] == "complete" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        outcome = app.progress(&sha).await.json().await.unwrap();
+    }
+    assert_eq!(outcome["status"], "complete");
+    assert_eq!(app.download(&sha).await.bytes().await.unwrap(), data);
+}
+
+async fn a_merge_cut_off_by_a_crash_is_taken_up_again(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(50_000, 36);
+    let sha = sha256_hex(&data);
+    app.create_for(&data, 4096).await;
+    join_all((0..13).map(|index| app.send_chunk(&data, 4096, index))).await;
+    let session = app
+        .meta
+        .find_session("anonymous", &sha.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        app.meta.start_merge(&session.id).await.unwrap(),
+        "as if a crashed instance began"
+    );
+    let dead = ferry::meta::MergeLease {
+        sha256: session.sha256,
+        upload_id: session.id.clone(),
+        token: "dead-instance".into(),
+        object_key: format!("files/{sha}/dead-instance"),
+        lease_until: Utc::now() - chrono::Duration::seconds(1),
+    };
+    let claim = app
+        .meta
+        .claim_merge(&dead, Utc::now() - chrono::Duration::seconds(5))
+        .await;
+    assert!(matches!(claim, Ok(ferry::meta::Claim::Claimed { .. })));
+    let resumed = app.uploads.resume_stalled_merges(Utc::now()).await.unwrap();
+    assert_eq!(resumed, 1);
+    let done = app.complete(&sha).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(app.download(&sha).await.bytes().await.unwrap(), data);
+}
+
+on_both_backends!(
+    complete_lists_the_missing_chunks,
+    a_lying_hash_fails_publishes_nothing_and_deletes_the_chunks,
+    concurrent_completes_run_one_merge_and_all_succeed,
+    complete_is_idempotent,
+    a_zero_byte_file_completes_without_chunks,
+    a_slow_merge_answers_202_and_finishes_in_the_background,
+    a_merge_cut_off_by_a_crash_is_taken_up_again,
+);

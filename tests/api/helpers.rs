@@ -1,0 +1,212 @@
+//! The real server on a free port, with its own database and store, for one test.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry::blob::BlobStore;
+use ferry::config::Settings;
+use ferry::startup::Application;
+use ferry::upload::Uploads;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+pub use crate::databases::Backend;
+use crate::databases::TestDatabase;
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub uploads: Uploads,
+    pub store_folder: Option<tempfile::TempDir>,
+    pub meta: Arc<dyn ferry::meta::MetaStore>,
+    _database: TestDatabase,
+}
+
+/// Settings for tests: small chunks allowed, everything else default.
+pub fn test_settings() -> Settings {
+    let mut settings = Settings::try_parse_from_defaults();
+    settings.bind = "127.0.0.1:0".parse().expect("an address");
+    settings.min_chunk_size = 1024;
+    settings.max_chunk_size = 8 << 20;
+    settings.default_chunk_size = 64 << 10;
+    settings.max_file_size = 1 << 30;
+    settings.max_chunks = 10_000;
+    settings.direct_upload_max = 1 << 20;
+    settings.merge_wait = Duration::from_secs(20);
+    settings.sweep_interval = Duration::from_secs(3600);
+    settings
+}
+
+trait DefaultSettings {
+    fn try_parse_from_defaults() -> Self;
+}
+
+impl DefaultSettings for Settings {
+    fn try_parse_from_defaults() -> Self {
+        use clap::Parser;
+        Settings::try_parse_from(["ferryd"]).expect("default settings")
+    }
+}
+
+/// Starts a server against `backend`: SQLite with a local-disk store, or
+/// PostgreSQL with the in-memory store.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts a server after letting the test adjust its settings.
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings();
+    adjust(&mut settings);
+    let database = TestDatabase::create(backend).await;
+    let meta = database.meta().await;
+    let (blobs, store_folder) = match backend {
+        Backend::Sqlite => {
+            let folder = tempfile::tempdir().expect("a store folder");
+            let blobs = BlobStore::open(&folder.path().display().to_string()).expect("a store");
+            (blobs, Some(folder))
+        }
+        Backend::Postgres => (BlobStore::open("memory://").expect("a store"), None),
+    };
+    let app = Application::build_with(settings, meta.clone(), blobs)
+        .await
+        .expect("the server builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let uploads = app.uploads().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        uploads,
+        store_folder,
+        meta,
+        _database: database,
+    }
+}
+
+/// Hex SHA-256 of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Deterministic bytes that differ from chunk to chunk.
+pub fn test_bytes(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u64).wrapping_mul(2_654_435_761).rotate_left(7) as u8 ^ seed)
+        .collect()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn create(&self, body: Value) -> Response {
+        self.client
+            .post(self.url("/v1/uploads"))
+            .json(&body)
+            .send()
+            .await
+            .expect("create answers")
+    }
+
+    /// Creates a session for `data` with `chunk_size`, asserting 201.
+    pub async fn create_for(&self, data: &[u8], chunk_size: u64) -> Value {
+        let response = self
+            .create(
+                json!({"sha256": sha256_hex(data), "size": data.len(), "chunk_size": chunk_size}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.expect("an upload resource")
+    }
+
+    pub async fn put_chunk(&self, sha256: &str, index: u64, body: Vec<u8>) -> Response {
+        self.client
+            .put(self.url(&format!("/v1/uploads/{sha256}/chunks/{index}")))
+            .body(body)
+            .send()
+            .await
+            .expect("put chunk answers")
+    }
+
+    /// Sends chunk `index` of `data` cut at `chunk_size`, asserting 200.
+    pub async fn send_chunk(&self, data: &[u8], chunk_size: usize, index: usize) -> Value {
+        let start = index * chunk_size;
+        let end = (start + chunk_size).min(data.len());
+        let response = self
+            .put_chunk(&sha256_hex(data), index as u64, data[start..end].to_vec())
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "chunk {index}");
+        response.json().await.expect("a chunk receipt")
+    }
+
+    pub async fn complete(&self, sha256: &str) -> Response {
+        self.client
+            .post(self.url(&format!("/v1/uploads/{sha256}/complete")))
+            .send()
+            .await
+            .expect("complete answers")
+    }
+
+    pub async fn progress(&self, sha256: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/uploads/{sha256}")))
+            .send()
+            .await
+            .expect("progress answers")
+    }
+
+    pub async fn download(&self, sha256: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/files/{sha256}")))
+            .send()
+            .await
+            .expect("download answers")
+    }
+
+    /// Uploads `data` in chunks of `chunk_size` and completes, asserting success.
+    pub async fn upload(&self, data: &[u8], chunk_size: usize) -> Value {
+        let created = self.create_for(data, chunk_size as u64).await;
+        let count = created["chunk_count"].as_u64().expect("a chunk count") as usize;
+        for index in 0..count {
+            self.send_chunk(data, chunk_size, index).await;
+        }
+        let response = self.complete(&sha256_hex(data)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("an upload resource")
+    }
+
+    /// Every object key in the store, for tests that check what is left.
+    pub async fn stored_keys(&self) -> Vec<String> {
+        let Some(folder) = &self.store_folder else {
+            return Vec::new();
+        };
+        let mut keys = Vec::new();
+        let mut pending = vec![folder.path().to_path_buf()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).expect("a readable folder") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    let relative = path.strip_prefix(folder.path()).expect("inside the store");
+                    keys.push(relative.display().to_string());
+                }
+            }
+        }
+        keys.sort();
+        keys
+    }
+}
+
+/// Asserts an error answer: its status and contract code; returns its body.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.expect("a JSON error body");
+    assert_eq!(body["code"], code, "body: {body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    body
+}
