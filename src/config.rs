@@ -10,6 +10,9 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::units::{parse_duration, parse_size};
 use crate::upload::{Limits, Timings};
 
+/// Longest duration a setting may name: ten years.
+const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
+
 /// Everything `ferryd` can be told.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -81,11 +84,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The settings a server gets with no flags: defaults and environment.
-    pub fn from_env() -> Result<Self, clap::Error> {
-        Settings::try_parse_from(["ferryd"])
-    }
-
     /// The upload limits these settings name.
     pub fn limits(&self) -> Limits {
         Limits {
@@ -116,11 +114,19 @@ impl Settings {
     /// Checks that the settings agree with each other.
     pub fn validate(&self) -> Result<(), String> {
         self.limits().validate()?;
-        if self.merge_lease < Duration::from_millis(300) {
-            return Err("the merge lease must be at least 300ms".into());
+        if self.session_ttl < Duration::from_secs(1) || self.session_ttl > MAX_DURATION {
+            return Err("the session time to live must be between 1s and 3650d".into());
         }
-        if self.sweep_interval.is_zero() {
-            return Err("the sweep interval must be above zero".into());
+        if self.merge_lease < Duration::from_millis(300)
+            || self.merge_lease > Duration::from_secs(3600)
+        {
+            return Err("the merge lease must be between 300ms and 1h".into());
+        }
+        if self.merge_wait > Duration::from_secs(3600) {
+            return Err("the merge wait must be at most 1h".into());
+        }
+        if self.sweep_interval.is_zero() || self.sweep_interval > MAX_DURATION {
+            return Err("the sweep interval must be between 1ms and 3650d".into());
         }
         Ok(())
     }

@@ -63,6 +63,13 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
+impl Session {
+    /// `ceil(size / chunk_size)`: how many chunks the file is cut into.
+    pub fn chunk_count(&self) -> u64 {
+        self.size.div_ceil(self.chunk_size.max(1))
+    }
+}
+
 /// A chunk that was stored and verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
@@ -203,9 +210,6 @@ pub trait MetaStore: Send + Sync + 'static {
         lease_until: DateTime<Utc>,
     ) -> MetaResult<bool>;
 
-    /// Gives up a held lease, leaving the session `merging` for a later attempt.
-    async fn release_merge(&self, sha256: &ContentHash, token: &str) -> MetaResult<()>;
-
     /// Publishes verified bytes and completes the session, while the lease holds.
     async fn publish(
         &self,
@@ -241,8 +245,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Leases that expired before `now` whose session is gone or not merging.
     async fn orphaned_merges(&self, now: DateTime<Utc>) -> MetaResult<Vec<MergeLease>>;
 
-    /// Removes an orphaned lease if its token still matches.
-    async fn drop_merge(&self, sha256: &ContentHash, token: &str) -> MetaResult<()>;
+    /// Gives up a lease if its token still matches, leaving any merging
+    /// session for a later attempt; `false` when the token no longer held it.
+    async fn drop_merge(&self, sha256: &ContentHash, token: &str) -> MetaResult<bool>;
 }
 
 fn parse_hash(text: String) -> Result<ContentHash, sqlx::Error> {

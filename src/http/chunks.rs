@@ -10,7 +10,7 @@ use super::body::{content_length, header_text, path_hash};
 use super::{Owner, now, resource};
 use crate::api::{CONTENT_DIGEST, X_CHUNK_SHA256, codes};
 use crate::error::ApiError;
-use crate::upload::{ChunkTarget, Digest, StagedChunk, Uploads};
+use crate::upload::{ChunkTarget, Digest, StagedChunk, UploadError, Uploads};
 
 /// Room allowed for the multipart framing and small fields around a chunk.
 const MULTIPART_OVERHEAD: u64 = 64 << 10;
@@ -58,7 +58,7 @@ async fn post_chunk(
         .chunk_target(owner.id(), &sha256, index, None, now())
         .await?;
     if let Some(len) = content_length(&request)? {
-        let limit = uploads.limits().max_chunk_size + MULTIPART_OVERHEAD;
+        let limit = target.chunk_size() + MULTIPART_OVERHEAD;
         if len > limit {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -77,12 +77,12 @@ async fn post_chunk(
             return Err(error);
         }
     };
-    let digest = match (header, field_digest) {
-        (Some(a), Some(b)) if a != b => {
+    let digest = match agreeing(header, field_digest) {
+        Ok(digest) => digest,
+        Err(error) => {
             uploads.discard(staged).await;
-            return Err(crate::upload::UploadError::DigestMismatch.into());
+            return Err(error);
         }
-        (header, field) => header.or(field),
     };
     let receipt = uploads.accept_chunk(target, staged, digest, now()).await?;
     Ok(HttpResponse::Ok().json(receipt))
@@ -125,7 +125,7 @@ async fn read_chunk_form(
                 }
             }
             _ => {
-                if let Err(error) = read_field(field).await {
+                if let Err(error) = drain_field(field).await {
                     return Err((error, staged));
                 }
             }
@@ -178,24 +178,54 @@ pub(super) async fn read_field(mut field: Field) -> Result<String, ApiError> {
     String::from_utf8(text).map_err(|_| ApiError::invalid(&name, format!("{name} must be UTF-8")))
 }
 
+/// Reads past a form field that is not used, keeping none of it.
+pub(super) async fn drain_field(mut field: Field) -> Result<(), ApiError> {
+    while let Some(piece) = field.next().await {
+        piece.map_err(form_error)?;
+    }
+    Ok(())
+}
+
 /// A malformed multipart body.
 pub(super) fn form_error(error: actix_multipart::MultipartError) -> ApiError {
     ApiError::invalid("body", format!("malformed multipart body: {error}"))
 }
 
 fn chunk_index(text: &str) -> Result<u64, ApiError> {
-    text.parse::<u64>()
-        .map_err(|_| ApiError::invalid("index", "the chunk index must be a whole number"))
+    if let Ok(index) = text.parse::<u64>() {
+        return Ok(index);
+    }
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::CHUNK_INDEX_OUT_OF_RANGE,
+            format!("chunk index {text} is not within this upload"),
+        ));
+    }
+    Err(ApiError::invalid(
+        "index",
+        "the chunk index must be a whole number",
+    ))
 }
 
-/// The digest sent in `Content-Digest` or `X-Chunk-Sha256`, if any.
+/// The digest sent in `Content-Digest` or `X-Chunk-Sha256`, if any; the
+/// two must agree when both are sent.
 fn header_digest(request: &HttpRequest) -> Result<Option<Digest>, ApiError> {
-    if let Some(value) = header_text(request, &HeaderName::from_static(CONTENT_DIGEST))? {
-        if let Some(digest) = Digest::from_content_digest(value)? {
-            return Ok(Some(digest));
-        }
+    let content_digest = header_text(request, &HeaderName::from_static(CONTENT_DIGEST))?
+        .map(Digest::from_content_digest)
+        .transpose()?
+        .flatten();
+    let hex = header_text(request, &HeaderName::from_static(X_CHUNK_SHA256))?
+        .map(|value| Digest::from_hex(X_CHUNK_SHA256, value))
+        .transpose()?;
+    agreeing(content_digest, hex)
+}
+
+/// One digest out of two optional ones, refusing two that disagree.
+fn agreeing(first: Option<Digest>, second: Option<Digest>) -> Result<Option<Digest>, ApiError> {
+    match (first, second) {
+        (Some(a), Some(b)) if a != b => Err(UploadError::DigestMismatch.into()),
+        (first, second) => Ok(first.or(second)),
     }
-    header_text(request, &HeaderName::from_static(X_CHUNK_SHA256))?
-        .map(|value| Digest::from_hex(X_CHUNK_SHA256, value).map_err(ApiError::from))
-        .transpose()
 }

@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 use serde::Deserialize;
 
 use super::body::{content_length, header_text, path_hash};
-use super::chunks::{form_error, multipart, read_field};
+use super::chunks::{drain_field, form_error, multipart, read_field};
 use super::resource;
 use crate::api::File;
 use crate::error::ApiError;
@@ -144,15 +144,20 @@ async fn read_file_form(
             }
             continue;
         }
-        let text = match read_field(field).await {
-            Ok(text) => text,
-            Err(error) => return Err((error, received)),
+        let slot = match name.as_str() {
+            "sha256" => &mut fields.sha256,
+            "filename" => &mut fields.filename,
+            "content_type" => &mut fields.content_type,
+            _ => {
+                if let Err(error) = drain_field(field).await {
+                    return Err((error, received));
+                }
+                continue;
+            }
         };
-        match name.as_str() {
-            "sha256" => fields.sha256 = Some(text),
-            "filename" => fields.filename = Some(text),
-            "content_type" => fields.content_type = Some(text),
-            _ => {}
+        match read_field(field).await {
+            Ok(text) => *slot = Some(text),
+            Err(error) => return Err((error, received)),
         }
     }
     match received {

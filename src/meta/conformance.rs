@@ -280,7 +280,11 @@ async fn one_lease_per_hash_until_it_expires(meta: &dyn MetaStore) {
         },
         "leases are per hash"
     );
-    meta.release_merge(&hash(2), "t3").await.expect("release");
+    assert!(meta.drop_merge(&hash(2), "t3").await.expect("drop"));
+    assert!(
+        !meta.drop_merge(&hash(2), "t3").await.expect("drop"),
+        "a lease is dropped once"
+    );
     assert_eq!(
         meta.claim_merge(&lease(2, "s3", "t4", 30), now)
             .await
@@ -431,7 +435,7 @@ async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStore) {
     let orphans = meta.orphaned_merges(now).await.expect("orphans");
     assert_eq!(orphans.len(), 1);
     assert_eq!(orphans[0].token, "t5");
-    meta.drop_merge(&hash(5), "t5").await.expect("drop");
+    assert!(meta.drop_merge(&hash(5), "t5").await.expect("drop"));
     assert!(meta.orphaned_merges(now).await.expect("orphans").is_empty());
     meta.ping().await.expect("ping");
 }

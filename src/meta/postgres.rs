@@ -120,7 +120,7 @@ impl MetaStore for PostgresMeta {
     }
 
     async fn insert_session(&self, session: &Session) -> MetaResult<Inserted> {
-        let chunk_count = session.size.div_ceil(session.chunk_size.max(1));
+        let chunk_count = session.chunk_count();
         let row = sqlx::query(&format!(
             "INSERT INTO uploads (id, owner, sha256, size, chunk_size, chunk_count, filename,
                                   content_type, status, expires_at)
@@ -273,29 +273,52 @@ impl MetaStore for PostgresMeta {
 
     async fn claim_merge(&self, lease: &MergeLease, now: DateTime<Utc>) -> MetaResult<Claim> {
         let sha256 = lease.sha256.to_hex();
-        let taken = sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
             "INSERT INTO merges (sha256, upload_id, token, object_key, lease_until)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (sha256) DO UPDATE
-             SET upload_id = EXCLUDED.upload_id, token = EXCLUDED.token,
-                 object_key = EXCLUDED.object_key, lease_until = EXCLUDED.lease_until
-             WHERE merges.lease_until < $6
-             RETURNING (SELECT object_key FROM merges WHERE sha256 = $1) AS abandoned_key",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
         )
         .bind(&sha256)
         .bind(&lease.upload_id)
         .bind(&lease.token)
         .bind(&lease.object_key)
         .bind(lease.lease_until)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        match taken {
-            Some(row) => Ok(Claim::Claimed {
-                abandoned_key: row.try_get("abandoned_key")?,
-            }),
-            None => Ok(Claim::Busy),
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            tx.commit().await?;
+            return Ok(Claim::Claimed {
+                abandoned_key: None,
+            });
         }
+        let current =
+            sqlx::query("SELECT object_key, lease_until FROM merges WHERE sha256 = $1 FOR UPDATE")
+                .bind(&sha256)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(current) = current else {
+            return Ok(Claim::Busy);
+        };
+        let lease_until: DateTime<Utc> = current.try_get("lease_until")?;
+        if lease_until >= now {
+            return Ok(Claim::Busy);
+        }
+        sqlx::query(
+            "UPDATE merges SET upload_id = $2, token = $3, object_key = $4, lease_until = $5
+             WHERE sha256 = $1",
+        )
+        .bind(&sha256)
+        .bind(&lease.upload_id)
+        .bind(&lease.token)
+        .bind(&lease.object_key)
+        .bind(lease.lease_until)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Claim::Claimed {
+            abandoned_key: Some(current.try_get("object_key")?),
+        })
     }
 
     async fn renew_merge(
@@ -313,10 +336,6 @@ impl MetaStore for PostgresMeta {
                 .await?
                 .rows_affected();
         Ok(updated == 1)
-    }
-
-    async fn release_merge(&self, sha256: &ContentHash, token: &str) -> MetaResult<()> {
-        self.drop_merge(sha256, token).await
     }
 
     async fn publish(
@@ -436,12 +455,13 @@ impl MetaStore for PostgresMeta {
         Ok(rows.iter().map(lease_from_row).collect::<Result<_, _>>()?)
     }
 
-    async fn drop_merge(&self, sha256: &ContentHash, token: &str) -> MetaResult<()> {
-        sqlx::query("DELETE FROM merges WHERE sha256 = $1 AND token = $2")
+    async fn drop_merge(&self, sha256: &ContentHash, token: &str) -> MetaResult<bool> {
+        let dropped = sqlx::query("DELETE FROM merges WHERE sha256 = $1 AND token = $2")
             .bind(sha256.to_hex())
             .bind(token)
             .execute(&self.pool)
-            .await?;
-        Ok(())
+            .await?
+            .rows_affected();
+        Ok(dropped == 1)
     }
 }

@@ -158,7 +158,7 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn insert_session(&self, session: &Session) -> MetaResult<Inserted> {
-        let chunk_count = session.size.div_ceil(session.chunk_size.max(1));
+        let chunk_count = session.chunk_count();
         let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO uploads (id, owner, sha256, size, chunk_size, chunk_count, filename,
@@ -367,10 +367,6 @@ impl MetaStore for SqliteMeta {
         Ok(updated == 1)
     }
 
-    async fn release_merge(&self, sha256: &ContentHash, token: &str) -> MetaResult<()> {
-        self.drop_merge(sha256, token).await
-    }
-
     async fn publish(
         &self,
         file: &FileRecord,
@@ -476,12 +472,13 @@ impl MetaStore for SqliteMeta {
         Ok(rows.iter().map(lease_from_row).collect::<Result<_, _>>()?)
     }
 
-    async fn drop_merge(&self, sha256: &ContentHash, token: &str) -> MetaResult<()> {
-        sqlx::query("DELETE FROM merges WHERE sha256 = ?1 AND token = ?2")
+    async fn drop_merge(&self, sha256: &ContentHash, token: &str) -> MetaResult<bool> {
+        let dropped = sqlx::query("DELETE FROM merges WHERE sha256 = ?1 AND token = ?2")
             .bind(sha256.to_hex())
             .bind(token)
             .execute(&self.pool)
-            .await?;
-        Ok(())
+            .await?
+            .rows_affected();
+        Ok(dropped == 1)
     }
 }

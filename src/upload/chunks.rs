@@ -66,6 +66,13 @@ pub struct ChunkTarget {
     expected: u64,
 }
 
+impl ChunkTarget {
+    /// The session's chunk size: the most any of its chunks holds.
+    pub fn chunk_size(&self) -> u64 {
+        self.session.chunk_size
+    }
+}
+
 /// A chunk written to the store but not yet recorded.
 #[derive(Debug, Clone)]
 pub struct StagedChunk {
@@ -195,11 +202,7 @@ impl Uploads {
             sha256: chunk.sha256,
             received_bytes,
             received_count,
-            chunk_count: ChunkPlan {
-                size: target.session.size,
-                chunk_size: target.session.chunk_size,
-            }
-            .chunk_count(),
+            chunk_count: target.session.chunk_count(),
         })
     }
 

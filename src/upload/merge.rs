@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::{StreamExt, TryStreamExt};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 use super::Uploads;
 use super::content_hash::ContentHash;
@@ -31,11 +31,25 @@ pub enum Completion {
     Pending(api::Upload),
 }
 
+/// Most merges one instance runs at once; more wait their turn, so that a
+/// backlog after an outage does not multiply memory and disk traffic.
+const CONCURRENT_MERGES: usize = 4;
+
 /// Merges running in this process, by session id, so that a session is
 /// merged by one task here and waiters can follow it.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(super) struct Registry {
     running: Arc<Mutex<HashMap<String, watch::Receiver<bool>>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            running: Arc::default(),
+            permits: Arc::new(Semaphore::new(CONCURRENT_MERGES)),
+        }
+    }
 }
 
 impl Registry {
@@ -101,18 +115,24 @@ impl Uploads {
         Ok(resumed)
     }
 
+    /// Moves the session to `merging`, or says which chunks are missing.
+    /// A chunk recorded between the two checks is simply checked again.
     async fn start_merge(&self, session: &Session) -> UploadResult<()> {
-        if self.meta.start_merge(&session.id).await? {
-            return Ok(());
+        loop {
+            if self.meta.start_merge(&session.id).await? {
+                return Ok(());
+            }
+            let chunks = self.meta.chunks(&session.id).await?;
+            let indices: Vec<u64> = chunks.iter().map(|chunk| chunk.index).collect();
+            let missing = missing_ranges(&indices, session.chunk_count());
+            if !missing.is_empty() {
+                return Err(UploadError::ChunksMissing(missing));
+            }
+            match self.current_session(session).await? {
+                Some(current) if current.status == UploadStatus::Uploading => continue,
+                _ => return Ok(()),
+            }
         }
-        let chunks = self.meta.chunks(&session.id).await?;
-        let indices: Vec<u64> = chunks.iter().map(|chunk| chunk.index).collect();
-        let count = session.size.div_ceil(session.chunk_size.max(1));
-        let missing = missing_ranges(&indices, count);
-        if !missing.is_empty() {
-            return Err(UploadError::ChunksMissing(missing));
-        }
-        Ok(())
     }
 
     fn spawn_merge(&self, session: Session) -> watch::Receiver<bool> {
@@ -126,9 +146,11 @@ impl Uploads {
         let uploads = self.clone();
         tokio::spawn(async move {
             let id = session.id.clone();
+            let permit = uploads.merges.permits.clone().acquire_owned().await;
             if let Err(error) = uploads.merge(session).await {
                 tracing::error!(error = %error, "merge failed; it will be retried");
             }
+            drop(permit);
             uploads.merges.lock().remove(&id);
             finished.send_replace(true);
         });
@@ -173,7 +195,7 @@ impl Uploads {
                         self.blobs.delete(&key).await?;
                     }
                     if self.current_merge(&current).await?.is_none() {
-                        self.meta.release_merge(&lease.sha256, &lease.token).await?;
+                        self.meta.drop_merge(&lease.sha256, &lease.token).await?;
                         return Ok(());
                     }
                     return self.merge_holding(&current, &lease).await;
@@ -187,11 +209,16 @@ impl Uploads {
     }
 
     async fn current_merge(&self, session: &Session) -> UploadResult<Option<Session>> {
+        let current = self.current_session(session).await?;
+        Ok(current.filter(|s| s.status == UploadStatus::Merging))
+    }
+
+    async fn current_session(&self, session: &Session) -> UploadResult<Option<Session>> {
         let current = self
             .meta
             .find_session(&session.owner, &session.sha256)
             .await?;
-        Ok(current.filter(|s| s.id == session.id && s.status == UploadStatus::Merging))
+        Ok(current.filter(|s| s.id == session.id))
     }
 
     async fn merge_holding(&self, session: &Session, lease: &MergeLease) -> UploadResult<()> {
@@ -214,15 +241,18 @@ impl Uploads {
                         let seconds = started.elapsed().as_secs_f64();
                         tracing::info!(sha256 = %session.sha256, size = session.size, seconds, "published");
                     }
-                    Published::Already(_) | Published::LeaseLost => {
+                    Published::Already(_) => self.blobs.delete(&lease.object_key).await?,
+                    Published::LeaseLost => {
+                        tracing::warn!(sha256 = %session.sha256, "merge lease lost before publishing");
                         self.blobs.delete(&lease.object_key).await?;
+                        return Ok(());
                     }
                 }
                 self.remove_chunks(session).await;
                 Ok(())
             }
             Err(Interrupted::Mismatch) => {
-                tracing::warn!(sha256 = %session.sha256, "merged bytes do not hash to the key");
+                tracing::warn!(sha256 = %session.sha256, "merged bytes do not hash to the key, or a chunk is gone");
                 self.blobs.delete(&lease.object_key).await?;
                 if self
                     .meta
@@ -240,9 +270,7 @@ impl Uploads {
             }
             Err(Interrupted::Failed(error)) => {
                 self.blobs.delete(&lease.object_key).await?;
-                self.meta
-                    .release_merge(&session.sha256, &lease.token)
-                    .await?;
+                self.meta.drop_merge(&session.sha256, &lease.token).await?;
                 Err(error)
             }
         }
@@ -255,7 +283,7 @@ impl Uploads {
             .await
             .map_err(|e| Interrupted::Failed(e.into()))?;
         let blobs = self.blobs.clone();
-        let source = futures::stream::iter(chunks)
+        let source = futures::stream::iter(chunks.clone())
             .then(move |chunk| {
                 let blobs = blobs.clone();
                 async move { blobs.read(&chunk.object_key, None).await }
@@ -267,43 +295,43 @@ impl Uploads {
                 Ok(())
             }
             Ok(_) | Err(WriteError::TooLong { .. }) => Err(Interrupted::Mismatch),
-            Err(WriteError::Source(reason)) => Err(Interrupted::Failed(UploadError::Blob(
-                crate::blob::BlobError(object_store::Error::Generic {
-                    store: "chunks",
-                    source: reason.into(),
-                }),
-            ))),
+            Err(WriteError::Source(reason)) => {
+                for chunk in &chunks {
+                    match self.blobs.exists(&chunk.object_key).await {
+                        Ok(false) => return Err(Interrupted::Mismatch),
+                        Ok(true) => {}
+                        Err(error) => return Err(Interrupted::Failed(error.into())),
+                    }
+                }
+                Err(Interrupted::Failed(UploadError::Blob(
+                    crate::blob::BlobError(object_store::Error::Generic {
+                        store: "chunks",
+                        source: reason.into(),
+                    }),
+                )))
+            }
             Err(WriteError::Store(error)) => Err(Interrupted::Failed(error.into())),
         }
     }
 
+    /// Renews the lease every third of its length; returns once it is lost
+    /// or could not be renewed before it ran out.
     async fn keep_lease(&self, lease: &MergeLease) {
         let period = self.timings.merge_lease / 3;
         let mut held_until = lease.lease_until;
         loop {
             tokio::time::sleep(period).await;
             let until = Utc::now() + self.timings.merge_lease;
-            match self
-                .meta
-                .renew_merge(&lease.sha256, &lease.token, until)
-                .await
-            {
-                Ok(true) => held_until = until,
-                Ok(false) => return,
-                Err(error) => {
-                    tracing::warn!(%error, "could not renew a merge lease");
-                    if Utc::now() + period >= held_until {
-                        return;
-                    }
-                }
+            let renewal = self.meta.renew_merge(&lease.sha256, &lease.token, until);
+            match tokio::time::timeout(period, renewal).await {
+                Ok(Ok(true)) => held_until = until,
+                Ok(Ok(false)) => return,
+                Ok(Err(error)) => tracing::warn!(%error, "could not renew a merge lease"),
+                Err(_) => tracing::warn!("renewing a merge lease timed out"),
             }
-        }
-    }
-
-    async fn remove_chunks(&self, session: &Session) {
-        let prefix = BlobStore::chunks_prefix(&session.id);
-        if let Err(error) = self.blobs.delete_prefix(&prefix).await {
-            tracing::warn!(%prefix, %error, "could not delete merged chunks; the sweep will");
+            if Utc::now() + period >= held_until {
+                return;
+            }
         }
     }
 }

@@ -181,8 +181,8 @@ impl Uploads {
         self.view(&session).await
     }
 
-    /// Aborts the owner's session: it and its chunks are gone. A complete
-    /// session is not aborted; its file stays published either way.
+    /// Aborts the owner's session: it and its staged chunks are gone. A
+    /// published file stays published.
     #[tracing::instrument(skip(self), fields(sha256 = %sha256))]
     pub async fn abort(&self, owner: &str, sha256: &ContentHash) -> UploadResult<()> {
         let session = self
@@ -190,10 +190,11 @@ impl Uploads {
             .find_session(owner, sha256)
             .await?
             .ok_or(UploadError::UploadNotFound)?;
-        if session.status == UploadStatus::Complete {
-            return Err(UploadError::NotWritable(UploadStatus::Complete));
+        if self.remove_session(&session).await? {
+            Ok(())
+        } else {
+            Err(UploadError::UploadNotFound)
         }
-        self.remove_session(&session).await
     }
 
     /// The published file with this hash.
@@ -224,12 +225,22 @@ impl Uploads {
         Ok(upload_view(session, &chunks, file.as_ref()))
     }
 
-    async fn remove_session(&self, session: &Session) -> UploadResult<()> {
-        self.blobs
-            .delete_prefix(&crate::blob::BlobStore::chunks_prefix(&session.id))
-            .await?;
-        self.meta.delete_session(&session.id).await?;
-        Ok(())
+    /// Deletes a session, then its staged chunks. A chunk still arriving
+    /// finds the session gone and discards itself. `false` when it was gone.
+    async fn remove_session(&self, session: &Session) -> UploadResult<bool> {
+        if !self.meta.delete_session(&session.id).await? {
+            return Ok(false);
+        }
+        self.remove_chunks(session).await;
+        Ok(true)
+    }
+
+    /// Deletes every staged chunk of a session that is no longer uploading.
+    async fn remove_chunks(&self, session: &Session) {
+        let prefix = BlobStore::chunks_prefix(&session.id);
+        if let Err(error) = self.blobs.delete_prefix(&prefix).await {
+            tracing::warn!(%prefix, %error, "could not delete staged chunks");
+        }
     }
 }
 

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 
 use super::Uploads;
 use super::error::UploadResult;
-use crate::blob::BlobStore;
 
 /// Sessions removed per database round trip.
 const BATCH: u32 = 100;
@@ -30,10 +29,8 @@ impl Uploads {
             let batch = expired.len();
             let before = report.expired_sessions;
             for session in expired {
-                self.blobs
-                    .delete_prefix(&BlobStore::chunks_prefix(&session.id))
-                    .await?;
                 if self.meta.delete_expired_session(&session.id, now).await? {
+                    self.remove_chunks(&session).await;
                     report.expired_sessions += 1;
                 }
             }
@@ -42,9 +39,10 @@ impl Uploads {
             }
         }
         for lease in self.meta.orphaned_merges(now).await? {
-            self.blobs.delete(&lease.object_key).await?;
-            self.meta.drop_merge(&lease.sha256, &lease.token).await?;
-            report.orphaned_merges += 1;
+            if self.meta.drop_merge(&lease.sha256, &lease.token).await? {
+                self.blobs.delete(&lease.object_key).await?;
+                report.orphaned_merges += 1;
+            }
         }
         report.resumed_merges = self.resume_stalled_merges(now).await?;
         if report != SweepReport::default() {

@@ -91,6 +91,17 @@ async fn a_chunk_with_a_wrong_digest_is_refused_and_the_good_copy_stays(backend:
         .await
         .unwrap();
     assert_error(response, StatusCode::BAD_REQUEST, "digest-mismatch").await;
+    let right = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&data[1024..]));
+    let response = app
+        .client
+        .put(app.url(&format!("/v1/uploads/{sha}/chunks/1")))
+        .header("Content-Digest", format!("sha-256=:{right}:"))
+        .header("X-Chunk-Sha256", sha256_hex(b"other"))
+        .body(data[1024..].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::BAD_REQUEST, "digest-mismatch").await;
     let progress: Value = app.progress(&sha).await.json().await.unwrap();
     assert_eq!(progress["received_chunks"], json!([[0, 0]]));
     let good = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&data[1024..]));
@@ -167,7 +178,34 @@ async fn an_index_outside_the_file_is_refused(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_error(response, StatusCode::BAD_REQUEST, "invalid-request").await;
+    assert_error(
+        response,
+        StatusCode::BAD_REQUEST,
+        "chunk-index-out-of-range",
+    )
+    .await;
+    let response = app
+        .client
+        .put(app.url(&format!("/v1/uploads/{sha}/chunks/99999999999999999999999")))
+        .body(vec![0; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        response,
+        StatusCode::BAD_REQUEST,
+        "chunk-index-out-of-range",
+    )
+    .await;
+    let response = app
+        .client
+        .put(app.url(&format!("/v1/uploads/{sha}/chunks/first")))
+        .body(vec![0; 10])
+        .send()
+        .await
+        .unwrap();
+    let error = assert_error(response, StatusCode::BAD_REQUEST, "invalid-request").await;
+    assert_eq!(error["field"], "index");
     let response = app.put_chunk(&"d".repeat(64), 0, vec![0; 10]).await;
     assert_error(response, StatusCode::NOT_FOUND, "upload-not-found").await;
 }

@@ -211,9 +211,16 @@ async fn aborting_a_complete_upload_keeps_the_file(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let error = assert_error(response, StatusCode::CONFLICT, "upload-not-writable").await;
-    assert_eq!(error["status"], "complete");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_error(
+        app.progress(&sha).await,
+        StatusCode::NOT_FOUND,
+        "upload-not-found",
+    )
+    .await;
     assert_eq!(app.download(&sha).await.bytes().await.unwrap(), data);
+    let instant = app.create(json!({"sha256": sha, "size": 2048})).await;
+    assert_eq!(instant.status(), StatusCode::OK);
 }
 
 async fn the_sweep_removes_expired_sessions_and_their_chunks(backend: Backend) {
