@@ -1,8 +1,10 @@
 //! Downloads of published files, as the origin behind a CDN: exact ranges,
 //! conditional requests and immutable caching, streamed from the store.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
+use actix_web::body::SizedStream;
 use actix_web::http::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_RANGE, CONTENT_TYPE, ETAG,
     HeaderName, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
@@ -152,10 +154,12 @@ impl RequestHeaders {
         let values = names
             .into_iter()
             .map(|name| {
-                let joined: Vec<&str> = request
+                // Lossy, not `to_str().ok()`: a validator with obs-text bytes
+                // is present and never matches, rather than absent.
+                let joined: Vec<Cow<'_, str>> = request
                     .headers()
                     .get_all(&name)
-                    .filter_map(|value| value.to_str().ok())
+                    .map(|value| String::from_utf8_lossy(value.as_bytes()))
                     .collect();
                 let value = (!joined.is_empty()).then(|| joined.join(", "));
                 (name, value)
@@ -186,9 +190,34 @@ impl RequestHeaders {
 
 type Body = BoxStream<'static, Result<Bytes, BlobError>>;
 
-/// A response with an exact Content-Length and a streamed body: never chunked.
+/// Largest piece handed to actix at once. Its HTTP/1 encoder copies every
+/// piece into its write buffer, and some stores (the in-memory one) yield a
+/// whole range as one piece: cutting it (without copying) keeps that buffer
+/// small whatever the range's length.
+const MAX_PIECE: usize = 64 << 10;
+
+/// A response with an exact Content-Length and a streamed body: never
+/// chunked, and a body that ends early fails the connection instead of
+/// passing for complete.
 fn sized(builder: &mut HttpResponseBuilder, length: u64, body: Body) -> HttpResponse {
-    builder.no_chunking(length).streaming(body)
+    builder.body(SizedStream::new(length, bounded_pieces(body, MAX_PIECE)))
+}
+
+/// The same bytes, cut into pieces of at most `max` bytes (views, not copies).
+fn bounded_pieces(body: Body, max: usize) -> Body {
+    body.flat_map(move |piece| match piece {
+        Ok(bytes) if bytes.len() > max => {
+            let pieces = stream::unfold(bytes, move |mut rest| async move {
+                (!rest.is_empty()).then(|| {
+                    let piece = rest.split_to(rest.len().min(max));
+                    (Ok(piece), rest)
+                })
+            });
+            pieces.boxed()
+        }
+        other => stream::once(async { other }).boxed(),
+    })
+    .boxed()
 }
 
 async fn read_range(
@@ -226,13 +255,14 @@ fn multipart_body(blobs: BlobStore, key: String, layout: MultipartLayout) -> Bod
 }
 
 /// `attachment` (or `inline`) with an ASCII fallback name and the exact
-/// UTF-8 name (RFC 6266, RFC 5987).
+/// UTF-8 name (RFC 6266, RFC 5987). The fallback has no `%`, which some
+/// agents would take for an escape (RFC 6266 appendix D).
 fn content_disposition(name: &str, inline: bool) -> String {
     let kind = if inline { "inline" } else { "attachment" };
     let fallback: String = name
         .chars()
         .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+            if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%') || c == ' ' {
                 c
             } else {
                 '_'
@@ -305,6 +335,35 @@ mod tests {
             content_disposition("课程 第1讲.mp4", false),
             "attachment; filename=\"__ _1_.mp4\"; \
              filename*=UTF-8''%E8%AF%BE%E7%A8%8B%20%E7%AC%AC1%E8%AE%B2.mp4"
+        );
+    }
+
+    #[test]
+    fn a_percent_sign_never_reaches_the_fallback() {
+        assert_eq!(
+            content_disposition("100%.txt", false),
+            "attachment; filename=\"100_.txt\"; filename*=UTF-8''100%25.txt"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_large_piece_is_cut_into_bounded_views_of_the_same_bytes() {
+        let whole = Bytes::from((0..=255u8).cycle().take(200_000).collect::<Vec<u8>>());
+        let small = Bytes::from_static(b"tail");
+        let body = stream::iter([Ok(whole.clone()), Ok(small.clone())]).boxed();
+        let pieces: Vec<Bytes> = bounded_pieces(body, 65_536).try_collect().await.unwrap();
+        let lengths: Vec<usize> = pieces.iter().map(Bytes::len).collect();
+        assert_eq!(lengths, [65_536, 65_536, 65_536, 3_392, 4]);
+        assert_eq!(pieces[..4].concat(), whole);
+        assert_eq!(pieces[4], small);
+        let start = whole.as_ptr() as usize;
+        let shared = pieces[..4].iter().all(|piece| {
+            let at = piece.as_ptr() as usize;
+            at >= start && at + piece.len() <= start + whole.len()
+        });
+        assert!(
+            shared,
+            "the pieces are views of the original buffer, not copies"
         );
     }
 

@@ -30,4 +30,5 @@ macro_rules! on_both_backends {
 mod chunks;
 mod complete;
 mod direct;
+mod downloads;
 mod sessions;
