@@ -6,15 +6,9 @@ use std::time::Duration;
 /// Parses a byte size: a whole number with an optional unit, `K`/`KB`/`KiB`
 /// and so on up to `T`, all powers of 1024, case-insensitive.
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits_end);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size such as 8MiB or 1048576"))?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+    let (number, unit) = split_number(text)
+        .ok_or_else(|| format!("{text:?} is not a size such as 8MiB or 1048576"))?;
+    let shift = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 0,
         "k" | "kb" | "kib" => 10,
         "m" | "mb" | "mib" => 20,
@@ -30,15 +24,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// Parses a duration: a whole number of seconds, or with a unit `ms`, `s`,
 /// `m`, `h` or `d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits_end);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 20s, 15m or 24h"))?;
-    let millis_per_unit = match unit.trim() {
+    let (number, unit) = split_number(text)
+        .ok_or_else(|| format!("{text:?} is not a duration such as 20s, 15m or 24h"))?;
+    let millis_per_unit = match unit {
         "ms" => 1,
         "" | "s" => 1_000,
         "m" => 60_000,
@@ -50,6 +38,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .checked_mul(millis_per_unit)
         .map(Duration::from_millis)
         .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+/// Splits `"8 MiB"` into `8` and `"MiB"`; `None` without leading digits
+/// or when the number does not fit.
+fn split_number(text: &str) -> Option<(u64, &str)> {
+    let text = text.trim();
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    Some((number.parse().ok()?, unit.trim()))
 }
 
 #[cfg(test)]

@@ -117,9 +117,16 @@ async fn a_one_request_upload_over_the_limit_is_refused(backend: Backend) {
         .put(app.url(&format!("/v1/files/{}", sha256_hex(&data))))
         .body(reqwest::Body::wrap_stream(stream))
         .send()
-        .await
-        .unwrap();
-    assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "file-too-large").await;
+        .await;
+    match response {
+        Ok(response) => {
+            assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "file-too-large").await;
+        }
+        Err(error) => assert!(
+            error.is_request() || error.is_body(),
+            "the server may close on the unread rest of an oversized body: {error}"
+        ),
+    }
     if backend == Backend::Sqlite {
         assert!(
             app.stored_keys().await.is_empty(),
