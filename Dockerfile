@@ -6,6 +6,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
+COPY docs ./docs
 RUN cargo build --release --locked --bin ferryd --bin ferry
 
 FROM debian:bookworm-slim

@@ -182,6 +182,30 @@ pub mod codes {
     pub const UNAVAILABLE: &str = "unavailable";
     /// Something failed inside the server; details are in its log.
     pub const INTERNAL: &str = "internal-error";
+
+    /// Every code above.
+    pub const ALL: &[&str] = &[
+        INVALID_REQUEST,
+        FILE_TOO_LARGE,
+        SIZE_MISMATCH,
+        UPLOAD_CONFLICT,
+        UPLOAD_NOT_FOUND,
+        CHUNK_INDEX_OUT_OF_RANGE,
+        CHUNK_SIZE_MISMATCH,
+        CHUNK_TOO_LARGE,
+        DIGEST_MISMATCH,
+        UPLOAD_NOT_WRITABLE,
+        CHUNKS_MISSING,
+        HASH_MISMATCH,
+        FILE_NOT_FOUND,
+        PRECONDITION_FAILED,
+        RANGE_NOT_SATISFIABLE,
+        NOT_FOUND,
+        METHOD_NOT_ALLOWED,
+        UNSUPPORTED_MEDIA_TYPE,
+        UNAVAILABLE,
+        INTERNAL,
+    ];
 }
 
 /// The download path of a file, with its filename percent-encoded when present.

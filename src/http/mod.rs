@@ -9,6 +9,7 @@ use crate::error::ApiError;
 
 mod body;
 mod chunks;
+mod docs;
 mod downloads;
 mod files;
 mod health;
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(downloads::download)),
     );
     health::configure(cfg);
+    docs::configure(cfg);
     cfg.app_data(
         web::PathConfig::default()
             .error_handler(|error, _| ApiError::invalid("path", error.to_string()).into()),
