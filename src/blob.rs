@@ -12,6 +12,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
 use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
@@ -60,6 +61,7 @@ pub struct Written {
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
     part_size: usize,
+    local: Option<Arc<LocalFileSystem>>,
 }
 
 impl BlobStore {
@@ -88,13 +90,22 @@ impl BlobStore {
             store: "local",
             source: Box::new(e),
         })?;
-        let local = LocalFileSystem::new_with_prefix(&folder)?.with_automatic_cleanup(true);
-        Ok(Self::new(Arc::new(local), 1 << 20))
+        let local =
+            Arc::new(LocalFileSystem::new_with_prefix(&folder)?.with_automatic_cleanup(true));
+        Ok(BlobStore {
+            store: local.clone(),
+            part_size: 1 << 20,
+            local: Some(local),
+        })
     }
 
     /// Wraps any object store; `part_size` is the buffer of each streamed write.
     pub fn new(store: Arc<dyn ObjectStore>, part_size: usize) -> Self {
-        BlobStore { store, part_size }
+        BlobStore {
+            store,
+            part_size,
+            local: None,
+        }
     }
 
     /// The key of one staged copy of a chunk.
@@ -137,7 +148,10 @@ impl BlobStore {
             BufWriter::with_capacity(self.store.clone(), Path::from(key), self.part_size)
                 .with_max_concurrency(2);
         match copy_hashed(&mut writer, source, limit).await {
-            Ok(written) => Ok(written),
+            Ok(written) => {
+                self.sync(key).await?;
+                Ok(written)
+            }
             Err(error) => {
                 if let Err(abort) = writer.abort().await {
                     tracing::warn!(key, error = %abort, "could not abort a failed write");
@@ -145,6 +159,32 @@ impl BlobStore {
                 Err(error)
             }
         }
+    }
+
+    /// Flushes a written object and its folder to disk on a local store, so
+    /// that what was answered as stored survives a power loss. Object stores
+    /// over the network are durable once a write returns.
+    async fn sync(&self, key: &str) -> Result<(), BlobError> {
+        let Some(local) = &self.local else {
+            return Ok(());
+        };
+        let path = local.path_to_filesystem(&Path::from(key))?;
+        let synced = tokio::task::spawn_blocking(move || {
+            std::fs::File::open(&path)?.sync_all()?;
+            match path.parent() {
+                Some(folder) => std::fs::File::open(folder)?.sync_all(),
+                None => Ok(()),
+            }
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|result| result);
+        synced.map_err(|e| {
+            BlobError(object_store::Error::Generic {
+                store: "local",
+                source: Box::new(e),
+            })
+        })
     }
 
     /// Streams an object, or a byte range of it, out of the store.
@@ -168,6 +208,34 @@ impl BlobStore {
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// The folders directly under `prefix`, as keys such as `chunks/<id>`.
+    pub async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&Path::from(prefix)))
+            .await?;
+        Ok(listing
+            .common_prefixes
+            .into_iter()
+            .map(|folder| folder.to_string())
+            .collect())
+    }
+
+    /// The keys under `prefix` last written before `cutoff`.
+    pub async fn list_written_before(
+        &self,
+        prefix: &str,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Vec<String>, BlobError> {
+        self.store
+            .list(Some(&Path::from(prefix)))
+            .try_filter(|meta| futures::future::ready(meta.last_modified < cutoff))
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .map_err(BlobError)
     }
 
     /// Deletes one object; a missing object is not an error.

@@ -245,6 +245,12 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Leases that expired before `now` whose session is gone or not merging.
     async fn orphaned_merges(&self, now: DateTime<Utc>) -> MetaResult<Vec<MergeLease>>;
 
+    /// Whether a session with this id exists, in any state.
+    async fn session_exists(&self, id: &str) -> MetaResult<bool>;
+
+    /// Whether a published file's bytes are stored under this key.
+    async fn file_key_in_use(&self, object_key: &str) -> MetaResult<bool>;
+
     /// Gives up a lease if its token still matches, leaving any merging
     /// session for a later attempt; `false` when the token no longer held it.
     async fn drop_merge(&self, sha256: &ContentHash, token: &str) -> MetaResult<bool>;

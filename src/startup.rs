@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
@@ -114,12 +115,26 @@ fn sqlite_folder(url: &str) -> Option<std::path::PathBuf> {
     std::path::Path::new(path).parent().map(|p| p.to_path_buf())
 }
 
-async fn sweep_forever(uploads: Uploads, interval: std::time::Duration) {
+/// How often leftovers of crashes are looked for: listing the store costs more
+/// than the regular sweep, and leftovers are rare.
+const LEFTOVER_INTERVAL: Duration = Duration::from_secs(3600);
+
+async fn sweep_forever(uploads: Uploads, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
+    let mut leftovers_due = Instant::now();
     loop {
         ticks.tick().await;
         if let Err(error) = uploads.sweep(Utc::now()).await {
             tracing::error!(%error, "sweep failed; trying again next interval");
+        }
+        if Instant::now() >= leftovers_due {
+            leftovers_due = Instant::now() + LEFTOVER_INTERVAL;
+            if let Err(error) = uploads
+                .collect_leftovers(Utc::now(), LEFTOVER_INTERVAL)
+                .await
+            {
+                tracing::error!(%error, "collecting leftovers failed");
+            }
         }
     }
 }

@@ -437,5 +437,22 @@ async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStore) {
     assert_eq!(orphans[0].token, "t5");
     assert!(meta.drop_merge(&hash(5), "t5").await.expect("drop"));
     assert!(meta.orphaned_merges(now).await.expect("orphans").is_empty());
+
+    assert!(meta.session_exists("live").await.expect("exists"));
+    assert!(!meta.session_exists("old").await.expect("exists"));
+    meta.insert_file(&file(6, "files/direct/kept"))
+        .await
+        .expect("insert");
+    assert!(
+        meta.file_key_in_use("files/direct/kept")
+            .await
+            .expect("in use")
+    );
+    assert!(
+        !meta
+            .file_key_in_use("files/direct/leftover")
+            .await
+            .expect("in use")
+    );
     meta.ping().await.expect("ping");
 }

@@ -455,6 +455,22 @@ impl MetaStore for PostgresMeta {
         Ok(rows.iter().map(lease_from_row).collect::<Result<_, _>>()?)
     }
 
+    async fn session_exists(&self, id: &str) -> MetaResult<bool> {
+        let found = sqlx::query("SELECT 1 FROM uploads WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn file_key_in_use(&self, object_key: &str) -> MetaResult<bool> {
+        let found = sqlx::query("SELECT 1 FROM files WHERE object_key = $1")
+            .bind(object_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
     async fn drop_merge(&self, sha256: &ContentHash, token: &str) -> MetaResult<bool> {
         let dropped = sqlx::query("DELETE FROM merges WHERE sha256 = $1 AND token = $2")
             .bind(sha256.to_hex())

@@ -2,7 +2,8 @@
 //!
 //! Times are stored as milliseconds since the Unix epoch so that they compare
 //! as numbers. Transactions that read before they write begin `IMMEDIATE`, so
-//! that two writers queue on the busy timeout instead of failing.
+//! that two writers queue on the busy timeout instead of failing. Commits
+//! are synchronous: an accepted chunk survives a power loss.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -40,7 +41,7 @@ impl SqliteMeta {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
@@ -470,6 +471,22 @@ impl MetaStore for SqliteMeta {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(lease_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn session_exists(&self, id: &str) -> MetaResult<bool> {
+        let found = sqlx::query("SELECT 1 FROM uploads WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn file_key_in_use(&self, object_key: &str) -> MetaResult<bool> {
+        let found = sqlx::query("SELECT 1 FROM files WHERE object_key = ?1")
+            .bind(object_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
     }
 
     async fn drop_merge(&self, sha256: &ContentHash, token: &str) -> MetaResult<bool> {

@@ -16,6 +16,7 @@ mod content_hash;
 mod direct;
 mod error;
 mod index_ranges;
+mod leftovers;
 mod limits;
 mod merge;
 mod sweep;

@@ -271,6 +271,70 @@ async fn an_expired_session_is_gone_and_replaced_by_a_fresh_one(backend: Backend
     assert!(upload.received_chunks.is_empty());
 }
 
+async fn leftovers_no_row_points_at_are_collected_and_nothing_else(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let live = test_bytes(2048, 12);
+    app.create_for(&live, 1024).await;
+    app.send_chunk(&live, 1024, 0).await;
+    let published = test_bytes(500, 13);
+    let put = app
+        .client
+        .put(app.url(&format!("/v1/files/{}", sha256_hex(&published))))
+        .body(published.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::CREATED);
+    let blobs = app.uploads.blobs();
+    let stray = |bytes: &'static [u8]| {
+        futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(bytes))])
+    };
+    blobs
+        .write("chunks/session-that-crashed/0.t", stray(b"a"), 10)
+        .await
+        .unwrap();
+    blobs
+        .write("files/direct/never-published", stray(b"b"), 10)
+        .await
+        .unwrap();
+
+    let later = Utc::now() + chrono::Duration::seconds(5);
+    let removed = app
+        .uploads
+        .collect_leftovers(later, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+    assert!(
+        !blobs
+            .exists("chunks/session-that-crashed/0.t")
+            .await
+            .unwrap()
+    );
+    assert!(!blobs.exists("files/direct/never-published").await.unwrap());
+    app.send_chunk(&live, 1024, 1).await;
+    assert_eq!(
+        app.complete(&sha256_hex(&live)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.download(&sha256_hex(&live))
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+        live
+    );
+    assert_eq!(
+        app.download(&sha256_hex(&published))
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+        published
+    );
+}
+
 async fn unknown_routes_and_methods_answer_json(backend: Backend) {
     let app = spawn_app(backend).await;
     let response = app.client.get(app.url("/v2/nothing")).send().await.unwrap();
@@ -306,5 +370,6 @@ on_both_backends!(
     aborting_a_complete_upload_keeps_the_file,
     the_sweep_removes_expired_sessions_and_their_chunks,
     an_expired_session_is_gone_and_replaced_by_a_fresh_one,
+    leftovers_no_row_points_at_are_collected_and_nothing_else,
     unknown_routes_and_methods_answer_json,
 );

@@ -1,0 +1,50 @@
+//! Collecting what a crash can leave in the object store with no database
+//! row pointing at it: chunk folders of sessions that are gone, and
+//! one-request uploads that were stored but never published.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::Uploads;
+use super::error::UploadResult;
+use crate::blob::BlobStore;
+
+impl Uploads {
+    /// Deletes leftovers as of `now`; one-request uploads younger than
+    /// `min_age` are left alone, as they may be about to be published.
+    /// Answers how many folders and objects were removed.
+    pub async fn collect_leftovers(
+        &self,
+        now: DateTime<Utc>,
+        min_age: Duration,
+    ) -> UploadResult<usize> {
+        let mut removed = 0;
+        for folder in self.blobs.list_folders("chunks").await? {
+            let Some(upload_id) = folder.rsplit('/').next() else {
+                continue;
+            };
+            if !self.meta.session_exists(upload_id).await? {
+                self.blobs
+                    .delete_prefix(&BlobStore::chunks_prefix(upload_id))
+                    .await?;
+                removed += 1;
+            }
+        }
+        let cutoff = now - min_age;
+        for key in self
+            .blobs
+            .list_written_before("files/direct", cutoff)
+            .await?
+        {
+            if !self.meta.file_key_in_use(&key).await? {
+                self.blobs.delete(&key).await?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed leftovers no database row points at");
+        }
+        Ok(removed)
+    }
+}
