@@ -1,6 +1,17 @@
-//! `ferry`: the command-line client.
+//! `ferry`: the command-line client. Exit statuses are listed in `--help`.
 
-fn main() {
-    eprintln!("ferry: the command-line client is not built yet");
-    std::process::exit(2);
+use std::process::ExitCode;
+
+use clap::Parser;
+use ferry::cli::{Cli, run};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ferry: {error}");
+            error.exit_code()
+        }
+    }
 }

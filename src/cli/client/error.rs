@@ -1,0 +1,148 @@
+//! Why a request got no useful answer, built from the server's error body
+//! or from the transport's failure.
+
+use reqwest::StatusCode;
+use url::Url;
+
+use crate::api::ErrorBody;
+
+/// Why a request got no useful answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The client could not be set up (server URL, token).
+    #[error("{0}")]
+    Setup(String),
+    /// The server refused the request (4xx), saying why.
+    #[error("the server refused: {} ({})", .error.message, .error.code)]
+    Refused {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The server's error body, or one made up from the status.
+        error: ErrorBody,
+    },
+    /// The server failed (5xx).
+    #[error("the server failed: {status}: {message}")]
+    Server {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The server's message, or the status's reason.
+        message: String,
+    },
+    /// No answer: the connection failed, was cut or timed out.
+    #[error("network error: {0}")]
+    Network(String),
+    /// An answer that does not follow the contract.
+    #[error("unexpected answer from the server: {0}")]
+    Unexpected(String),
+}
+
+impl ClientError {
+    /// The contract's error code, for a refusal.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Refused { error, .. } => Some(&error.code),
+            _ => None,
+        }
+    }
+
+    /// Whether trying the same request again later may succeed: network
+    /// failures, 5xx, 408 and 429.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Network(_) | ClientError::Server { .. } => true,
+            ClientError::Refused { status, .. } => {
+                *status == StatusCode::REQUEST_TIMEOUT || *status == StatusCode::TOO_MANY_REQUESTS
+            }
+            ClientError::Setup(_) | ClientError::Unexpected(_) => false,
+        }
+    }
+}
+
+/// The error for a non-success status, from its JSON error body when it has one.
+pub(super) fn failure(status: StatusCode, url: &Url, body: &[u8]) -> ClientError {
+    let error = serde_json::from_slice::<ErrorBody>(body).ok();
+    if status.is_server_error() {
+        let message = error.map_or_else(
+            || status.canonical_reason().unwrap_or("").to_owned(),
+            |e| e.message,
+        );
+        return ClientError::Server { status, message };
+    }
+    if status.is_client_error() {
+        return match error {
+            Some(error) => ClientError::Refused { status, error },
+            None => refusal_without_body(
+                status,
+                &format!("http-{}", status.as_u16()),
+                &format!("{status} from {url}"),
+            ),
+        };
+    }
+    ClientError::Unexpected(format!("{url} answered {status}"))
+}
+
+pub(super) fn refusal_without_body(status: StatusCode, code: &str, message: &str) -> ClientError {
+    ClientError::Refused {
+        status,
+        error: ErrorBody {
+            code: code.to_owned(),
+            message: message.to_owned(),
+            field: None,
+            status: None,
+            missing_chunks: None,
+        },
+    }
+}
+
+/// A transport failure as one line, with every cause.
+pub(super) fn network(error: reqwest::Error) -> ClientError {
+    let mut line = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(reason) = cause {
+        line.push_str(": ");
+        line.push_str(&reason.to_string());
+        cause = reason.source();
+    }
+    ClientError::Network(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_failures_5xx_408_and_429_are_transient() {
+        let refused = |status| refusal_without_body(status, "x", "y");
+        assert!(ClientError::Network("reset".into()).is_transient());
+        assert!(
+            ClientError::Server {
+                status: StatusCode::BAD_GATEWAY,
+                message: String::new()
+            }
+            .is_transient()
+        );
+        assert!(refused(StatusCode::TOO_MANY_REQUESTS).is_transient());
+        assert!(refused(StatusCode::REQUEST_TIMEOUT).is_transient());
+        assert!(!refused(StatusCode::CONFLICT).is_transient());
+        assert!(!ClientError::Unexpected("odd".into()).is_transient());
+    }
+
+    #[test]
+    fn an_error_body_becomes_a_refusal_with_its_code() {
+        let url = Url::parse("http://h/v1/uploads").expect("url");
+        let body = br#"{"code":"size-mismatch","message":"other size"}"#;
+        let error = failure(StatusCode::UNPROCESSABLE_ENTITY, &url, body);
+        assert_eq!(error.code(), Some("size-mismatch"));
+        assert_eq!(
+            error.to_string(),
+            "the server refused: other size (size-mismatch)"
+        );
+    }
+
+    #[test]
+    fn a_refusal_without_a_json_body_is_named_by_its_status() {
+        let url = Url::parse("http://h/x").expect("url");
+        let error = failure(StatusCode::FORBIDDEN, &url, b"<html>");
+        assert_eq!(error.code(), Some("http-403"));
+    }
+}

@@ -1,0 +1,158 @@
+//! The local file being uploaded: opened once, hashed as a stream, read a
+//! chunk at a time by positioned reads, and checked for changes.
+
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use super::error::CliError;
+use super::hashing::{content_digest, hash_reader};
+use super::progress::FileBar;
+
+/// A file opened for upload, with the size and time it had when opened.
+pub struct LocalFile {
+    path: PathBuf,
+    file: Arc<File>,
+    size: u64,
+    modified: Option<SystemTime>,
+}
+
+impl LocalFile {
+    /// Opens a regular file for reading.
+    pub async fn open(path: &Path) -> Result<Self, CliError> {
+        let owned = path.to_owned();
+        let (file, metadata) = blocking(path, "opening", move || {
+            let file = File::open(&owned)?;
+            let metadata = file.metadata()?;
+            Ok((file, metadata))
+        })
+        .await?;
+        if !metadata.is_file() {
+            return Err(CliError::local(
+                "uploading",
+                path,
+                io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+            ));
+        }
+        Ok(LocalFile {
+            path: path.to_owned(),
+            file: Arc::new(file),
+            size: metadata.len(),
+            modified: metadata.modified().ok(),
+        })
+    }
+
+    /// Its size in bytes when opened.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Hashes the whole file as a stream, moving `bar` along; answers the hex SHA-256.
+    pub async fn sha256(&self, bar: &FileBar) -> Result<String, CliError> {
+        let file = Arc::clone(&self.file);
+        let bar = bar.clone();
+        let (hash, hashed) = blocking(&self.path, "hashing", move || {
+            let mut hasher = Sha256::new();
+            let hashed = hash_reader(&mut &*file, &mut hasher, None, |n| bar.advance(n))?;
+            Ok((hex::encode(hasher.finalize()), hashed))
+        })
+        .await?;
+        if hashed != self.size {
+            return Err(self.changed());
+        }
+        Ok(hash)
+    }
+
+    /// Reads the bytes of `span` and their `Content-Digest`.
+    pub async fn chunk(&self, span: Range<u64>) -> Result<(Bytes, String), CliError> {
+        let file = Arc::clone(&self.file);
+        let length = usize::try_from(span.end - span.start).map_err(|_| {
+            CliError::local("reading", &self.path, io::ErrorKind::OutOfMemory.into())
+        })?;
+        blocking(&self.path, "reading", move || {
+            let mut bytes = vec![0; length];
+            super::hashing::read_exact_at(&file, &mut bytes, span.start)?;
+            let digest = content_digest(&bytes);
+            Ok((Bytes::from(bytes), digest))
+        })
+        .await
+    }
+
+    /// Fails when the file's size or modification time moved since it was opened.
+    pub async fn check_unchanged(&self) -> Result<(), CliError> {
+        let path = self.path.clone();
+        let metadata = blocking(&self.path, "checking", move || std::fs::metadata(path)).await?;
+        if metadata.len() != self.size || metadata.modified().ok() != self.modified {
+            return Err(self.changed());
+        }
+        Ok(())
+    }
+
+    fn changed(&self) -> CliError {
+        CliError::Integrity(format!(
+            "{} changed while it was being uploaded; run the command again",
+            self.path.display()
+        ))
+    }
+}
+
+/// Runs file I/O on the blocking pool, naming the file in any error.
+pub(super) async fn blocking<T: Send + 'static>(
+    path: &Path,
+    what: &str,
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<T, CliError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(io::Error::other)
+        .and_then(|done| done)
+        .map_err(|error| CliError::local(what, path, error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[tokio::test]
+    async fn a_chunk_is_read_at_its_offset_with_its_digest() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        file.write_all(b"0123456789").expect("write");
+        let local = LocalFile::open(file.path()).await.expect("open");
+        let (bytes, digest) = local.chunk(3..7).await.expect("chunk");
+        assert_eq!(&bytes[..], b"3456");
+        assert_eq!(digest, content_digest(b"3456"));
+    }
+
+    #[tokio::test]
+    async fn the_hash_of_the_file_is_its_sha256() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        file.write_all(b"abc").expect("write");
+        let local = LocalFile::open(file.path()).await.expect("open");
+        let hash = local.sha256(&FileBar::hidden()).await.expect("hash");
+        assert_eq!(hash, crate::cli::hashing::sha256_hex(b"abc"));
+    }
+
+    #[tokio::test]
+    async fn a_file_that_grew_is_noticed() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        file.write_all(b"abc").expect("write");
+        let local = LocalFile::open(file.path()).await.expect("open");
+        file.write_all(b"def").expect("write");
+        let error = local.check_unchanged().await.expect_err("changed");
+        assert_eq!(error.status(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_folder_is_not_uploaded() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let error = LocalFile::open(folder.path()).await.err().expect("refused");
+        assert_eq!(error.status(), 1);
+    }
+}

@@ -1,0 +1,279 @@
+//! `ferry upload`: hash the file, create or resume its session, send only the
+//! chunks the server lacks, then complete and wait out the merge. No local
+//! state: the server's session, keyed by the file's SHA-256, is the state.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, stream};
+use indicatif::BinaryBytes;
+use serde::Serialize;
+
+use super::client::{Client, ClientError, Completion};
+use super::error::CliError;
+use super::local::LocalFile;
+use super::plan;
+use super::progress::{FileBar, Tally};
+use crate::api::{CreateUpload, Upload, UploadStatus, codes};
+
+/// Rounds of create-send-complete before giving up on a session that keeps
+/// disappearing or losing chunks.
+const MAX_ROUNDS: u32 = 5;
+/// Pause between `complete` calls while the server answers 202.
+const PENDING_PAUSE: Duration = Duration::from_secs(1);
+
+/// How to upload.
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    /// Chunks in flight at once.
+    pub parallel: usize,
+    /// The chunk size to ask for; the server decides.
+    pub chunk_size: Option<u64>,
+    /// Name to publish the file under, instead of its own name.
+    pub name: Option<String>,
+    /// Media type to publish the file with.
+    pub content_type: Option<String>,
+}
+
+/// What one upload did; printed as one JSON object per file with `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadReport {
+    /// The local file, as named on the command line.
+    pub file: String,
+    /// SHA-256 of the file, lower-case hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Absolute URL of the published file.
+    pub url: String,
+    /// Bytes of the chunks this run sent and the server accepted.
+    pub uploaded_bytes: u64,
+    /// Bytes the server already had: `size - uploaded_bytes`.
+    pub reused_bytes: u64,
+    /// Time the whole upload took, hashing included.
+    pub seconds: f64,
+}
+
+impl UploadReport {
+    /// The report as one line for a person.
+    pub fn words(&self) -> String {
+        format!(
+            "published {}: {} ({}; sent {}, the server had {}; {:.1}s)",
+            self.file,
+            self.url,
+            BinaryBytes(self.size),
+            BinaryBytes(self.uploaded_bytes),
+            BinaryBytes(self.reused_bytes),
+            self.seconds
+        )
+    }
+}
+
+/// Uploads one file and answers once it is published and verified.
+pub async fn upload_file(
+    client: &Client,
+    path: &Path,
+    options: &UploadOptions,
+    bar: &FileBar,
+) -> Result<UploadReport, CliError> {
+    let started = Instant::now();
+    let local = LocalFile::open(path).await?;
+    bar.phase("hashing", local.size(), 0);
+    let sha256 = local.sha256(bar).await?;
+    let request = CreateUpload {
+        sha256: sha256.clone(),
+        size: local.size(),
+        chunk_size: options.chunk_size,
+        filename: options.name.clone().or_else(|| {
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        }),
+        content_type: options.content_type.clone(),
+    };
+    let tally = Tally::new(local.size(), bar.clone());
+    let session = Session {
+        client,
+        local: &local,
+        tally: &tally,
+        bar,
+        parallel: options.parallel.max(1),
+    };
+    let upload = session.publish(&request).await?;
+    let file = upload
+        .file
+        .as_ref()
+        .filter(|file| file.sha256.eq_ignore_ascii_case(&sha256) && file.size == local.size());
+    let Some(file) = file else {
+        return Err(ClientError::Unexpected(format!(
+            "the server reported {sha256} complete without the matching file"
+        ))
+        .into());
+    };
+    Ok(UploadReport {
+        file: path.display().to_string(),
+        sha256,
+        size: local.size(),
+        url: client.url(&file.url)?.to_string(),
+        uploaded_bytes: tally.uploaded(),
+        reused_bytes: tally.reused(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// One upload in progress.
+struct Session<'a> {
+    client: &'a Client,
+    local: &'a LocalFile,
+    tally: &'a Arc<Tally>,
+    bar: &'a FileBar,
+    parallel: usize,
+}
+
+/// How sending the missing chunks ended.
+enum Sent {
+    /// The chunks asked for were stored.
+    Stored,
+    /// The session stopped taking chunks (merging, complete, failed).
+    Moved,
+    /// The session is gone (expired, swept, aborted).
+    Gone,
+}
+
+/// How completing ended.
+enum Finished {
+    /// Published.
+    Published(Box<Upload>),
+    /// The server lacks chunks, or the session: start a new round.
+    Resend,
+}
+
+impl Session<'_> {
+    /// Creates or resumes the session, sends what it lacks and completes it,
+    /// for as many rounds as the server's state asks for.
+    async fn publish(&self, request: &CreateUpload) -> Result<Upload, CliError> {
+        for _ in 0..MAX_ROUNDS {
+            let upload = self.client.retrying(|| self.client.create(request)).await?;
+            self.check(&upload)?;
+            self.tally.rebase(upload.received_bytes);
+            match upload.status {
+                UploadStatus::Complete => return Ok(upload),
+                UploadStatus::Merging => {}
+                UploadStatus::Uploading | UploadStatus::Failed => {
+                    let missing = plan::missing_chunks(upload.chunk_count, &upload.received_chunks);
+                    match self.send(&upload, missing).await? {
+                        Sent::Stored | Sent::Moved => {}
+                        Sent::Gone => continue,
+                    }
+                }
+            }
+            self.local.check_unchanged().await?;
+            match self.finish(&upload.sha256).await? {
+                Finished::Published(upload) => return Ok(*upload),
+                Finished::Resend => continue,
+            }
+        }
+        Err(ClientError::Unexpected(format!(
+            "the session kept losing chunks; gave up after {MAX_ROUNDS} rounds"
+        ))
+        .into())
+    }
+
+    /// Checks that the server's session describes this file.
+    fn check(&self, upload: &Upload) -> Result<(), CliError> {
+        let size = self.local.size();
+        let plausible = upload.size == size
+            && (size == 0 || upload.chunk_size > 0)
+            && upload.chunk_count == size.div_ceil(upload.chunk_size.max(1));
+        if plausible {
+            Ok(())
+        } else {
+            Err(ClientError::Unexpected(format!(
+                "the session has size {} and {} chunks of {}, but the file has {size} bytes",
+                upload.size, upload.chunk_count, upload.chunk_size
+            ))
+            .into())
+        }
+    }
+
+    /// Sends the `missing` chunks, `parallel` at a time.
+    async fn send(&self, upload: &Upload, missing: Vec<u64>) -> Result<Sent, CliError> {
+        let mut sends = stream::iter(missing)
+            .map(|index| self.send_chunk(upload, index))
+            .buffer_unordered(self.parallel);
+        while let Some(sent) = sends.next().await {
+            match sent? {
+                Sent::Stored => {}
+                other => return Ok(other),
+            }
+        }
+        Ok(Sent::Stored)
+    }
+
+    /// Reads one chunk and sends it, trying again while that may help.
+    async fn send_chunk(&self, upload: &Upload, index: u64) -> Result<Sent, CliError> {
+        let span = plan::chunk_span(upload.size, upload.chunk_size, index).ok_or_else(|| {
+            ClientError::Unexpected(format!("chunk {index} lies outside the file"))
+        })?;
+        let length = span.end - span.start;
+        let (body, digest) = self.local.chunk(span).await?;
+        let digest = &digest;
+        let answer = self
+            .client
+            .retrying_if(worth_sending_again, || {
+                let attempt = self.tally.attempt();
+                let counter = attempt.clone();
+                let body = body.clone();
+                async move {
+                    let receipt = self
+                        .client
+                        .put_chunk(&upload.sha256, index, body, digest, move |n| {
+                            counter.sent(n)
+                        })
+                        .await?;
+                    attempt.confirm(length);
+                    Ok(receipt)
+                }
+            })
+            .await;
+        match answer {
+            Ok(_) => Ok(Sent::Stored),
+            Err(error) => match error.code() {
+                Some(codes::UPLOAD_NOT_WRITABLE) => Ok(Sent::Moved),
+                Some(codes::UPLOAD_NOT_FOUND) => Ok(Sent::Gone),
+                _ => Err(error.into()),
+            },
+        }
+    }
+
+    /// Completes the session and waits out a merge that outlasts one call.
+    async fn finish(&self, sha256: &str) -> Result<Finished, CliError> {
+        self.bar
+            .phase("verifying", self.local.size(), self.local.size());
+        loop {
+            match self.client.retrying(|| self.client.complete(sha256)).await {
+                Ok(Completion::Done(upload)) => return Ok(Finished::Published(Box::new(upload))),
+                Ok(Completion::Pending(_)) => tokio::time::sleep(PENDING_PAUSE).await,
+                Err(error) => {
+                    return match error.code() {
+                        Some(codes::CHUNKS_MISSING | codes::UPLOAD_NOT_FOUND) => {
+                            Ok(Finished::Resend)
+                        }
+                        Some(codes::HASH_MISMATCH) => Err(CliError::Integrity(format!(
+                            "the server's merge of the chunks does not hash to {sha256}: \
+                             the file changed during the upload; run the command again"
+                        ))),
+                        _ => Err(error.into()),
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// A chunk is sent again after a transient failure, and after a digest
+/// mismatch: the digest was computed over the very bytes sent, so a mismatch
+/// means they were damaged on the way.
+fn worth_sending_again(error: &ClientError) -> bool {
+    error.is_transient() || error.code() == Some(codes::DIGEST_MISMATCH)
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests of the `ferry` CLI against the real `ferryd`, each with
+//! its own server, database and object folder.
+
+mod commands;
+mod download;
+mod helpers;
+mod proxy;
+mod upload;

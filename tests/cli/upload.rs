@@ -1,0 +1,272 @@
+//! `ferry upload`: publishing, resuming after interruptions, instant upload.
+
+use std::process::Stdio;
+
+use crate::helpers::{
+    CHUNK, Server, ferry, kill, number, random_file, run, run_json, status, upload,
+    wait_for_received_bytes,
+};
+use crate::proxy::{Direction, Faults, Proxy};
+
+#[test]
+fn an_uploaded_file_downloads_byte_identical() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(folder.path());
+    let (path, bytes, sha256) = random_file(folder.path(), "lecture.bin", 3 << 20 | 12_345, 1);
+
+    let report = upload(&server.url, &path);
+    assert_eq!(report["sha256"], sha256.as_str());
+    assert_eq!(number(&report, "size"), bytes.len() as u64);
+    assert_eq!(number(&report, "uploaded_bytes"), bytes.len() as u64);
+    assert_eq!(number(&report, "reused_bytes"), 0);
+    let url = report["url"].as_str().expect("url");
+    assert_eq!(url, format!("{}/v1/files/{sha256}/lecture.bin", server.url));
+
+    let saved = folder.path().join("saved");
+    std::fs::create_dir(&saved).expect("mkdir");
+    run_json(
+        ferry(&server.url)
+            .args(["download", "--json", url, "-o"])
+            .arg(&saved),
+    );
+    assert!(std::fs::read(saved.join("lecture.bin")).expect("read") == bytes);
+}
+
+#[test]
+fn a_file_the_server_already_has_is_uploaded_instantly() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(folder.path());
+    let (path, bytes, _) = random_file(folder.path(), "twice.bin", 1 << 20, 2);
+    upload(&server.url, &path);
+
+    let again = upload(&server.url, &path);
+    assert_eq!(number(&again, "uploaded_bytes"), 0);
+    assert_eq!(number(&again, "reused_bytes"), bytes.len() as u64);
+}
+
+#[test]
+fn an_upload_killed_midway_sends_only_the_missing_chunks_when_run_again() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(folder.path());
+    let size = 4 << 20;
+    let (path, bytes, sha256) = random_file(folder.path(), "big.bin", size, 3);
+    let gate = Faults {
+        gate: Some((Direction::Up, 1 << 20)),
+        ..Faults::default()
+    };
+    let proxy = Proxy::start(&server.url, gate);
+
+    let first = ferry(&proxy.url)
+        .args([
+            "upload",
+            "--json",
+            "--chunk-size",
+            "64KiB",
+            "--parallel",
+            "4",
+        ])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the upload");
+    wait_for_received_bytes(&server.url, &sha256);
+    kill(first);
+    let held = number(
+        &status(&server.url, &sha256).expect("a session"),
+        "received_bytes",
+    );
+    assert!(
+        held > 0 && held < size as u64,
+        "the server holds part: {held}"
+    );
+
+    let second = upload(&server.url, &path);
+    let (sent, reused) = (
+        number(&second, "uploaded_bytes"),
+        number(&second, "reused_bytes"),
+    );
+    assert_eq!(sent + reused, bytes.len() as u64);
+    assert!(reused >= held, "held {held} but reused only {reused}");
+    assert!(
+        sent <= size as u64 - held,
+        "sent {sent}, but only {} were missing",
+        size as u64 - held
+    );
+    assert_eq!(sent % CHUNK, 0, "whole chunks were sent");
+
+    let published = status(&server.url, &sha256).expect("a session");
+    assert_eq!(published["status"], "complete");
+}
+
+#[test]
+fn an_upload_rides_out_a_server_restart() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let mut server = Server::start(folder.path());
+    let (path, bytes, sha256) = random_file(folder.path(), "restart.bin", 3 << 20, 4);
+    let gate = Faults {
+        gate: Some((Direction::Up, 1 << 20)),
+        ..Faults::default()
+    };
+    let proxy = Proxy::start(&server.url, gate);
+    let cli = ferry(&proxy.url)
+        .args(["upload", "--json", "--chunk-size", "64KiB"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the upload");
+    let held = wait_for_received_bytes(&server.url, &sha256);
+
+    server.kill();
+    let restarted = Server::start(folder.path());
+    let kept = number(
+        &status(&restarted.url, &sha256).expect("the session"),
+        "received_bytes",
+    );
+    assert!(
+        kept >= held,
+        "accepted chunks survive the restart: {kept} < {held}"
+    );
+    proxy.set_upstream(&restarted.url);
+    proxy.open_gate();
+
+    let output = cli.wait_with_output().expect("the upload ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = crate::helpers::json_lines(&output).remove(0);
+    assert_eq!(number(&report, "size"), bytes.len() as u64);
+    let saved = folder.path().join("restart.out");
+    run_json(
+        ferry(&restarted.url)
+            .args(["download", "--json", &sha256, "-o"])
+            .arg(&saved),
+    );
+    assert!(std::fs::read(&saved).expect("read") == bytes);
+}
+
+#[test]
+fn a_flaky_network_still_ends_with_a_verified_file() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(folder.path());
+    let (path, bytes, sha256) = random_file(folder.path(), "flaky.bin", 2 << 20, 5);
+    let flaky = Faults {
+        drop_every: Some(5),
+        cut_every: Some((3, 150_000)),
+        gate: None,
+    };
+    let proxy = Proxy::start(&server.url, flaky);
+
+    let report = upload(&proxy.url, &path);
+    assert_eq!(report["sha256"], sha256.as_str());
+    let saved = folder.path().join("flaky.out");
+    run_json(
+        ferry(&proxy.url)
+            .args(["download", "--json", &sha256, "-o"])
+            .arg(&saved),
+    );
+    assert!(std::fs::read(&saved).expect("read") == bytes);
+    assert!(
+        proxy.faults_met() >= 3,
+        "faults met: {}",
+        proxy.faults_met()
+    );
+}
+
+#[test]
+fn a_merge_that_outlasts_complete_is_waited_for() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_with(folder.path(), &[("FERRY_MERGE_WAIT", "0ms")]);
+    let (path, _, sha256) = random_file(folder.path(), "slow.bin", 1 << 20, 6);
+
+    let report = upload(&server.url, &path);
+    assert_eq!(report["sha256"], sha256.as_str());
+    assert_eq!(
+        status(&server.url, &sha256).expect("a session")["status"],
+        "complete"
+    );
+    assert!(
+        server
+            .log()
+            .iter()
+            .any(|line| line.contains("answering 202")),
+        "complete answered 202 at least once"
+    );
+}
+
+#[test]
+fn an_empty_file_is_published() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(folder.path());
+    let (path, _, sha256) = random_file(folder.path(), "empty", 0, 7);
+
+    let report = upload(&server.url, &path);
+    assert_eq!(
+        (number(&report, "size"), report["sha256"].as_str()),
+        (0, Some(sha256.as_str()))
+    );
+    let saved = folder.path().join("empty.out");
+    run_json(
+        ferry(&server.url)
+            .args(["download", "--json", &sha256, "-o"])
+            .arg(&saved),
+    );
+    assert!(std::fs::read(&saved).expect("read").is_empty());
+}
+
+#[test]
+fn several_files_give_one_json_object_each() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(folder.path());
+    let (a, _, sha_a) = random_file(folder.path(), "a.bin", 100_000, 8);
+    let (b, _, sha_b) = random_file(folder.path(), "b.bin", 200_000, 9);
+
+    let reports = run_json(
+        ferry(&server.url)
+            .args(["upload", "--json"])
+            .arg(&a)
+            .arg(&b),
+    );
+    let hashes: Vec<&str> = reports
+        .iter()
+        .filter_map(|r| r["sha256"].as_str())
+        .collect();
+    assert_eq!(hashes, [sha_a.as_str(), sha_b.as_str()]);
+    for report in &reports {
+        for field in [
+            "sha256",
+            "size",
+            "url",
+            "uploaded_bytes",
+            "reused_bytes",
+            "seconds",
+        ] {
+            assert!(!report[field].is_null(), "{field} in {report}");
+        }
+    }
+}
+
+#[test]
+fn one_missing_file_fails_the_command_but_not_the_others() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(folder.path());
+    let (a, _, sha_a) = random_file(folder.path(), "a.bin", 10_000, 10);
+
+    let output = run(ferry(&server.url)
+        .args(["upload", "--json"])
+        .arg(&a)
+        .arg(folder.path().join("nope")));
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        crate::helpers::json_lines(&output)[0]["sha256"],
+        sha_a.as_str()
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("nope") && stderr.contains("1 of 2 files failed"),
+        "{stderr}"
+    );
+}
