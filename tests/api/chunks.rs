@@ -171,13 +171,7 @@ async fn an_index_outside_the_file_is_refused(backend: Backend) {
         "chunk-index-out-of-range",
     )
     .await;
-    let response = app
-        .client
-        .put(app.url(&format!("/v1/uploads/{sha}/chunks/-1")))
-        .body(vec![0; 10])
-        .send()
-        .await
-        .unwrap();
+    let response = app.put_chunk(&sha, "-1", vec![0; 10]).await;
     assert_error(
         response,
         StatusCode::BAD_REQUEST,
@@ -185,25 +179,15 @@ async fn an_index_outside_the_file_is_refused(backend: Backend) {
     )
     .await;
     let response = app
-        .client
-        .put(app.url(&format!("/v1/uploads/{sha}/chunks/99999999999999999999999")))
-        .body(vec![0; 10])
-        .send()
-        .await
-        .unwrap();
+        .put_chunk(&sha, "99999999999999999999999", vec![0; 10])
+        .await;
     assert_error(
         response,
         StatusCode::BAD_REQUEST,
         "chunk-index-out-of-range",
     )
     .await;
-    let response = app
-        .client
-        .put(app.url(&format!("/v1/uploads/{sha}/chunks/first")))
-        .body(vec![0; 10])
-        .send()
-        .await
-        .unwrap();
+    let response = app.put_chunk(&sha, "first", vec![0; 10]).await;
     let error = assert_error(response, StatusCode::BAD_REQUEST, "invalid-request").await;
     assert_eq!(error["field"], "index");
     let response = app.put_chunk(&"d".repeat(64), 0, vec![0; 10]).await;

@@ -123,13 +123,26 @@ impl TestApp {
         response.json().await.expect("an upload resource")
     }
 
-    pub async fn put_chunk(&self, sha256: &str, index: u64, body: Vec<u8>) -> Response {
+    pub async fn put_chunk(
+        &self,
+        sha256: &str,
+        index: impl std::fmt::Display,
+        body: Vec<u8>,
+    ) -> Response {
         self.client
             .put(self.url(&format!("/v1/uploads/{sha256}/chunks/{index}")))
             .body(body)
             .send()
             .await
             .expect("put chunk answers")
+    }
+
+    pub async fn abort(&self, sha256: &str) -> Response {
+        self.client
+            .delete(self.url(&format!("/v1/uploads/{sha256}")))
+            .send()
+            .await
+            .expect("abort answers")
     }
 
     /// Sends chunk `index` of `data` cut at `chunk_size`, asserting 200.

@@ -171,12 +171,7 @@ async fn abort_removes_the_session_and_its_chunks(backend: Backend) {
     let sha = sha256_hex(&data);
     app.create_for(&data, 1024).await;
     app.send_chunk(&data, 1024, 0).await;
-    let response = app
-        .client
-        .delete(app.url(&format!("/v1/uploads/{sha}")))
-        .send()
-        .await
-        .unwrap();
+    let response = app.abort(&sha).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_error(
         app.progress(&sha).await,
@@ -189,12 +184,7 @@ async fn abort_removes_the_session_and_its_chunks(backend: Backend) {
         "{:?}",
         app.stored_keys().await
     );
-    let again = app
-        .client
-        .delete(app.url(&format!("/v1/uploads/{sha}")))
-        .send()
-        .await
-        .unwrap();
+    let again = app.abort(&sha).await;
     assert_error(again, StatusCode::NOT_FOUND, "upload-not-found").await;
     let fresh = app.create(json!({"sha256": sha, "size": 4096})).await;
     assert_eq!(fresh.status(), StatusCode::CREATED);
@@ -205,12 +195,7 @@ async fn aborting_a_complete_upload_keeps_the_file(backend: Backend) {
     let data = test_bytes(2048, 7);
     let sha = sha256_hex(&data);
     app.upload(&data, 1024).await;
-    let response = app
-        .client
-        .delete(app.url(&format!("/v1/uploads/{sha}")))
-        .send()
-        .await
-        .unwrap();
+    let response = app.abort(&sha).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_error(
         app.progress(&sha).await,
