@@ -54,10 +54,12 @@ start_throwaway_postgres() {
     run_as=(runuser -u postgres --)
   fi
   echo "scripts/test.sh: starting a throwaway PostgreSQL in $cluster on port $port"
-  "${run_as[@]}" "$bin/initdb" -D "$cluster/data" -U postgres --auth=trust >/dev/null
-  "${run_as[@]}" "$bin/pg_ctl" -D "$cluster/data" -l "$cluster/log" -w \
+  ${run_as[@]+"${run_as[@]}"} "$bin/initdb" -D "$cluster/data" -U postgres --auth=trust >/dev/null
+  ${run_as[@]+"${run_as[@]}"} "$bin/pg_ctl" -D "$cluster/data" -l "$cluster/log" -w \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $cluster -c fsync=off -c max_connections=300" start >/dev/null
-  trap '"${run_as[@]}" "$bin/pg_ctl" -D "$cluster/data" -m immediate stop >/dev/null 2>&1; rm -rf "$cluster"' EXIT
+  local stop
+  stop="$(printf '%q ' ${run_as[@]+"${run_as[@]}"} "$bin/pg_ctl" -D "$cluster/data" -m immediate stop)"
+  trap "$stop >/dev/null 2>&1; rm -rf $(printf '%q' "$cluster")" EXIT
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }
 
