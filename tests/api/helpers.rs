@@ -19,9 +19,9 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub uploads: Uploads,
-    pub store_folder: Option<tempfile::TempDir>,
+    pub store_folder: Option<Arc<tempfile::TempDir>>,
     pub meta: Arc<dyn ferry::meta::MetaStore>,
-    _database: TestDatabase,
+    _database: Arc<TestDatabase>,
 }
 
 /// Settings for tests: small chunks allowed, everything else default.
@@ -60,16 +60,45 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings();
     adjust(&mut settings);
-    let database = TestDatabase::create(backend).await;
-    let meta = database.meta().await;
+    let database = Arc::new(TestDatabase::create(backend).await);
     let (blobs, store_folder) = match backend {
         Backend::Sqlite => {
             let folder = tempfile::tempdir().expect("a store folder");
             let blobs = BlobStore::open(&folder.path().display().to_string()).expect("a store");
-            (blobs, Some(folder))
+            (blobs, Some(Arc::new(folder)))
         }
         Backend::Postgres => (BlobStore::open("memory://").expect("a store"), None),
     };
+    start(settings, database, blobs, store_folder).await
+}
+
+/// Starts `count` instances sharing one PostgreSQL database and one
+/// local-disk store, as instances behind a load balancer do.
+pub async fn spawn_cluster(count: usize) -> Vec<TestApp> {
+    let database = Arc::new(TestDatabase::create(Backend::Postgres).await);
+    let folder = Arc::new(tempfile::tempdir().expect("a store folder"));
+    let mut instances = Vec::new();
+    for _ in 0..count {
+        let blobs = BlobStore::open(&folder.path().display().to_string()).expect("a store");
+        let app = start(
+            test_settings(),
+            database.clone(),
+            blobs,
+            Some(folder.clone()),
+        )
+        .await;
+        instances.push(app);
+    }
+    instances
+}
+
+async fn start(
+    settings: Settings,
+    database: Arc<TestDatabase>,
+    blobs: BlobStore,
+    store_folder: Option<Arc<tempfile::TempDir>>,
+) -> TestApp {
+    let meta = database.meta().await;
     let app = Application::build_with(settings, meta.clone(), blobs)
         .await
         .expect("the server builds");

@@ -31,4 +31,5 @@ mod chunks;
 mod complete;
 mod direct;
 mod downloads;
+mod instances;
 mod sessions;
