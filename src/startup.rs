@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Server;
+use actix_web::middleware::Logger;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use chrono::Utc;
@@ -17,6 +18,9 @@ use crate::meta::MetaStore;
 use crate::meta::postgres::PostgresMeta;
 use crate::meta::sqlite::SqliteMeta;
 use crate::upload::Uploads;
+
+/// One access-log line per request: peer, request line, status, bytes, time.
+const ACCESS_LOG: &str = "%a \"%r\" %s %b %Dms";
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -52,6 +56,7 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .wrap(actix_web::middleware::NormalizePath::trim())
+                .wrap(Logger::new(ACCESS_LOG))
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
         })
