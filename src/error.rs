@@ -3,7 +3,7 @@
 //! their cause and answered without details.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use actix_web::http::header::{CACHE_CONTROL, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
 use crate::api::{ErrorBody, UploadStatus, codes};
@@ -14,6 +14,7 @@ use crate::upload::UploadError;
 pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
+    headers: Vec<(HeaderName, String)>,
 }
 
 impl ApiError {
@@ -28,7 +29,14 @@ impl ApiError {
                 status: None,
                 missing_chunks: None,
             },
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds a header the answer needs, such as `Content-Range` on a 416.
+    pub fn with_header(mut self, name: HeaderName, value: String) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     /// A 400 `invalid-request` naming the field at fault.
@@ -67,9 +75,12 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
-            .json(&self.body)
+        let mut answer = HttpResponse::build(self.status);
+        answer.insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        for (name, value) in &self.headers {
+            answer.insert_header((name.clone(), value.as_str()));
+        }
+        answer.json(&self.body)
     }
 }
 

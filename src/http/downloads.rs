@@ -6,9 +6,9 @@ use std::time::SystemTime;
 
 use actix_web::body::SizedStream;
 use actix_web::http::header::{
-    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_RANGE, CONTENT_TYPE, ETAG,
-    HeaderName, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
-    LAST_MODIFIED, RANGE, X_CONTENT_TYPE_OPTIONS,
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_RANGE, CONTENT_SECURITY_POLICY,
+    CONTENT_TYPE, ETAG, HeaderName, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
+    IF_UNMODIFIED_SINCE, LAST_MODIFIED, RANGE, X_CONTENT_TYPE_OPTIONS,
 };
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
@@ -17,7 +17,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 use super::body::path_hash;
-use crate::api::{ErrorBody, codes};
+use crate::api::codes;
 use crate::blob::{BlobError, BlobStore};
 use crate::error::ApiError;
 use crate::meta::FileRecord;
@@ -29,6 +29,32 @@ use crate::upload::{Uploads, served_content_type};
 
 /// Published content never changes, so it may be cached for a year.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// Sent with content a browser would run (HTML, SVG, XML, scripts): any
+/// uploader's page must not act on the origin's or the CDN's domain.
+const ACTIVE_CONTENT_POLICY: &str = "sandbox; default-src 'none'";
+
+/// Media types a browser renders as an active document or runs as script.
+const ACTIVE_TYPES: [&str; 8] = [
+    "text/html",
+    "application/xhtml+xml",
+    "image/svg+xml",
+    "text/xml",
+    "application/xml",
+    "text/javascript",
+    "application/javascript",
+    "application/ecmascript",
+];
+
+/// Whether a media type would run in a browser; such files are always
+/// served as attachments under a sandboxing Content-Security-Policy.
+fn is_active_content(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    ACTIVE_TYPES
+        .iter()
+        .any(|active| active.eq_ignore_ascii_case(essence))
+        || essence.to_ascii_lowercase().ends_with("+xml")
+}
 
 /// The route's path: a hash, and optionally the name to save the file as.
 #[derive(Debug, Deserialize)]
@@ -67,6 +93,8 @@ pub(super) async fn download(
         .inline
         .as_deref()
         .is_some_and(|v| v == "1" || v == "true");
+    let content_type = served_content_type(&file, filename);
+    let active = is_active_content(&content_type);
     let answer = |status: StatusCode| {
         let mut builder = HttpResponse::build(status);
         builder
@@ -75,13 +103,19 @@ pub(super) async fn download(
             .insert_header((CACHE_CONTROL, IMMUTABLE))
             .insert_header((ACCEPT_RANGES, "bytes"))
             .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"));
-        if let Some(name) = filename {
+        if active {
+            builder.insert_header((CONTENT_SECURITY_POLICY, ACTIVE_CONTENT_POLICY));
+            let disposition = match filename {
+                Some(name) => content_disposition(name, false),
+                None => "attachment".to_owned(),
+            };
+            builder.insert_header((CONTENT_DISPOSITION, disposition));
+        } else if let Some(name) = filename {
             builder.insert_header((CONTENT_DISPOSITION, content_disposition(name, inline)));
         }
         builder
     };
     let is_head = request.method() == Method::HEAD;
-    let content_type = served_content_type(&file, filename);
     let blobs = uploads.blobs().clone();
     Ok(match decision {
         Decision::Full => {
@@ -119,19 +153,21 @@ pub(super) async fn download(
             )
         }
         Decision::NotModified => answer(StatusCode::NOT_MODIFIED).finish(),
-        Decision::PreconditionFailed => error_answer(
-            StatusCode::PRECONDITION_FAILED,
-            codes::PRECONDITION_FAILED,
-            "a precondition of the request does not hold for this file",
-        )
-        .finish_json(),
-        Decision::NotSatisfiable => error_answer(
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            codes::RANGE_NOT_SATISFIABLE,
-            "no requested range lies within the file",
-        )
-        .with_header(CONTENT_RANGE, unsatisfied_content_range(file.size))
-        .finish_json(),
+        Decision::PreconditionFailed => {
+            return Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                codes::PRECONDITION_FAILED,
+                "a precondition of the request does not hold for this file",
+            ));
+        }
+        Decision::NotSatisfiable => {
+            return Err(ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                codes::RANGE_NOT_SATISFIABLE,
+                "no requested range lies within the file",
+            )
+            .with_header(CONTENT_RANGE, unsatisfied_content_range(file.size)));
+        }
     })
 }
 
@@ -288,43 +324,6 @@ const ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMER
     .remove(b'|')
     .remove(b'~');
 
-/// A JSON error answer that carries extra headers (412, 416).
-struct ErrorAnswer {
-    status: StatusCode,
-    body: ErrorBody,
-    headers: Vec<(HeaderName, String)>,
-}
-
-fn error_answer(status: StatusCode, code: &str, message: &str) -> ErrorAnswer {
-    ErrorAnswer {
-        status,
-        body: ErrorBody {
-            code: code.to_owned(),
-            message: message.to_owned(),
-            field: None,
-            status: None,
-            missing_chunks: None,
-        },
-        headers: Vec::new(),
-    }
-}
-
-impl ErrorAnswer {
-    fn with_header(mut self, name: HeaderName, value: String) -> Self {
-        self.headers.push((name, value));
-        self
-    }
-
-    fn finish_json(self) -> HttpResponse {
-        let mut builder = HttpResponse::build(self.status);
-        builder.insert_header((CACHE_CONTROL, "no-store"));
-        for header in self.headers {
-            builder.insert_header(header);
-        }
-        builder.json(self.body)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +335,27 @@ mod tests {
             "attachment; filename=\"__ _1_.mp4\"; \
              filename*=UTF-8''%E8%AF%BE%E7%A8%8B%20%E7%AC%AC1%E8%AE%B2.mp4"
         );
+    }
+
+    #[test]
+    fn pages_images_of_svg_and_scripts_are_active_content() {
+        for active in [
+            "text/html; charset=utf-8",
+            "IMAGE/SVG+XML",
+            "application/atom+xml",
+            "text/javascript",
+        ] {
+            assert!(is_active_content(active), "{active}");
+        }
+        for passive in [
+            "video/mp4",
+            "image/png",
+            "application/pdf",
+            "text/plain",
+            "application/octet-stream",
+        ] {
+            assert!(!is_active_content(passive), "{passive}");
+        }
     }
 
     #[test]

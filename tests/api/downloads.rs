@@ -341,6 +341,52 @@ async fn without_an_upload_content_type_the_filename_decides(backend: Backend) {
     }
 }
 
+async fn a_page_is_never_rendered_on_the_origin(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let page = b"<script>alert(document.cookie)</script>".to_vec();
+    let sha = publish(&app, &page, Some("text/html")).await;
+    for path in [
+        format!("/v1/files/{sha}"),
+        format!("/v1/files/{sha}/page.html?inline=1"),
+    ] {
+        let response = send(&app, Method::GET, &path, &[]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, "content-type"), "text/html");
+        assert!(
+            header(&response, "content-disposition").starts_with("attachment"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&response, "content-security-policy"),
+            "sandbox; default-src 'none'"
+        );
+    }
+    let untyped = publish(&app, b"<svg onload=alert(1)/>", None).await;
+    let response = send(
+        &app,
+        Method::GET,
+        &format!("/v1/files/{untyped}/x.svg?inline=1"),
+        &[],
+    )
+    .await;
+    assert_eq!(header(&response, "content-type"), "image/svg+xml");
+    assert!(header(&response, "content-disposition").starts_with("attachment"));
+    assert_eq!(
+        header(&response, "content-security-policy"),
+        "sandbox; default-src 'none'"
+    );
+    let video = publish(&app, &test_bytes(100, 72), Some("video/mp4")).await;
+    let response = send(
+        &app,
+        Method::GET,
+        &format!("/v1/files/{video}/v.mp4?inline=1"),
+        &[],
+    )
+    .await;
+    assert!(header(&response, "content-disposition").starts_with("inline"));
+    assert!(response.headers().get("content-security-policy").is_none());
+}
+
 async fn a_filename_in_the_url_makes_an_attachment(backend: Backend) {
     let app = spawn_app(backend).await;
     let (sha, data) = text_file(&app).await;
@@ -1030,6 +1076,7 @@ async fn a_64_mib_file_reads_back_in_1_mib_ranges_in_random_order(backend: Backe
 }
 
 on_both_backends!(
+    a_page_is_never_rendered_on_the_origin,
     a_get_answers_the_whole_file_with_every_cdn_header,
     the_validators_are_the_same_on_every_request,
     a_head_carries_the_headers_and_length_of_a_get_without_a_body,
