@@ -13,7 +13,7 @@ use crate::upload::UploadError;
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    body: ErrorBody,
+    body: Box<ErrorBody>,
     headers: Vec<(HeaderName, String)>,
 }
 
@@ -22,13 +22,13 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         ApiError {
             status,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 code: code.to_owned(),
                 message: message.into(),
                 field: None,
                 status: None,
                 missing_chunks: None,
-            },
+            }),
             headers: Vec::new(),
         }
     }

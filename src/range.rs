@@ -27,16 +27,19 @@
 //!   [`format_http_date`].
 
 use std::cmp::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 #[cfg(test)]
 mod tests;
+mod validators;
+
+pub use validators::format_http_date;
+use validators::{http_seconds, if_range_matches, list_matches, parse_date};
 
 /// Max number of ranges honoured in one request; more and the Range header is ignored (full 200).
 pub const MAX_RANGES: usize = 64;
 
 const OWS: [char; 2] = [' ', '\t'];
-const MAX_HTTP_SECONDS: u64 = 253_402_300_799;
 
 /// An inclusive byte range of a representation, already clamped to its length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,16 +280,6 @@ pub fn multipart_content_type(boundary: &str) -> String {
     format!("multipart/byteranges; boundary=\"{quoted}\"")
 }
 
-/// Formats a time as an IMF-fixdate for `Last-Modified`, in whole seconds clamped to 1970..=9999.
-pub fn format_http_date(t: SystemTime) -> String {
-    UNIX_EPOCH
-        .checked_add(Duration::from_secs(http_seconds(t)))
-        .map_or_else(
-            || String::from("Thu, 01 Jan 1970 00:00:00 GMT"),
-            httpdate::fmt_http_date,
-        )
-}
-
 enum Spec {
     Invalid,
     Unsatisfiable,
@@ -365,76 +358,6 @@ fn cmp_decimal(a: &str, b: &str) -> Ordering {
     let a = a.trim_start_matches('0');
     let b = b.trim_start_matches('0');
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-}
-
-struct EntityTag<'a> {
-    weak: bool,
-    opaque: &'a str,
-}
-
-impl EntityTag<'_> {
-    fn matches_strongly(&self, etag: &str) -> bool {
-        !self.weak && self.opaque == etag
-    }
-}
-
-fn split_entity_tag(s: &str) -> Option<(EntityTag<'_>, &str)> {
-    let (weak, tagged) = match s.strip_prefix("W/") {
-        Some(tagged) => (true, tagged),
-        None => (false, s),
-    };
-    let (opaque, rest) = tagged.strip_prefix('"')?.split_once('"')?;
-    let valid = opaque
-        .bytes()
-        .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80);
-    valid.then_some((EntityTag { weak, opaque }, rest))
-}
-
-fn list_matches(value: &str, accept: impl Fn(&EntityTag<'_>) -> bool) -> bool {
-    let mut rest = value;
-    loop {
-        rest = rest.trim_start_matches([' ', '\t', ',']);
-        if rest.is_empty() {
-            return false;
-        }
-        let (matched, after) = if let Some(after) = rest.strip_prefix('*') {
-            (true, after)
-        } else if let Some((tag, after)) = split_entity_tag(rest) {
-            (accept(&tag), after)
-        } else {
-            (false, rest)
-        };
-        let after = after.trim_start_matches(OWS);
-        if after.is_empty() || after.starts_with(',') {
-            if matched {
-                return true;
-            }
-            rest = after;
-        } else {
-            rest = after.split_once(',').map_or("", |(_, next)| next);
-        }
-    }
-}
-
-fn if_range_matches(value: &str, validators: &Validators<'_>) -> bool {
-    let value = value.trim_matches(OWS);
-    if value.starts_with('"') || value.starts_with("W/") {
-        return split_entity_tag(value).is_some_and(|(tag, rest)| {
-            rest.trim_matches(OWS).is_empty() && tag.matches_strongly(validators.etag)
-        });
-    }
-    parse_date(Some(value)) == Some(http_seconds(validators.last_modified))
-}
-
-fn parse_date(value: Option<&str>) -> Option<u64> {
-    let parsed = httpdate::parse_http_date(value?.trim_matches(OWS)).ok()?;
-    Some(http_seconds(parsed))
-}
-
-fn http_seconds(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
-        .min(MAX_HTTP_SECONDS)
 }
 
 fn is_tchar(b: u8) -> bool {
