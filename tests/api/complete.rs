@@ -7,6 +7,9 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use ferry::api::CreateUpload;
+use ferry::upload::{Completion, ContentHash, Created, UploadError};
+
 use crate::helpers::{Backend, assert_error, sha256_hex, spawn_app, spawn_app_with, test_bytes};
 
 async fn complete_lists_the_missing_chunks(backend: Backend) {
@@ -193,7 +196,67 @@ async fn a_merge_cut_off_by_a_crash_is_taken_up_again(backend: Backend) {
     assert_eq!(app.download(&sha).await.bytes().await.unwrap(), data);
 }
 
+async fn two_owners_completing_the_same_content_share_one_object(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(50_000, 37);
+    let hash: ContentHash = sha256_hex(&data).parse().unwrap();
+    let now = Utc::now();
+    for owner in ["alice", "bob"] {
+        let request = CreateUpload {
+            sha256: hash.to_hex(),
+            size: data.len() as u64,
+            chunk_size: Some(4096),
+            filename: Some(format!("{owner}.bin")),
+            content_type: None,
+        };
+        let (created, _) = app.uploads.create(owner, request, now).await.unwrap();
+        assert_eq!(created, Created::New, "each owner has a session of its own");
+        for (index, piece) in data.chunks(4096).enumerate() {
+            let target = app
+                .uploads
+                .chunk_target(owner, &hash, index as u64, Some(piece.len() as u64), now)
+                .await
+                .unwrap();
+            let body = futures::stream::iter([Ok::<_, std::io::Error>(
+                bytes::Bytes::copy_from_slice(piece),
+            )]);
+            let staged = app.uploads.stage_chunk(&target, body).await.unwrap();
+            app.uploads
+                .accept_chunk(target, staged, None, now)
+                .await
+                .unwrap();
+        }
+    }
+    let stranger = app.uploads.progress("mallory", &hash, now).await;
+    assert!(
+        matches!(stranger, Err(UploadError::UploadNotFound)),
+        "{stranger:?}"
+    );
+    let (alice, bob) = futures::join!(
+        app.uploads.complete("alice", &hash, now),
+        app.uploads.complete("bob", &hash, now)
+    );
+    for (owner, outcome) in [("alice", alice), ("bob", bob)] {
+        let Ok(Completion::Done(upload)) = outcome else {
+            panic!("{owner} did not complete: {outcome:?}");
+        };
+        assert_eq!(
+            upload.file.unwrap().url,
+            format!("/v1/files/{hash}/{owner}.bin")
+        );
+    }
+    if backend == Backend::Sqlite {
+        let keys = app.stored_keys().await;
+        assert_eq!(keys.len(), 1, "the content is stored once: {keys:?}");
+    }
+    assert_eq!(
+        app.download(&hash.to_hex()).await.bytes().await.unwrap(),
+        data
+    );
+}
+
 on_both_backends!(
+    two_owners_completing_the_same_content_share_one_object,
     complete_lists_the_missing_chunks,
     a_lying_hash_fails_publishes_nothing_and_deletes_the_chunks,
     concurrent_completes_run_one_merge_and_all_succeed,
