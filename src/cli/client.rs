@@ -1,39 +1,44 @@
 //! The HTTP client of the API: typed calls that answer the wire types of
 //! [`crate::api`] or a [`ClientError`] built from the server's error body, and
 //! the retry loop that wraps them.
+//!
+//! The bearer token goes only to the server's own origin (scheme, host and
+//! port of `--server`): a download URL may name any host, and that host must
+//! not learn the token. (reqwest also drops it on a redirect to another origin.)
 
 use std::future::Future;
-use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{
-    AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, ETAG, HeaderMap,
-    HeaderValue, IF_RANGE, RANGE,
-};
-use reqwest::{Response, StatusCode};
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderValue};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::retry::RetryPolicy;
-use crate::api::{CONTENT_DIGEST, ChunkReceipt, CreateUpload, Upload, codes};
+use crate::api::{CONTENT_DIGEST, ChunkReceipt, CreateUpload, Upload};
 
+mod content_range;
 mod error;
+mod files;
+mod watchdog;
 
 pub use error::ClientError;
-use error::{failure, network, refusal_without_body};
+use error::{failure, network};
+pub use files::{FileHead, RangeAnswer};
+use watchdog::{Patience, watch};
+pub use watchdog::{STALL_TIMEOUT, next_piece};
 
 /// Longest wait to open a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest wait for a small JSON call, or for the head of a download answer.
+/// Longest wait for a small JSON call, for the head of a download answer,
+/// or for the body of a JSON answer once its head arrived.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest wait for `complete`, which the server may hold while it merges.
-const COMPLETE_TIMEOUT: Duration = Duration::from_secs(180);
-/// Longest time a transfer may make no progress before it is given up.
-pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+pub const COMPLETE_TIMEOUT: Duration = Duration::from_secs(180);
 /// Size of the pieces a chunk body is handed to the connection in.
 const PIECE: usize = 64 << 10;
 
@@ -46,37 +51,19 @@ pub enum Completion {
     Pending(Upload),
 }
 
-/// What `HEAD` says about a published file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileHead {
-    /// Its size in bytes.
-    pub size: u64,
-    /// Its entity tag, quotes included.
-    pub etag: String,
-    /// Its `Content-Disposition`, if any.
-    pub disposition: Option<String>,
-}
-
-/// Answer to a ranged `GET` with `If-Range`.
-#[derive(Debug)]
-pub enum RangeAnswer {
-    /// 206 with exactly the range asked for; the body is still to be read.
-    Partial(Response),
-    /// 200: the representation is no longer the one named by the ETag.
-    Changed,
-}
-
 /// A client of one ferry server.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: Url,
+    /// `Bearer <token>`, marked sensitive so that it is never printed.
+    token: Option<HeaderValue>,
     policy: RetryPolicy,
 }
 
 impl Client {
     /// A client of the server at `base`, sending `token` as a bearer token
-    /// and trying failed requests again as `policy` says.
+    /// to that server only, and trying failed requests again as `policy` says.
     pub fn new(
         base: &Url,
         token: Option<&SecretString>,
@@ -91,22 +78,44 @@ impl Client {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        let mut headers = HeaderMap::new();
-        if let Some(token) = token {
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-                .map_err(|_| {
-                    ClientError::Setup("the token has characters a header cannot hold".into())
-                })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
+        let token = token
+            .map(|token| {
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+                    .map_err(|_| {
+                        ClientError::Setup("the token has characters a header cannot hold".into())
+                    })?;
+                value.set_sensitive(true);
+                Ok::<_, ClientError>(value)
+            })
+            .transpose()?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
-            .default_headers(headers)
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(|error| ClientError::Setup(format!("cannot set up HTTP: {error}")))?;
-        Ok(Client { http, base, policy })
+        Ok(Client {
+            http,
+            base,
+            token,
+            policy,
+        })
+    }
+
+    /// Whether `url` has the scheme, host and port of the server, and so
+    /// may be sent the token.
+    pub fn is_server(&self, url: &Url) -> bool {
+        url.scheme() == self.base.scheme()
+            && url.host() == self.base.host()
+            && url.port_or_known_default() == self.base.port_or_known_default()
+    }
+
+    /// A request for `url`, with the token when `url` is on the server.
+    fn request(&self, method: Method, url: &Url) -> RequestBuilder {
+        let request = self.http.request(method, url.clone());
+        match &self.token {
+            Some(token) if self.is_server(url) => request.header(AUTHORIZATION, token.clone()),
+            _ => request,
+        }
     }
 
     /// The retry policy of this client.
@@ -127,35 +136,44 @@ impl Client {
     pub async fn create(&self, request: &CreateUpload) -> Result<Upload, ClientError> {
         let url = self.url("v1/uploads")?;
         let answer = self
-            .http
-            .post(url)
+            .request(Method::POST, &url)
             .json(request)
             .timeout(CALL_TIMEOUT)
             .send()
             .await;
-        Ok(json_answer(answer).await?.1)
+        Ok(json_answer(answer, CALL_TIMEOUT).await?.1)
     }
 
     /// `GET /v1/uploads/{sha256}`: the session's progress.
     pub async fn progress(&self, sha256: &str) -> Result<Upload, ClientError> {
         let url = self.url(&format!("v1/uploads/{sha256}"))?;
-        let answer = self.http.get(url).timeout(CALL_TIMEOUT).send().await;
-        Ok(json_answer(answer).await?.1)
+        let answer = self
+            .request(Method::GET, &url)
+            .timeout(CALL_TIMEOUT)
+            .send()
+            .await;
+        Ok(json_answer(answer, CALL_TIMEOUT).await?.1)
     }
 
     /// `POST /v1/uploads/{sha256}/complete`: merge, verify, publish.
     pub async fn complete(&self, sha256: &str) -> Result<Completion, ClientError> {
         let url = self.url(&format!("v1/uploads/{sha256}/complete"))?;
-        let answer = self.http.post(url).timeout(COMPLETE_TIMEOUT).send().await;
-        match json_answer(answer).await? {
+        let answer = self
+            .request(Method::POST, &url)
+            .timeout(COMPLETE_TIMEOUT)
+            .send()
+            .await;
+        match json_answer(answer, CALL_TIMEOUT).await? {
             (StatusCode::ACCEPTED, upload) => Ok(Completion::Pending(upload)),
             (_, upload) => Ok(Completion::Done(upload)),
         }
     }
 
     /// `PUT /v1/uploads/{sha256}/chunks/{index}`, once. `on_sent` hears of
-    /// every piece of the body as the connection takes it; a transfer that
-    /// makes no progress for [`STALL_TIMEOUT`] is given up.
+    /// every piece of the body as the connection takes it. While the body is
+    /// being taken, going [`STALL_TIMEOUT`] without progress gives it up;
+    /// once it is all taken, the answer gets a minute plus the chunk's time
+    /// on a 64 KiB/s uplink.
     pub async fn put_chunk(
         &self,
         sha256: &str,
@@ -175,97 +193,14 @@ impl Client {
             Ok::<_, std::io::Error>(piece)
         });
         let request = self
-            .http
-            .put(url)
+            .request(Method::PUT, &url)
             .header(CONTENT_LENGTH, length)
             .header(CONTENT_DIGEST, digest)
             .body(reqwest::Body::wrap_stream(futures::stream::iter(pieces)))
             .send();
-        let answer = watch_for_stall(request, &taken).await?;
-        Ok(json_answer(answer).await?.1)
-    }
-
-    /// `HEAD` of a download URL: size, ETag and Content-Disposition.
-    pub async fn head_file(&self, url: &Url) -> Result<FileHead, ClientError> {
-        let response = self
-            .http
-            .head(url.clone())
-            .timeout(CALL_TIMEOUT)
-            .send()
-            .await
-            .map_err(network)?;
-        let status = response.status();
-        if status == StatusCode::NOT_FOUND {
-            return Err(refusal_without_body(
-                status,
-                codes::FILE_NOT_FOUND,
-                "no published file has this sha256",
-            ));
-        }
-        if !status.is_success() {
-            return Err(failure(status, url, &[]));
-        }
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|value: &HeaderValue| value.to_str().ok())
-                .map(str::to_owned)
-        };
-        let size = header(CONTENT_LENGTH)
-            .and_then(|text| text.trim().parse().ok())
-            .ok_or_else(|| {
-                ClientError::Unexpected(format!("{url} answered HEAD without a Content-Length"))
-            })?;
-        let etag = header(ETAG).ok_or_else(|| {
-            ClientError::Unexpected(format!("{url} answered HEAD without an ETag"))
-        })?;
-        Ok(FileHead {
-            size,
-            etag,
-            disposition: header(CONTENT_DISPOSITION),
-        })
-    }
-
-    /// `GET` of `range` of a download URL, `If-Range` the entity tag `etag`.
-    pub async fn get_range(
-        &self,
-        url: &Url,
-        range: Range<u64>,
-        etag: &str,
-    ) -> Result<RangeAnswer, ClientError> {
-        let request = self
-            .http
-            .get(url.clone())
-            .header(RANGE, format!("bytes={}-{}", range.start, range.end - 1))
-            .header(IF_RANGE, etag)
-            .send();
-        let response = tokio::time::timeout(CALL_TIMEOUT, request)
-            .await
-            .map_err(|_| ClientError::Network(format!("{url}: no answer within {CALL_TIMEOUT:?}")))?
-            .map_err(network)?;
-        match response.status() {
-            StatusCode::PARTIAL_CONTENT => {
-                let served = response
-                    .headers()
-                    .get(CONTENT_RANGE)
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(content_range_span);
-                if served != Some(range.clone()) {
-                    return Err(ClientError::Unexpected(format!(
-                        "asked for bytes {}-{} of {url}, got Content-Range {served:?}",
-                        range.start,
-                        range.end - 1
-                    )));
-                }
-                Ok(RangeAnswer::Partial(response))
-            }
-            StatusCode::OK => Ok(RangeAnswer::Changed),
-            status => {
-                let body = response.bytes().await.unwrap_or_default();
-                Err(failure(status, url, &body))
-            }
-        }
+        let length = length as u64;
+        let answer = watch(request, &taken, length, Patience::for_chunk(length)).await?;
+        Ok(json_answer(answer, CALL_TIMEOUT).await?.1)
     }
 
     /// Runs `op` until it succeeds, fails for good, or the attempts run out,
@@ -303,38 +238,23 @@ impl Client {
     }
 }
 
-/// Waits for `request`, giving up when `taken` has not moved for [`STALL_TIMEOUT`].
-async fn watch_for_stall<F>(
-    request: F,
-    taken: &AtomicU64,
-) -> Result<Result<Response, reqwest::Error>, ClientError>
-where
-    F: Future<Output = Result<Response, reqwest::Error>>,
-{
-    tokio::pin!(request);
-    let mut seen = taken.load(Ordering::SeqCst);
-    loop {
-        tokio::select! {
-            answer = &mut request => return Ok(answer),
-            () = tokio::time::sleep(STALL_TIMEOUT) => {
-                let now = taken.load(Ordering::SeqCst);
-                if now == seen {
-                    return Err(ClientError::Network(format!("no progress for {STALL_TIMEOUT:?}")));
-                }
-                seen = now;
-            }
-        }
-    }
-}
-
 /// Reads a JSON answer: the value on success, the error body otherwise.
+/// Its body must arrive within `limit` of its head.
 async fn json_answer<T: DeserializeOwned>(
     answer: Result<Response, reqwest::Error>,
+    limit: Duration,
 ) -> Result<(StatusCode, T), ClientError> {
     let response = answer.map_err(network)?;
     let status = response.status();
     let url = response.url().clone();
-    let body = response.bytes().await.map_err(network)?;
+    let body = tokio::time::timeout(limit, response.bytes())
+        .await
+        .map_err(|_| {
+            ClientError::Network(format!(
+                "{url}: the body of the answer did not come within {limit:?}"
+            ))
+        })?
+        .map_err(network)?;
     if !status.is_success() {
         return Err(failure(status, &url, &body));
     }
@@ -347,34 +267,68 @@ async fn json_answer<T: DeserializeOwned>(
         })
 }
 
-/// The span `bytes a-b/n` names, as a half-open range.
-fn content_range_span(value: &str) -> Option<Range<u64>> {
-    let (span, _) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
-    let (first, last) = span.split_once('-')?;
-    let (first, last): (u64, u64) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
-    (first <= last).then(|| first..last + 1)
-}
-
-/// Reads the next piece of a body, giving up after [`STALL_TIMEOUT`] without one.
-pub async fn next_piece(response: &mut Response) -> Result<Option<Bytes>, ClientError> {
-    match tokio::time::timeout(STALL_TIMEOUT, response.chunk()).await {
-        Ok(piece) => piece.map_err(network),
-        Err(_) => Err(ClientError::Network(format!(
-            "no data for {STALL_TIMEOUT:?}"
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::cli::stub::{Reply, Stub};
+
+    fn client_of(base: &str, token: Option<&str>) -> Client {
+        let base = Url::parse(base).expect("url");
+        let token = token.map(|token| SecretString::from(token.to_owned()));
+        Client::new(&base, token.as_ref(), RetryPolicy::default()).expect("client")
+    }
+
     #[test]
-    fn a_content_range_names_a_half_open_span() {
-        assert_eq!(content_range_span("bytes 0-99/1000"), Some(0..100));
-        assert_eq!(content_range_span("bytes 5-5/6"), Some(5..6));
-        assert_eq!(content_range_span("bytes */1000"), None);
-        assert_eq!(content_range_span("bytes 9-3/10"), None);
+    fn only_urls_with_the_servers_scheme_host_and_port_are_the_server() {
+        let client = client_of("http://files.example:8080/prefix", Some("t"));
+        let is_server = |url: &str| client.is_server(&Url::parse(url).expect("url"));
+        assert!(is_server("http://files.example:8080/v1/files/ab"));
+        assert!(is_server("http://FILES.example:8080/elsewhere"));
+        assert!(!is_server("http://files.example:8081/v1/files/ab"));
+        assert!(!is_server("https://files.example:8080/v1/files/ab"));
+        assert!(!is_server("http://cdn.example:8080/v1/files/ab"));
+        let default_port = client_of("https://files.example", None);
+        assert!(default_port.is_server(&Url::parse("https://files.example:443/x").expect("url")));
+    }
+
+    fn head_answer(_: &str) -> Reply {
+        Reply::new("200 OK", &[("etag", "\"ab\"")], b"")
+    }
+
+    #[tokio::test]
+    async fn the_token_is_sent_to_the_server_and_to_no_other_origin() {
+        let stub = Stub::start(head_answer).await;
+        let file = stub.url.join("v1/files/ab").expect("url");
+        let own = client_of(stub.url.as_str(), Some("s3cret"));
+        let other = client_of("http://127.0.0.1:9/", Some("s3cret"));
+        own.head_file(&file).await.expect("head");
+        other.head_file(&file).await.expect("head");
+        let heads: Vec<String> = stub.heads().iter().map(|h| h.to_lowercase()).collect();
+        assert_eq!(heads.len(), 2);
+        assert!(
+            heads[0].contains("authorization: bearer s3cret"),
+            "{}",
+            heads[0]
+        );
+        assert!(!heads[1].contains("authorization"), "{}", heads[1]);
+    }
+
+    #[tokio::test]
+    async fn a_json_body_that_stops_coming_is_given_up() {
+        let stub = Stub::start(|_| Reply {
+            bytes: b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"sha".to_vec(),
+            hold: true,
+        })
+        .await;
+        let answer = reqwest::get(stub.url.clone()).await;
+        let limit = Duration::from_millis(200);
+        let read = json_answer::<Upload>(answer, limit);
+        let outcome = tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .expect("the read is bounded");
+        let error = outcome.expect_err("no body");
+        assert!(matches!(error, ClientError::Network(_)), "{error}");
     }
 
     #[test]

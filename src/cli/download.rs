@@ -1,10 +1,14 @@
-//! `ferry download`: fetch a published file into `PATH.part`, resuming what
-//! an earlier run left there, verify its SHA-256 against the ETag, and only
-//! then rename it into place.
+//! `ferry download`: fetch a published file into `PATH.<hash>.part`,
+//! resuming what an earlier run left there, verify its SHA-256 against the
+//! ETag, and only then rename it into place.
 //!
-//! Ranges are fetched in parallel but written in order, so the `.part` is
-//! always a prefix of the file: its length alone says where to resume, and
-//! no other local state is needed. Memory is bounded by `parallel` ranges.
+//! The partial file is named after the content (the first 16 hex digits of
+//! its SHA-256), so it is only ever resumed for the same bytes: a `.part`
+//! left by another version of `PATH` is never spliced onto this one, and is
+//! left alone. Ranges are fetched in parallel but written in order, so the
+//! `.part` is always a prefix of the file: its length alone says where to
+//! resume, and no other local state is needed. Memory is bounded by
+//! `parallel` ranges.
 
 use std::fs::{File, OpenOptions};
 use std::future::Future;
@@ -71,8 +75,8 @@ impl DownloadReport {
     }
 }
 
-/// Downloads `target`, resuming a partial `.part`, and answers once the
-/// verified file is in place.
+/// Downloads `target`, resuming the `.part` of the same content, and
+/// answers once the verified file is in place.
 pub async fn download(
     client: &Client,
     target: &FileTarget,
@@ -90,7 +94,7 @@ pub async fn download(
         .into());
     }
     let output = target.output_path(options.output.as_deref(), head.disposition.as_deref());
-    let part = part_path(&output);
+    let part = part_path(&output, &target.sha256);
     let (file, resumed) = open_part(&part, head.size).await?;
     bar.phase("checking", resumed, 0);
     let (file, hasher) = hash_prefix(&part, file, resumed, bar.clone()).await?;
@@ -98,6 +102,7 @@ pub async fn download(
     let fetcher = Arc::new(Fetcher {
         client: client.clone(),
         url: target.url.clone(),
+        size: head.size,
         etag,
         bar: bar.clone(),
     });
@@ -131,9 +136,14 @@ pub async fn download(
     })
 }
 
-/// `PATH.part`.
-fn part_path(output: &Path) -> PathBuf {
+/// Hex digits of the SHA-256 that name a partial file.
+const PART_HASH_DIGITS: usize = 16;
+
+/// `PATH.<first 16 hex digits of sha256>.part`.
+fn part_path(output: &Path, sha256: &str) -> PathBuf {
     let mut name = output.as_os_str().to_owned();
+    name.push(".");
+    name.push(sha256.get(..PART_HASH_DIGITS).unwrap_or(sha256));
     name.push(".part");
     PathBuf::from(name)
 }
@@ -198,6 +208,7 @@ async fn finish_part(part: &Path, output: &Path, file: File) -> Result<(), CliEr
 struct Fetcher {
     client: Client,
     url: Url,
+    size: u64,
     etag: String,
     bar: FileBar,
 }
@@ -230,11 +241,15 @@ impl Fetcher {
     }
 
     /// Fetches one range whole, picking up where a cut answer stopped.
+    /// Every failed attempt counts against the policy's attempts, even one
+    /// that brought bytes, so a link that cuts every answer short is not
+    /// tried without end; the pause grows only while attempts bring nothing.
     async fn fetch(self: Arc<Self>, range: Range<u64>) -> Result<Vec<u8>, CliError> {
         let length = usize::try_from(range.end - range.start)
             .map_err(|_| ClientError::Unexpected("a range too large for memory".into()))?;
         let mut bytes = Vec::with_capacity(length);
-        let mut failures = 0;
+        let policy = self.client.policy();
+        let (mut failures, mut barren) = (0, 0);
         while bytes.len() < length {
             let before = bytes.len();
             let from = range.start + before as u64;
@@ -244,12 +259,11 @@ impl Fetcher {
             if !error.is_transient() {
                 return Err(error.into());
             }
-            failures = if bytes.len() > before {
-                1
-            } else {
-                failures + 1
-            };
-            let pause = self.client.policy().pause(failures, rand::random::<f64>());
+            failures += 1;
+            barren = if bytes.len() > before { 1 } else { barren + 1 };
+            let pause = policy
+                .pause(failures, 0.0)
+                .and(policy.pause(barren, rand::random::<f64>()));
             match pause {
                 Some(pause) => tokio::time::sleep(pause).await,
                 None => return Err(error.into()),
@@ -261,7 +275,11 @@ impl Fetcher {
     /// One request for `range`, appending what arrives to `bytes`.
     async fn fetch_into(&self, range: Range<u64>, bytes: &mut Vec<u8>) -> Result<(), ClientError> {
         let wanted = bytes.len() as u64 + (range.end - range.start);
-        let mut response = match self.client.get_range(&self.url, range, &self.etag).await? {
+        let answer = self
+            .client
+            .get_range(&self.url, range, self.size, &self.etag)
+            .await?;
+        let mut response = match answer {
             RangeAnswer::Partial(response) => response,
             RangeAnswer::Changed => {
                 return Err(ClientError::Unexpected(format!(
@@ -313,11 +331,22 @@ impl<T> Drop for AbortOnDrop<T> {
 mod tests {
     use super::*;
 
+    const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
     #[test]
-    fn the_part_file_sits_next_to_the_output() {
+    fn the_part_file_sits_next_to_the_output_named_after_the_content() {
         assert_eq!(
-            part_path(Path::new("a/b.iso")),
-            PathBuf::from("a/b.iso.part")
+            part_path(Path::new("a/b.iso"), SHA),
+            PathBuf::from("a/b.iso.9f86d081884c7d65.part")
+        );
+    }
+
+    #[test]
+    fn other_content_under_the_same_name_has_another_part_file() {
+        let other = "0".repeat(64);
+        assert_ne!(
+            part_path(Path::new("report.pdf"), SHA),
+            part_path(Path::new("report.pdf"), &other)
         );
     }
 

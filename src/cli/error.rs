@@ -36,6 +36,9 @@ pub enum CliError {
     /// Bytes did not hash to the SHA-256 they were meant to have.
     #[error("{0}")]
     Integrity(String),
+    /// The server did not finish in time; its work goes on without the command.
+    #[error("{0}")]
+    GaveUp(String),
     /// One file of several failed; the error is about it.
     #[error("{file}: {source}")]
     File {
@@ -77,6 +80,7 @@ impl CliError {
                 | ClientError::Network(_)
                 | ClientError::Unexpected(_) => 4,
             },
+            CliError::GaveUp(_) => 4,
             CliError::Integrity(_) => 5,
             CliError::File { source, .. } => source.status(),
             CliError::Several { status, .. } => *status,
@@ -115,8 +119,9 @@ mod tests {
             refused("size-mismatch").status(),
             CliError::Client(ClientError::Network("reset".into())).status(),
             CliError::Integrity("bad bytes".into()).status(),
+            CliError::GaveUp("still merging".into()).status(),
         ];
-        assert_eq!(statuses, [1, 2, 3, 4, 5]);
+        assert_eq!(statuses, [1, 2, 3, 4, 5, 4]);
     }
 
     #[test]

@@ -56,10 +56,11 @@ pub fn hash_reader(
     }
 }
 
-/// Hashes a whole file, streamed; answers its hex SHA-256 and its size.
-pub fn hash_file(file: &mut File, on_progress: impl FnMut(u64)) -> io::Result<(String, u64)> {
+/// Hashes a file from where its cursor stands to its end, streamed; answers
+/// its hex SHA-256 and how many bytes were hashed.
+pub fn hash_file(mut file: &File, on_progress: impl FnMut(u64)) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
-    let size = hash_reader(file, &mut hasher, None, on_progress)?;
+    let size = hash_reader(&mut file, &mut hasher, None, on_progress)?;
     Ok((hex::encode(hasher.finalize()), size))
 }
 
@@ -118,7 +119,7 @@ mod tests {
         file.write_all(&bytes).expect("write");
         file.rewind().expect("rewind");
         let mut seen = 0;
-        let (hash, size) = hash_file(&mut file, |n| seen += n).expect("hash");
+        let (hash, size) = hash_file(&file, |n| seen += n).expect("hash");
         assert_eq!(hash, sha256_hex(&bytes));
         assert_eq!((size, seen), (bytes.len() as u64, bytes.len() as u64));
     }

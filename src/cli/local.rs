@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
 use super::error::CliError;
-use super::hashing::{content_digest, hash_reader};
+use super::hashing::{content_digest, hash_file};
 use super::progress::FileBar;
 
 /// A file opened for upload, with the size and time it had when opened.
@@ -58,9 +57,7 @@ impl LocalFile {
         let file = Arc::clone(&self.file);
         let bar = bar.clone();
         let (hash, hashed) = blocking(&self.path, "hashing", move || {
-            let mut hasher = Sha256::new();
-            let hashed = hash_reader(&mut &*file, &mut hasher, None, |n| bar.advance(n))?;
-            Ok((hex::encode(hasher.finalize()), hashed))
+            hash_file(&file, |n| bar.advance(n))
         })
         .await?;
         if hashed != self.size {

@@ -18,6 +18,8 @@ pub mod plan;
 pub mod progress;
 pub mod retry;
 pub mod status;
+#[cfg(test)]
+mod stub;
 pub mod target;
 pub mod upload;
 
@@ -67,7 +69,7 @@ pub enum Command {
     /// Upload files; running it again after any interruption sends only what the server lacks.
     #[command(after_help = EXIT_STATUS_HELP)]
     Upload(UploadArgs),
-    /// Download a published file, resuming FILE.part and verifying its SHA-256.
+    /// Download a published file, resuming FILE.<sha256 prefix>.part and verifying its SHA-256.
     #[command(after_help = EXIT_STATUS_HELP)]
     Download(DownloadArgs),
     /// Show how far the upload of a file (or a SHA-256) has come.
@@ -209,9 +211,10 @@ async fn status(client: &Client, args: StatusArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Bars only for a person at a terminal, never with `--json`.
+/// Bars only when stderr, where they are drawn, is a terminal, and never
+/// with `--json`.
 fn shows_progress(json: bool) -> bool {
-    !json && std::io::stdout().is_terminal()
+    !json && std::io::stderr().is_terminal()
 }
 
 /// The JSON of `report`, or `words`.

@@ -135,9 +135,14 @@ impl Tally {
     /// Where the bar stands: the baseline, plus what was confirmed since,
     /// plus what is on the wire, never beyond the total.
     pub fn position(&self) -> u64 {
-        let since = self.confirmed.load(Ordering::SeqCst)
-            - self.confirmed_at_baseline.load(Ordering::SeqCst);
-        (self.baseline.load(Ordering::SeqCst) + since + self.in_flight.load(Ordering::SeqCst))
+        let since = self
+            .confirmed
+            .load(Ordering::SeqCst)
+            .saturating_sub(self.confirmed_at_baseline.load(Ordering::SeqCst));
+        self.baseline
+            .load(Ordering::SeqCst)
+            .saturating_add(since)
+            .saturating_add(self.in_flight.load(Ordering::SeqCst))
             .min(self.total)
     }
 
@@ -235,6 +240,14 @@ mod tests {
         attempt.sent(7);
         assert_eq!(tally.position(), 47);
         assert_eq!(tally.uploaded(), 0);
+    }
+
+    #[test]
+    fn a_position_near_the_limits_of_u64_stays_at_the_total() {
+        let tally = tally(100);
+        tally.rebase(u64::MAX);
+        tally.attempt().sent(u64::MAX);
+        assert_eq!(tally.position(), 100);
     }
 
     #[test]

@@ -117,9 +117,14 @@ pub fn describe(report: &StatusReport) -> String {
     match report.status {
         "uploading" => {
             let count = report.chunk_count.unwrap_or(0);
-            let held: u64 = report.received_chunks.iter().map(|[a, b]| b - a + 1).sum();
-            let percent = (report.received_bytes * 100)
-                .checked_div(report.size)
+            let held = report
+                .received_chunks
+                .iter()
+                .map(|[a, b]| b.saturating_sub(*a).saturating_add(1))
+                .fold(0, u64::saturating_add);
+            let percent = u128::from(report.received_bytes)
+                .saturating_mul(100)
+                .checked_div(u128::from(report.size))
                 .unwrap_or(100);
             let mut line = format!(
                 "{sha}: uploading, {} of {size} received ({percent}%), {held} of {count} chunks of {}",
@@ -194,6 +199,17 @@ mod tests {
             "ab: uploading, 5.00 MiB of 13.00 MiB received (38%), 5 of 13 chunks of 1.00 MiB; \
              missing chunks 4, 6-12; expires 2026-11-22T22:00:00Z"
         );
+    }
+
+    #[test]
+    fn nonsense_ranges_or_huge_sizes_do_not_overflow() {
+        let report = StatusReport {
+            size: u64::MAX,
+            received_bytes: u64::MAX,
+            received_chunks: vec![[5, 2], [0, u64::MAX]],
+            ..uploading()
+        };
+        assert!(describe(&report).contains("(100%)"));
     }
 
     #[test]

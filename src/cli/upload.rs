@@ -4,24 +4,26 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::{StreamExt, stream};
 use indicatif::BinaryBytes;
 use serde::Serialize;
 
-use super::client::{Client, ClientError, Completion};
+use super::client::{Client, ClientError};
 use super::error::CliError;
 use super::local::LocalFile;
 use super::plan;
 use super::progress::{FileBar, Tally};
 use crate::api::{CreateUpload, Upload, UploadStatus, codes};
 
+mod merge;
+
+use merge::{Finished, finish, merge_patience};
+
 /// Rounds of create-send-complete before giving up on a session that keeps
 /// disappearing or losing chunks.
 const MAX_ROUNDS: u32 = 5;
-/// Pause between `complete` calls while the server answers 202.
-const PENDING_PAUSE: Duration = Duration::from_secs(1);
 
 /// How to upload.
 #[derive(Debug, Clone)]
@@ -140,14 +142,6 @@ enum Sent {
     Gone,
 }
 
-/// How completing ended.
-enum Finished {
-    /// Published.
-    Published(Box<Upload>),
-    /// The server lacks chunks, or the session: start a new round.
-    Resend,
-}
-
 impl Session<'_> {
     /// Creates or resumes the session, sends what it lacks and completes it,
     /// for as many rounds as the server's state asks for.
@@ -168,7 +162,10 @@ impl Session<'_> {
                 }
             }
             self.local.check_unchanged().await?;
-            match self.finish(&upload.sha256).await? {
+            self.bar
+                .phase("verifying", self.local.size(), self.local.size());
+            let patience = merge_patience(self.local.size());
+            match finish(self.client, &upload.sha256, patience).await? {
                 Finished::Published(upload) => return Ok(*upload),
                 Finished::Resend => continue,
             }
@@ -243,30 +240,6 @@ impl Session<'_> {
                 Some(codes::UPLOAD_NOT_FOUND) => Ok(Sent::Gone),
                 _ => Err(error.into()),
             },
-        }
-    }
-
-    /// Completes the session and waits out a merge that outlasts one call.
-    async fn finish(&self, sha256: &str) -> Result<Finished, CliError> {
-        self.bar
-            .phase("verifying", self.local.size(), self.local.size());
-        loop {
-            match self.client.retrying(|| self.client.complete(sha256)).await {
-                Ok(Completion::Done(upload)) => return Ok(Finished::Published(Box::new(upload))),
-                Ok(Completion::Pending(_)) => tokio::time::sleep(PENDING_PAUSE).await,
-                Err(error) => {
-                    return match error.code() {
-                        Some(codes::CHUNKS_MISSING | codes::UPLOAD_NOT_FOUND) => {
-                            Ok(Finished::Resend)
-                        }
-                        Some(codes::HASH_MISMATCH) => Err(CliError::Integrity(format!(
-                            "the server's merge of the chunks does not hash to {sha256}: \
-                             the file changed during the upload; run the command again"
-                        ))),
-                        _ => Err(error.into()),
-                    };
-                }
-            }
         }
     }
 }

@@ -141,10 +141,52 @@ fn the_token_is_sent_as_a_bearer_token() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let requests = proxy.requests();
+    assert!(!requests.is_empty());
+    for request in requests {
+        assert_eq!(
+            request.header("authorization"),
+            Some("Bearer s3cret"),
+            "{request:?}"
+        );
+    }
+}
+
+#[test]
+fn the_token_is_not_sent_to_a_download_url_on_another_origin() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(folder.path());
+    let (path, bytes, sha256) = random_file(folder.path(), "t.bin", 100_000, 34);
+    upload(&server.url, &path);
+    let elsewhere = Proxy::start(&server.url, Faults::default());
+    let url = format!("{}/v1/files/{sha256}/x", elsewhere.url);
+    let saved = folder.path().join("x.out");
+
+    let output = run(ferry(&server.url)
+        .env("FERRY_TOKEN", "s3cret")
+        .args(["download", &url, "-o"])
+        .arg(&saved));
     assert!(
-        proxy
-            .requests()
-            .to_ascii_lowercase()
-            .contains("authorization: bearer s3cret")
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(std::fs::read(&saved).expect("read") == bytes);
+    let requests = elsewhere.requests();
+    assert!(requests.len() >= 2, "a HEAD and a GET: {requests:?}");
+    for request in requests {
+        assert_eq!(request.header("authorization"), None, "{request:?}");
+    }
+
+    let own = run(ferry(&elsewhere.url)
+        .env("FERRY_TOKEN", "s3cret")
+        .args(["download", &url, "-o"])
+        .arg(folder.path().join("y.out")));
+    assert!(own.status.success());
+    let last = elsewhere.requests().pop().expect("requests");
+    assert_eq!(
+        last.header("authorization"),
+        Some("Bearer s3cret"),
+        "the server named by --server is sent the token: {last:?}"
     );
 }

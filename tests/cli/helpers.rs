@@ -219,3 +219,10 @@ pub fn kill(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The partial file a download of `sha256` to `saved` resumes: `saved.<16 hex>.part`.
+pub fn part_path(saved: &Path, sha256: &str) -> PathBuf {
+    let mut name = saved.as_os_str().to_owned();
+    name.push(format!(".{}.part", &sha256[..16]));
+    PathBuf::from(name)
+}

@@ -5,4 +5,5 @@ mod commands;
 mod download;
 mod helpers;
 mod proxy;
+mod stub;
 mod upload;

@@ -1,6 +1,8 @@
 //! A TCP proxy that misbehaves on purpose, between the CLI and ferryd: it
 //! drops connections, cuts them after some bytes, or holds traffic once a
-//! byte budget is spent. Plain threads, one pair per connection.
+//! byte budget is spent. It also witnesses what passed: every request's
+//! head and body length, and the bytes that went each way. Plain threads,
+//! one pair per connection.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -42,7 +44,49 @@ struct Shared {
     gate: Mutex<Gate>,
     gate_moved: Condvar,
     stopping: AtomicBool,
-    requests: Mutex<Vec<u8>>,
+    requests: Mutex<Vec<Request>>,
+    forwarded_up: AtomicU64,
+    forwarded_down: AtomicU64,
+}
+
+/// One request a client sent through the proxy.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `GET`, `PUT`, …
+    pub method: String,
+    /// The path and query, as sent.
+    pub target: String,
+    /// The headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes the client sent (by `Content-Length`; bodies are never chunked here).
+    pub body_bytes: u64,
+}
+
+impl Request {
+    /// The value of header `name` (lower case), if sent once or more.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(have, _)| have == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    fn parse(head: &str) -> Request {
+        let mut lines = head.split("\r\n");
+        let mut words = lines.next().unwrap_or("").split(' ');
+        let method = words.next().unwrap_or("").to_owned();
+        let target = words.next().unwrap_or("").to_owned();
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        Request {
+            method,
+            target,
+            headers,
+            body_bytes: 0,
+        }
+    }
 }
 
 /// A running proxy; it stops when dropped.
@@ -52,9 +96,6 @@ pub struct Proxy {
     address: SocketAddr,
     shared: Arc<Shared>,
 }
-
-/// Request bytes kept for [`Proxy::requests`].
-const KEEP_REQUEST_BYTES: usize = 1 << 20;
 
 impl Proxy {
     /// Listens on a free port and forwards to `upstream` (`http://host:port`).
@@ -74,6 +115,8 @@ impl Proxy {
             gate_moved: Condvar::new(),
             stopping: AtomicBool::new(false),
             requests: Mutex::new(Vec::new()),
+            forwarded_up: AtomicU64::new(0),
+            forwarded_down: AtomicU64::new(0),
         });
         let accepting = Arc::clone(&shared);
         thread::spawn(move || {
@@ -111,9 +154,22 @@ impl Proxy {
         self.shared.cuts.load(Ordering::SeqCst)
     }
 
-    /// The first bytes clients sent, as text, to look for headers in.
-    pub fn requests(&self) -> String {
-        String::from_utf8_lossy(&self.shared.requests.lock().expect("requests lock")).into_owned()
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.shared.accepted.load(Ordering::SeqCst)
+    }
+
+    /// The requests clients sent so far, in the order their heads arrived.
+    pub fn requests(&self) -> Vec<Request> {
+        self.shared.requests.lock().expect("requests lock").clone()
+    }
+
+    /// Bytes passed on one way so far, heads included.
+    pub fn forwarded(&self, direction: Direction) -> u64 {
+        match direction {
+            Direction::Up => self.shared.forwarded_up.load(Ordering::SeqCst),
+            Direction::Down => self.shared.forwarded_down.load(Ordering::SeqCst),
+        }
     }
 }
 
@@ -174,6 +230,7 @@ struct Link {
 impl Link {
     fn pump(&self, mut from: TcpStream, mut to: TcpStream, direction: Direction) {
         let mut buffer = vec![0; 16 << 10];
+        let mut reader = RequestReader::default();
         loop {
             let read = match from.read(&mut buffer) {
                 Ok(0) | Err(_) => break,
@@ -181,18 +238,17 @@ impl Link {
             };
             let mut piece = &buffer[..read];
             if direction == Direction::Up {
-                let mut kept = self.shared.requests.lock().expect("requests lock");
-                let room = KEEP_REQUEST_BYTES
-                    .saturating_sub(kept.len())
-                    .min(piece.len());
-                kept.extend_from_slice(&piece[..room]);
+                reader.feed(piece, &self.shared.requests);
             }
             if let Some(limit) = self.cut_after {
                 let before = self.moved.fetch_add(piece.len() as u64, Ordering::SeqCst);
                 if before + piece.len() as u64 >= limit {
                     let keep = usize::try_from(limit.saturating_sub(before)).unwrap_or(0);
                     self.shared.cuts.fetch_add(1, Ordering::SeqCst);
-                    let _ = to.write_all(&piece[..keep.min(piece.len())]);
+                    let kept = &piece[..keep.min(piece.len())];
+                    if to.write_all(kept).is_ok() {
+                        self.count(direction, kept.len());
+                    }
                     let _ = from.shutdown(Shutdown::Both);
                     let _ = to.shutdown(Shutdown::Both);
                     return;
@@ -206,10 +262,19 @@ impl Link {
                     let _ = from.shutdown(Shutdown::Both);
                     return;
                 }
+                self.count(direction, allowed);
                 piece = &piece[allowed..];
             }
         }
         let _ = to.shutdown(Shutdown::Write);
+    }
+
+    fn count(&self, direction: Direction, bytes: usize) {
+        let counter = match direction {
+            Direction::Up => &self.shared.forwarded_up,
+            Direction::Down => &self.shared.forwarded_down,
+        };
+        counter.fetch_add(bytes as u64, Ordering::SeqCst);
     }
 
     /// How many of `wanted` bytes may pass now, waiting while the gate is
@@ -232,6 +297,48 @@ impl Link {
                 return Some(allowed);
             }
             gate = self.shared.gate_moved.wait(gate).expect("gate lock");
+        }
+    }
+}
+
+/// Splits what a client sends on one connection into requests: a head up
+/// to the blank line, then `Content-Length` bytes of body.
+#[derive(Default)]
+struct RequestReader {
+    pending: Vec<u8>,
+    body_left: u64,
+    current: Option<usize>,
+}
+
+impl RequestReader {
+    fn feed(&mut self, bytes: &[u8], log: &Mutex<Vec<Request>>) {
+        self.pending.extend_from_slice(bytes);
+        loop {
+            if self.body_left > 0 {
+                let taken = self.body_left.min(self.pending.len() as u64);
+                if taken == 0 {
+                    return;
+                }
+                self.pending.drain(..taken as usize);
+                self.body_left -= taken;
+                if let Some(index) = self.current {
+                    log.lock().expect("requests lock")[index].body_bytes += taken;
+                }
+                continue;
+            }
+            let Some(end) = self.pending.windows(4).position(|w| w == b"\r\n\r\n") else {
+                return;
+            };
+            let head = String::from_utf8_lossy(&self.pending[..end]).into_owned();
+            self.pending.drain(..end + 4);
+            let request = Request::parse(&head);
+            self.body_left = request
+                .header("content-length")
+                .and_then(|length| length.parse().ok())
+                .unwrap_or(0);
+            let mut log = log.lock().expect("requests lock");
+            log.push(request);
+            self.current = Some(log.len() - 1);
         }
     }
 }
