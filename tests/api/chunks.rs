@@ -2,11 +2,11 @@
 
 use base64::Engine;
 use futures::future::join_all;
-use reqwest::StatusCode;
+use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Backend, assert_error, sha256_hex, spawn_app, test_bytes};
+use crate::helpers::{Backend, TestApp, assert_error, sha256_hex, spawn_app, test_bytes};
 
 async fn chunks_in_random_order_and_in_parallel_make_the_file(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -66,53 +66,64 @@ async fn the_same_chunk_sent_twice_at_once_is_stored_once(backend: Backend) {
     assert_eq!(app.download(&sha).await.bytes().await.unwrap(), data);
 }
 
+/// An RFC 9530 `Content-Digest` value for some bytes.
+fn content_digest(bytes: &[u8]) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes));
+    format!("sha-256=:{encoded}:")
+}
+
+async fn put_with(
+    app: &TestApp,
+    sha: &str,
+    index: u64,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Response {
+    let mut request = app
+        .client
+        .put(app.url(&format!("/v1/uploads/{sha}/chunks/{index}")))
+        .body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    request.send().await.unwrap()
+}
+
 async fn a_chunk_with_a_wrong_digest_is_refused_and_the_good_copy_stays(backend: Backend) {
     let app = spawn_app(backend).await;
     let data = test_bytes(2048, 23);
     let sha = sha256_hex(&data);
+    let second = &data[1024..];
     app.create_for(&data, 1024).await;
     app.send_chunk(&data, 1024, 0).await;
-    let wrong = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b"other"));
-    let response = app
-        .client
-        .put(app.url(&format!("/v1/uploads/{sha}/chunks/0")))
-        .header("Content-Digest", format!("sha-256=:{wrong}:"))
-        .body(test_bytes(1024, 99))
-        .send()
-        .await
-        .unwrap();
-    assert_error(response, StatusCode::BAD_REQUEST, "digest-mismatch").await;
-    let response = app
-        .client
-        .put(app.url(&format!("/v1/uploads/{sha}/chunks/1")))
-        .header("X-Chunk-Sha256", sha256_hex(b"other"))
-        .body(data[1024..].to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_error(response, StatusCode::BAD_REQUEST, "digest-mismatch").await;
-    let right = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&data[1024..]));
-    let response = app
-        .client
-        .put(app.url(&format!("/v1/uploads/{sha}/chunks/1")))
-        .header("Content-Digest", format!("sha-256=:{right}:"))
-        .header("X-Chunk-Sha256", sha256_hex(b"other"))
-        .body(data[1024..].to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_error(response, StatusCode::BAD_REQUEST, "digest-mismatch").await;
+    let refused = [
+        (
+            0,
+            vec![("Content-Digest", content_digest(b"other"))],
+            test_bytes(1024, 99),
+        ),
+        (
+            1,
+            vec![("X-Chunk-Sha256", sha256_hex(b"other"))],
+            second.to_vec(),
+        ),
+        (
+            1,
+            vec![
+                ("Content-Digest", content_digest(second)),
+                ("X-Chunk-Sha256", sha256_hex(b"other")),
+            ],
+            second.to_vec(),
+        ),
+    ];
+    for (index, headers, body) in refused {
+        let response = put_with(&app, &sha, index, &headers, &body).await;
+        assert_error(response, StatusCode::BAD_REQUEST, "digest-mismatch").await;
+    }
     let progress: Value = app.progress(&sha).await.json().await.unwrap();
     assert_eq!(progress["received_chunks"], json!([[0, 0]]));
-    let good = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&data[1024..]));
-    let response = app
-        .client
-        .put(app.url(&format!("/v1/uploads/{sha}/chunks/1")))
-        .header("Content-Digest", format!("sha-256=:{good}:"))
-        .body(data[1024..].to_vec())
-        .send()
-        .await
-        .unwrap();
+    let headers = [("Content-Digest", content_digest(second))];
+    let response = put_with(&app, &sha, 1, &headers, second).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(app.complete(&sha).await.status(), StatusCode::OK);
     assert_eq!(app.download(&sha).await.bytes().await.unwrap(), data);
