@@ -6,7 +6,7 @@ use actix_web::web::{self, Bytes, BytesMut};
 use futures::StreamExt;
 
 use crate::error::ApiError;
-use crate::upload::ContentHash;
+use crate::upload::{ContentHash, parse_sha256};
 
 /// Reads a body that must be small (JSON, form fields), refusing more than `limit`.
 pub(super) async fn read_small(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
@@ -53,5 +53,5 @@ pub(super) fn header_text<'r>(
 
 /// The `{sha256}` path segment.
 pub(super) fn path_hash(text: &str) -> Result<ContentHash, ApiError> {
-    ContentHash::parse(text).map_err(|e| ApiError::invalid("sha256", e.to_string()))
+    Ok(parse_sha256(text)?)
 }

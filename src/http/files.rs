@@ -11,7 +11,7 @@ use super::chunks::{drain_field, form_error, multipart, read_field};
 use super::resource;
 use crate::api::File;
 use crate::error::ApiError;
-use crate::upload::{ContentHash, Received, Stored, Uploads};
+use crate::upload::{self, ContentHash, Received, Stored, Uploads};
 
 /// Media types that say nothing about a raw body's content.
 const UNINFORMATIVE_TYPES: [&str; 2] = [
@@ -44,14 +44,16 @@ pub(super) async fn put_file(
 ) -> Result<HttpResponse, ApiError> {
     let sha256 = path_hash(&path)?;
     let query = query.into_inner();
-    let filename = query.filename.map(validate_filename).transpose()?;
+    let filename = query.filename.map(upload::validate_filename).transpose()?;
     let content_type = match query.content_type {
         Some(value) => Some(value),
         None => header_text(&request, &CONTENT_TYPE)?
             .filter(|value| !UNINFORMATIVE_TYPES.contains(&value.trim()))
             .map(str::to_owned),
     };
-    let content_type = content_type.map(validate_content_type).transpose()?;
+    let content_type = content_type
+        .map(upload::validate_content_type)
+        .transpose()?;
     uploads.check_direct_length(content_length(&request)?)?;
     if let Some(file) = uploads.existing_file(&sha256, filename.as_deref()).await? {
         return Ok(HttpResponse::Ok().json(file));
@@ -110,8 +112,10 @@ impl FileFields {
             .ok_or_else(|| ApiError::invalid("sha256", "the form has no sha256 field"))?;
         Ok((
             path_hash(sha256.trim())?,
-            self.filename.map(validate_filename).transpose()?,
-            self.content_type.map(validate_content_type).transpose()?,
+            self.filename.map(upload::validate_filename).transpose()?,
+            self.content_type
+                .map(upload::validate_content_type)
+                .transpose()?,
         ))
     }
 }
@@ -167,14 +171,6 @@ async fn read_file_form(
             None,
         )),
     }
-}
-
-fn validate_filename(name: String) -> Result<String, ApiError> {
-    crate::upload::validate_filename(name).map_err(ApiError::from)
-}
-
-fn validate_content_type(value: String) -> Result<String, ApiError> {
-    crate::upload::validate_content_type(value).map_err(ApiError::from)
 }
 
 fn answer(stored: Stored, file: File) -> HttpResponse {

@@ -34,11 +34,6 @@ impl PostgresMeta {
         MIGRATOR.run(&pool).await.map_err(sqlx::Error::from)?;
         Ok(PostgresMeta { pool })
     }
-
-    /// Wraps a pool whose database is already migrated.
-    pub fn from_pool(pool: PgPool) -> Self {
-        PostgresMeta { pool }
-    }
 }
 
 fn session_from_row(row: &PgRow) -> Result<Session, sqlx::Error> {

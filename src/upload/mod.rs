@@ -32,7 +32,9 @@ pub use index_ranges::{missing_ranges, to_ranges};
 pub use limits::Limits;
 pub use merge::Completion;
 pub use sweep::SweepReport;
-pub use validate::{content_type as validate_content_type, filename as validate_filename};
+pub use validate::{
+    content_type as validate_content_type, filename as validate_filename, sha256 as parse_sha256,
+};
 pub use view::{file_view, served_content_type, upload_view};
 
 /// How long things take and last.
@@ -90,11 +92,6 @@ impl Uploads {
             timings,
             merges: merge::Registry::default(),
         }
-    }
-
-    /// The limits in force.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
     }
 
     /// The object store.

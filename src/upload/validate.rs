@@ -34,7 +34,7 @@ pub(super) fn create_request(request: CreateUpload) -> Result<ValidCreate, Uploa
 }
 
 /// Parses the `sha256` field or path segment.
-pub(super) fn sha256(text: &str) -> Result<ContentHash, UploadError> {
+pub fn sha256(text: &str) -> Result<ContentHash, UploadError> {
     ContentHash::parse(text).map_err(|e| invalid("sha256", &e.to_string()))
 }
 
