@@ -65,13 +65,7 @@ async fn a_lying_hash_fails_publishes_nothing_and_deletes_the_chunks(backend: Ba
         "hash-mismatch",
     )
     .await;
-    if backend == Backend::Sqlite {
-        assert!(
-            app.stored_keys().await.is_empty(),
-            "{:?}",
-            app.stored_keys().await
-        );
-    }
+    app.assert_store_empty().await;
     let again = app
         .create(json!({"sha256": sha, "size": 3000, "chunk_size": 1024}))
         .await;
@@ -99,8 +93,8 @@ async fn concurrent_completes_run_one_merge_and_all_succeed(backend: Backend) {
         assert_eq!(upload["status"], "complete");
         assert_eq!(upload["file"]["size"], 300_000);
     }
-    assert_eq!(app.download(&sha).await.bytes().await.unwrap(), data);
-    if backend == Backend::Sqlite {
+    assert_eq!(app.downloaded(&sha).await, data);
+    {
         let keys = app.stored_keys().await;
         assert_eq!(keys.len(), 1, "one merged object and no chunks: {keys:?}");
         assert!(keys[0].starts_with(&format!("files/{sha}/")));
@@ -158,7 +152,7 @@ async fn a_slow_merge_answers_202_and_finishes_in_the_background(backend: Backen
         outcome = app.progress(&sha).await.json().await.unwrap();
     }
     assert_eq!(outcome["status"], "complete");
-    assert_eq!(app.download(&sha).await.bytes().await.unwrap(), data);
+    assert_eq!(app.downloaded(&sha).await, data);
 }
 
 async fn a_merge_cut_off_by_a_crash_is_taken_up_again(backend: Backend) {
@@ -193,7 +187,7 @@ async fn a_merge_cut_off_by_a_crash_is_taken_up_again(backend: Backend) {
     assert_eq!(resumed, 1);
     let done = app.complete(&sha).await;
     assert_eq!(done.status(), StatusCode::OK);
-    assert_eq!(app.download(&sha).await.bytes().await.unwrap(), data);
+    assert_eq!(app.downloaded(&sha).await, data);
 }
 
 async fn two_owners_completing_the_same_content_share_one_object(backend: Backend) {
@@ -245,14 +239,11 @@ async fn two_owners_completing_the_same_content_share_one_object(backend: Backen
             format!("/v1/files/{hash}/{owner}.bin")
         );
     }
-    if backend == Backend::Sqlite {
+    {
         let keys = app.stored_keys().await;
         assert_eq!(keys.len(), 1, "the content is stored once: {keys:?}");
     }
-    assert_eq!(
-        app.download(&hash.to_hex()).await.bytes().await.unwrap(),
-        data
-    );
+    assert_eq!(app.downloaded(&hash.to_hex()).await, data);
 }
 
 on_both_backends!(

@@ -59,7 +59,7 @@ async fn a_small_file_uploads_in_one_multipart_post(backend: Backend) {
     let file: Value = response.json().await.unwrap();
     assert_eq!(file["url"], format!("/v1/files/{sha}/photo.jpg"));
     assert_eq!(file["content_type"], "image/jpeg");
-    assert_eq!(app.download(&sha).await.bytes().await.unwrap(), data);
+    assert_eq!(app.downloaded(&sha).await, data);
 }
 
 async fn a_one_request_upload_with_a_lying_hash_stores_nothing(backend: Backend) {
@@ -91,13 +91,7 @@ async fn a_one_request_upload_with_a_lying_hash_stores_nothing(backend: Backend)
         "file-not-found",
     )
     .await;
-    if backend == Backend::Sqlite {
-        assert!(
-            app.stored_keys().await.is_empty(),
-            "{:?}",
-            app.stored_keys().await
-        );
-    }
+    app.assert_store_empty().await;
 }
 
 async fn a_one_request_upload_over_the_limit_is_refused(backend: Backend) {
@@ -127,13 +121,7 @@ async fn a_one_request_upload_over_the_limit_is_refused(backend: Backend) {
             "the server may close on the unread rest of an oversized body: {error}"
         ),
     }
-    if backend == Backend::Sqlite {
-        assert!(
-            app.stored_keys().await.is_empty(),
-            "{:?}",
-            app.stored_keys().await
-        );
-    }
+    app.assert_store_empty().await;
 }
 
 on_both_backends!(

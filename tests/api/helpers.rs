@@ -19,7 +19,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub uploads: Uploads,
-    pub store_folder: Option<Arc<tempfile::TempDir>>,
+    _store_folder: Option<Arc<tempfile::TempDir>>,
     pub meta: Arc<dyn ferry::meta::MetaStore>,
     _database: Arc<TestDatabase>,
 }
@@ -109,7 +109,7 @@ async fn start(
         address,
         client: reqwest::Client::new(),
         uploads,
-        store_folder,
+        _store_folder: store_folder,
         meta,
         _database: database,
     }
@@ -209,6 +209,13 @@ impl TestApp {
             .expect("download answers")
     }
 
+    /// The body of a download, asserting it answered 200.
+    pub async fn downloaded(&self, sha256: &str) -> bytes::Bytes {
+        let response = self.download(sha256).await;
+        assert_eq!(response.status(), StatusCode::OK, "download of {sha256}");
+        response.bytes().await.expect("a download body")
+    }
+
     /// Uploads `data` in chunks of `chunk_size` and completes, asserting success.
     pub async fn upload(&self, data: &[u8], chunk_size: usize) -> Value {
         let created = self.create_for(data, chunk_size as u64).await;
@@ -221,26 +228,23 @@ impl TestApp {
         response.json().await.expect("an upload resource")
     }
 
-    /// Every object key in the store, for tests that check what is left.
+    /// Every object key in the store (either kind), for tests that check what is left.
     pub async fn stored_keys(&self) -> Vec<String> {
-        let Some(folder) = &self.store_folder else {
-            return Vec::new();
-        };
-        let mut keys = Vec::new();
-        let mut pending = vec![folder.path().to_path_buf()];
-        while let Some(dir) = pending.pop() {
-            for entry in std::fs::read_dir(&dir).expect("a readable folder") {
-                let path = entry.expect("an entry").path();
-                if path.is_dir() {
-                    pending.push(path);
-                } else {
-                    let relative = path.strip_prefix(folder.path()).expect("inside the store");
-                    keys.push(relative.display().to_string());
-                }
-            }
-        }
+        let everything_until = chrono::Utc::now() + chrono::Duration::days(1);
+        let mut keys = self
+            .uploads
+            .blobs()
+            .list_written_before("", everything_until)
+            .await
+            .expect("a listable store");
         keys.sort();
         keys
+    }
+
+    /// Asserts that the store holds no object at all.
+    pub async fn assert_store_empty(&self) {
+        let keys = self.stored_keys().await;
+        assert!(keys.is_empty(), "the store still holds {keys:?}");
     }
 }
 

@@ -52,14 +52,7 @@ async fn creating_again_resumes_with_the_chunks_received(backend: Backend) {
     app.send_chunk(&data, 2048, 4).await;
     let done = app.complete(&sha256_hex(&data)).await;
     assert_eq!(done.status(), StatusCode::OK);
-    assert_eq!(
-        app.download(&sha256_hex(&data))
-            .await
-            .bytes()
-            .await
-            .unwrap(),
-        data
-    );
+    assert_eq!(app.downloaded(&sha256_hex(&data)).await, data);
 }
 
 async fn a_published_file_uploads_instantly(backend: Backend) {
@@ -179,11 +172,7 @@ async fn abort_removes_the_session_and_its_chunks(backend: Backend) {
         "upload-not-found",
     )
     .await;
-    assert!(
-        app.stored_keys().await.is_empty(),
-        "{:?}",
-        app.stored_keys().await
-    );
+    app.assert_store_empty().await;
     let again = app.abort(&sha).await;
     assert_error(again, StatusCode::NOT_FOUND, "upload-not-found").await;
     let fresh = app.create(json!({"sha256": sha, "size": 4096})).await;
@@ -203,7 +192,7 @@ async fn aborting_a_complete_upload_keeps_the_file(backend: Backend) {
         "upload-not-found",
     )
     .await;
-    assert_eq!(app.download(&sha).await.bytes().await.unwrap(), data);
+    assert_eq!(app.downloaded(&sha).await, data);
     let instant = app.create(json!({"sha256": sha, "size": 2048})).await;
     assert_eq!(instant.status(), StatusCode::OK);
 }
@@ -219,7 +208,7 @@ async fn the_sweep_removes_expired_sessions_and_their_chunks(backend: Backend) {
     app.create_for(&test_bytes(10, 10), 1024).await;
     let report = app.uploads.sweep(later).await.unwrap();
     assert_eq!(report.expired_sessions, 3);
-    assert!(app.stored_keys().await.is_empty());
+    app.assert_store_empty().await;
     assert_error(
         app.progress(&sha256_hex(&stale)).await,
         StatusCode::NOT_FOUND,
@@ -302,22 +291,8 @@ async fn leftovers_no_row_points_at_are_collected_and_nothing_else(backend: Back
         app.complete(&sha256_hex(&live)).await.status(),
         StatusCode::OK
     );
-    assert_eq!(
-        app.download(&sha256_hex(&live))
-            .await
-            .bytes()
-            .await
-            .unwrap(),
-        live
-    );
-    assert_eq!(
-        app.download(&sha256_hex(&published))
-            .await
-            .bytes()
-            .await
-            .unwrap(),
-        published
-    );
+    assert_eq!(app.downloaded(&sha256_hex(&live)).await, live);
+    assert_eq!(app.downloaded(&sha256_hex(&published)).await, published);
 }
 
 async fn unknown_routes_and_methods_answer_json(backend: Backend) {
