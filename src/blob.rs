@@ -23,12 +23,34 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
-use crate::upload::ContentHash;
+use ferry_proto::ContentHash;
+
+use crate::ids::{ObjectKey, UploadId, WriteToken};
 
 /// A failure of the object store.
 #[derive(Debug, thiserror::Error)]
-#[error("object store: {0}")]
-pub struct BlobError(#[from] pub object_store::Error);
+#[error("object store")]
+pub struct BlobError(#[from] object_store::Error);
+
+impl BlobError {
+    /// Whether the failure may pass (the store is unreachable, slow or
+    /// refusing for now), so that a client should try again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.0, object_store::Error::Generic { .. })
+    }
+
+    /// Whether the object asked for is not there.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self.0, object_store::Error::NotFound { .. })
+    }
+
+    fn io(store: &'static str, error: std::io::Error) -> Self {
+        BlobError(object_store::Error::Generic {
+            store,
+            source: Box::new(error),
+        })
+    }
+}
 
 /// Why a streamed write did not produce an object.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +64,23 @@ pub enum WriteError {
     /// The source failed (the client went away, a malformed body); nothing was kept.
     #[error("the body could not be read: {0}")]
     Source(String),
+    /// The store failed; nothing was kept.
+    #[error(transparent)]
+    Store(#[from] BlobError),
+}
+
+/// Why a concatenation of objects did not produce an object.
+#[derive(Debug, thiserror::Error)]
+pub enum ConcatError {
+    /// The parts add up to more than allowed; nothing was kept.
+    #[error("the parts are longer than {limit} bytes")]
+    TooLong {
+        /// The most bytes the result may hold.
+        limit: u64,
+    },
+    /// A part is not in the store; nothing was kept.
+    #[error("the part {0} is missing")]
+    MissingPart(ObjectKey),
     /// The store failed; nothing was kept.
     #[error(transparent)]
     Store(#[from] BlobError),
@@ -72,13 +111,12 @@ impl BlobStore {
             return Ok(Self::new(Arc::new(InMemory::new()), 1 << 20));
         }
         let folder = match Url::parse(location) {
-            Ok(url) if url.scheme() == "file" => {
-                url.to_file_path()
-                    .map_err(|()| object_store::Error::Generic {
-                        store: "local",
-                        source: format!("{location} is not a usable file URL").into(),
-                    })?
-            }
+            Ok(url) if url.scheme() == "file" => url.to_file_path().map_err(|()| {
+                BlobError::io(
+                    "local",
+                    std::io::Error::other(format!("{location} is not a usable file URL")),
+                )
+            })?,
             Ok(url) if url.scheme().len() > 1 => {
                 let (store, _) =
                     object_store::parse_url_opts(&url, std::env::vars().map(lowercase_key))?;
@@ -86,10 +124,7 @@ impl BlobStore {
             }
             _ => FsPath::new(location).to_path_buf(),
         };
-        std::fs::create_dir_all(&folder).map_err(|e| object_store::Error::Generic {
-            store: "local",
-            source: Box::new(e),
-        })?;
+        std::fs::create_dir_all(&folder).map_err(|e| BlobError::io("local", e))?;
         let local =
             Arc::new(LocalFileSystem::new_with_prefix(&folder)?.with_automatic_cleanup(true));
         Ok(BlobStore {
@@ -109,23 +144,23 @@ impl BlobStore {
     }
 
     /// The key of one staged copy of a chunk.
-    pub fn chunk_key(upload_id: &str, index: u64, token: &str) -> String {
-        format!("chunks/{upload_id}/{index}.{token}")
+    pub fn chunk_key(upload_id: &UploadId, index: u64, token: &WriteToken) -> ObjectKey {
+        key(format!("chunks/{upload_id}/{index}.{token}"))
     }
 
     /// The folder holding every staged chunk of an upload.
-    pub fn chunks_prefix(upload_id: &str) -> String {
+    pub fn chunks_prefix(upload_id: &UploadId) -> String {
         format!("chunks/{upload_id}/")
     }
 
-    /// The key one merge (or one-request upload) writes a file's bytes to.
-    pub fn file_key(sha256: &ContentHash, token: &str) -> String {
-        format!("files/{sha256}/{token}")
+    /// The key one merge writes a file's bytes to.
+    pub fn file_key(sha256: &ContentHash, token: &WriteToken) -> ObjectKey {
+        key(format!("files/{sha256}/{token}"))
     }
 
     /// The key a one-request upload writes its bytes to.
-    pub fn direct_key(token: &str) -> String {
-        format!("files/direct/{token}")
+    pub fn direct_key(token: &WriteToken) -> ObjectKey {
+        key(format!("files/direct/{token}"))
     }
 
     /// Answers whether the store can be listed.
@@ -139,14 +174,18 @@ impl BlobStore {
 
     /// Streams `source` into `key`, hashing it, keeping at most `limit` bytes.
     /// On any failure the partial object is aborted and nothing is kept.
-    pub async fn write<S, E>(&self, key: &str, source: S, limit: u64) -> Result<Written, WriteError>
+    pub async fn write<S, E>(
+        &self,
+        key: &ObjectKey,
+        source: S,
+        limit: u64,
+    ) -> Result<Written, WriteError>
     where
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let mut writer =
-            BufWriter::with_capacity(self.store.clone(), Path::from(key), self.part_size)
-                .with_max_concurrency(2);
+        let mut writer = BufWriter::with_capacity(self.store.clone(), path(key), self.part_size)
+            .with_max_concurrency(2);
         match copy_hashed(&mut writer, source, limit).await {
             Ok(written) => {
                 self.sync(key).await?;
@@ -154,9 +193,43 @@ impl BlobStore {
             }
             Err(error) => {
                 if let Err(abort) = writer.abort().await {
-                    tracing::warn!(key, error = %abort, "could not abort a failed write");
+                    tracing::warn!(%key, error = %abort, "could not abort a failed write");
                 }
                 Err(error)
+            }
+        }
+    }
+
+    /// Writes the objects `parts`, in order, into one new object `key`,
+    /// hashing it, keeping at most `limit` bytes. On any failure nothing is kept.
+    pub async fn concat(
+        &self,
+        parts: &[ObjectKey],
+        key: &ObjectKey,
+        limit: u64,
+    ) -> Result<Written, ConcatError> {
+        let store = self.clone();
+        let source = futures::stream::iter(parts.to_vec())
+            .then(move |part| {
+                let store = store.clone();
+                async move { store.read(&part, None).await }
+            })
+            .try_flatten()
+            .boxed();
+        match self.write(key, source, limit).await {
+            Ok(written) => Ok(written),
+            Err(WriteError::TooLong { limit }) => Err(ConcatError::TooLong { limit }),
+            Err(WriteError::Store(error)) => Err(ConcatError::Store(error)),
+            Err(WriteError::Source(reason)) => {
+                for part in parts {
+                    if !self.exists(part).await? {
+                        return Err(ConcatError::MissingPart(part.clone()));
+                    }
+                }
+                Err(ConcatError::Store(BlobError::io(
+                    "parts",
+                    std::io::Error::other(reason),
+                )))
             }
         }
     }
@@ -164,11 +237,11 @@ impl BlobStore {
     /// Flushes a written object and its folder to disk on a local store, so
     /// that what was answered as stored survives a power loss. Object stores
     /// over the network are durable once a write returns.
-    async fn sync(&self, key: &str) -> Result<(), BlobError> {
+    async fn sync(&self, key: &ObjectKey) -> Result<(), BlobError> {
         let Some(local) = &self.local else {
             return Ok(());
         };
-        let path = local.path_to_filesystem(&Path::from(key))?;
+        let path = local.path_to_filesystem(&path(key))?;
         let synced = tokio::task::spawn_blocking(move || {
             std::fs::File::open(&path)?.sync_all()?;
             match path.parent() {
@@ -179,31 +252,26 @@ impl BlobStore {
         .await
         .map_err(std::io::Error::other)
         .and_then(|result| result);
-        synced.map_err(|e| {
-            BlobError(object_store::Error::Generic {
-                store: "local",
-                source: Box::new(e),
-            })
-        })
+        synced.map_err(|e| BlobError::io("local", e))
     }
 
     /// Streams an object, or a byte range of it, out of the store.
     pub async fn read(
         &self,
-        key: &str,
+        key: &ObjectKey,
         range: Option<Range<u64>>,
     ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
             ..GetOptions::default()
         };
-        let result = self.store.get_opts(&Path::from(key), options).await?;
+        let result = self.store.get_opts(&path(key), options).await?;
         Ok(result.into_stream().map_err(BlobError).boxed())
     }
 
     /// Whether an object exists.
-    pub async fn exists(&self, key: &str) -> Result<bool, BlobError> {
-        match self.store.head(&Path::from(key)).await {
+    pub async fn exists(&self, key: &ObjectKey) -> Result<bool, BlobError> {
+        match self.store.head(&path(key)).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(error) => Err(error.into()),
@@ -228,19 +296,21 @@ impl BlobStore {
         &self,
         prefix: &str,
         cutoff: DateTime<Utc>,
-    ) -> Result<Vec<String>, BlobError> {
+    ) -> Result<Vec<ObjectKey>, BlobError> {
         self.store
             .list(Some(&Path::from(prefix)))
             .try_filter(|meta| futures::future::ready(meta.last_modified < cutoff))
-            .map_ok(|meta| meta.location.to_string())
+            .try_filter_map(|meta| {
+                futures::future::ready(Ok(ObjectKey::parse(meta.location.to_string()).ok()))
+            })
             .try_collect()
             .await
             .map_err(BlobError)
     }
 
     /// Deletes one object; a missing object is not an error.
-    pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        match self.store.delete(&Path::from(key)).await {
+    pub async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
+        match self.store.delete(&path(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(error.into()),
         }
@@ -285,12 +355,10 @@ where
         hasher.update(&piece);
         writer.put(piece).await.map_err(BlobError)?;
     }
-    writer.shutdown().await.map_err(|e| {
-        BlobError(object_store::Error::Generic {
-            store: "writer",
-            source: Box::new(e),
-        })
-    })?;
+    writer
+        .shutdown()
+        .await
+        .map_err(|e| BlobError::io("writer", e))?;
     Ok(Written {
         size,
         sha256: ContentHash::from_digest(hasher.finalize().into()),
@@ -299,4 +367,13 @@ where
 
 fn lowercase_key((key, value): (String, String)) -> (String, String) {
     (key.to_ascii_lowercase(), value)
+}
+
+fn path(key: &ObjectKey) -> Path {
+    Path::from(key.as_str())
+}
+
+/// A key this module built from valid ids, hashes and indices.
+fn key(text: String) -> ObjectKey {
+    ObjectKey::parse(text).unwrap_or_else(|_| unreachable!("keys are built from valid segments"))
 }

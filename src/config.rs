@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
+use ferry_proto::{parse_duration, parse_size};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::units::{parse_duration, parse_size};
 use crate::upload::{Limits, Timings};
 
 /// Longest duration a setting may name: ten years.
@@ -84,6 +84,15 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Every setting at its default, whatever the environment says: the
+    /// settings tests start from.
+    pub fn defaults() -> Self {
+        let command = Settings::command().mut_args(|arg| arg.env(None));
+        let matches = command.get_matches_from(["ferryd"]);
+        Settings::from_arg_matches(&matches)
+            .unwrap_or_else(|error| unreachable!("the defaults parse: {error}"))
+    }
+
     /// The upload limits these settings name.
     pub fn limits(&self) -> Limits {
         Limits {
@@ -129,5 +138,20 @@ impl Settings {
             return Err("the sweep interval must be between 1ms and 3650d".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid_and_name_the_embedded_stores() {
+        let settings = Settings::defaults();
+        assert!(settings.validate().is_ok());
+        assert_eq!(settings.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.store, "storage/objects");
+        assert!(!settings.uses_postgres());
+        assert_eq!(settings.session_ttl, Duration::from_secs(24 * 3600));
     }
 }

@@ -1,34 +1,26 @@
-//! The one boundary where errors become HTTP answers: a status, a stable
-//! kebab-case code and a message, as JSON. Server faults are logged with
-//! their cause and answered without details.
+//! The one boundary where errors become HTTP answers: a contract code, its
+//! one status, and a message, as JSON. Server faults are logged with their
+//! whole cause chain and answered without details.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use ferry_proto::{ErrorBody, ErrorCode};
 
-use crate::api::{ErrorBody, UploadStatus, codes};
 use crate::upload::UploadError;
 
 /// An error answer of the API.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
     body: Box<ErrorBody>,
     headers: Vec<(HeaderName, String)>,
 }
 
 impl ApiError {
-    /// An error with a status, a contract code and a message for a person.
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    /// An error with a contract code and a message for a person.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
-            status,
-            body: Box::new(ErrorBody {
-                code: code.to_owned(),
-                message: message.into(),
-                field: None,
-                status: None,
-                missing_chunks: None,
-            }),
+            body: Box::new(ErrorBody::new(code, message)),
             headers: Vec::new(),
         }
     }
@@ -41,19 +33,19 @@ impl ApiError {
 
     /// A 400 `invalid-request` naming the field at fault.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        let mut error = ApiError::new(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, message);
+        let mut error = ApiError::new(ErrorCode::InvalidRequest, message);
         error.body.field = Some(field.to_owned());
         error
     }
 
-    /// The status of the answer.
-    pub fn status(&self) -> StatusCode {
-        self.status
+    /// The contract code of the answer.
+    pub fn code(&self) -> ErrorCode {
+        self.body.code
     }
 
-    fn with_status(mut self, status: UploadStatus) -> Self {
-        self.body.status = Some(status);
-        self
+    /// The status of the answer, fixed by its code.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.body.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
@@ -62,7 +54,7 @@ impl std::fmt::Display for ApiError {
         write!(
             f,
             "{} {}: {}",
-            self.status.as_u16(),
+            self.body.code.status(),
             self.body.code,
             self.body.message
         )
@@ -71,11 +63,11 @@ impl std::fmt::Display for ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut answer = HttpResponse::build(self.status);
+        let mut answer = HttpResponse::build(self.status());
         answer.insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")));
         for (name, value) in &self.headers {
             answer.insert_header((name.clone(), value.as_str()));
@@ -86,67 +78,73 @@ impl ResponseError for ApiError {
 
 impl From<UploadError> for ApiError {
     fn from(error: UploadError) -> Self {
-        let message = error.to_string();
-        match error {
-            UploadError::InvalidField { field, .. } => ApiError::invalid(field, message),
-            UploadError::BodyUnreadable(_) => ApiError::invalid("body", message),
-            UploadError::FileTooLarge { .. } => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                codes::FILE_TOO_LARGE,
-                message,
-            ),
-            UploadError::SizeMismatch { .. } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                codes::SIZE_MISMATCH,
-                message,
-            ),
-            UploadError::UploadConflict { .. } => {
-                ApiError::new(StatusCode::CONFLICT, codes::UPLOAD_CONFLICT, message)
+        let code = error.code();
+        match code {
+            ErrorCode::Unavailable => {
+                tracing::warn!(error = %chain(&error), "a dependency of the server is unavailable");
+                return ApiError::new(code, "the server could not reach its storage; try again");
             }
-            UploadError::UploadNotFound => {
-                ApiError::new(StatusCode::NOT_FOUND, codes::UPLOAD_NOT_FOUND, message)
+            ErrorCode::InternalError => {
+                tracing::error!(error = %chain(&error), "request failed inside the server");
+                return ApiError::new(code, "the server failed; the fault is in its log");
             }
-            UploadError::ChunkIndexOutOfRange { .. } => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                codes::CHUNK_INDEX_OUT_OF_RANGE,
-                message,
-            ),
-            UploadError::ChunkSizeMismatch { .. } => {
-                ApiError::new(StatusCode::BAD_REQUEST, codes::CHUNK_SIZE_MISMATCH, message)
-            }
-            UploadError::ChunkTooLarge { .. } => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                codes::CHUNK_TOO_LARGE,
-                message,
-            ),
-            UploadError::DigestMismatch => {
-                ApiError::new(StatusCode::BAD_REQUEST, codes::DIGEST_MISMATCH, message)
-            }
-            UploadError::NotWritable(status) => {
-                ApiError::new(StatusCode::CONFLICT, codes::UPLOAD_NOT_WRITABLE, message)
-                    .with_status(status)
-            }
-            UploadError::ChunksMissing(missing) => {
-                let mut error = ApiError::new(StatusCode::CONFLICT, codes::CHUNKS_MISSING, message);
-                error.body.missing_chunks = Some(missing);
-                error
-            }
-            UploadError::HashMismatch => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                codes::HASH_MISMATCH,
-                message,
-            ),
-            UploadError::FileNotFound => {
-                ApiError::new(StatusCode::NOT_FOUND, codes::FILE_NOT_FOUND, message)
-            }
-            UploadError::Meta(_) | UploadError::Blob(_) => {
-                tracing::error!(error = %error, cause = ?error, "request failed inside the server");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    codes::UNAVAILABLE,
-                    "the server could not reach its storage; try again",
-                )
-            }
+            _ => {}
         }
+        let mut answer = ApiError::new(code, error.to_string());
+        match error {
+            UploadError::InvalidField { field, .. } => answer.body.field = Some(field.to_owned()),
+            UploadError::BodyUnreadable(_) => answer.body.field = Some("body".to_owned()),
+            UploadError::NotWritable(status) => answer.body.status = Some(status),
+            UploadError::ChunksMissing(missing) => answer.body.missing_chunks = Some(missing),
+            _ => {}
+        }
+        answer
+    }
+}
+
+/// An error and every cause under it, on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(reason) = cause {
+        line.push_str(": ");
+        line.push_str(&reason.to_string());
+        cause = reason.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::MetaError;
+
+    #[test]
+    fn a_row_that_does_not_decode_is_an_opaque_internal_error() {
+        let fault = sqlx::Error::Decode("unknown upload status \"odd\"".into());
+        let error = ApiError::from(UploadError::Meta(MetaError::from(fault)));
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(error.code(), ErrorCode::InternalError);
+        assert!(
+            !error.body.message.contains("odd"),
+            "{}",
+            error.body.message
+        );
+    }
+
+    #[test]
+    fn a_pool_timeout_is_unavailable_and_worth_retrying() {
+        let error = ApiError::from(UploadError::Meta(MetaError::from(
+            sqlx::Error::PoolTimedOut,
+        )));
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.code(), ErrorCode::Unavailable);
+    }
+
+    #[test]
+    fn a_missing_chunk_refusal_carries_its_ranges() {
+        let error = ApiError::from(UploadError::ChunksMissing(vec![[2, 4]]));
+        assert_eq!(error.status(), StatusCode::CONFLICT);
+        assert_eq!(error.body.missing_chunks, Some(vec![[2, 4]]));
     }
 }

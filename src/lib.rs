@@ -1,18 +1,17 @@
 //! ferry: resumable, content-addressed file transfer.
 //!
 //! Data flows one way: [`http`] → [`upload`] (the domain) → [`meta`] and
-//! [`blob`] (the stores). [`api`] holds the wire types shared with the CLI.
+//! [`blob`] (the stores), which share the names in [`ids`]. The wire types
+//! shared with clients are the `ferry_proto` crate.
 #![warn(missing_docs, unreachable_pub)]
 
-pub mod api;
 pub mod blob;
-pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod ids;
 pub mod meta;
 pub mod range;
 pub mod startup;
 pub mod telemetry;
-pub mod units;
 pub mod upload;

@@ -21,21 +21,80 @@
 //!   there, and marks the session `complete`. A file row, once written, never
 //!   changes: the database is the only authority on what is published.
 //! * Times are passed in by the caller, so that expiry can be tested.
+//!
+//! Both databases run the same SQL text ([`sql`]); what differs between them
+//! is named once each in [`postgres`] and [`sqlite`].
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
 
-use crate::api::UploadStatus;
-use crate::upload::ContentHash;
+use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 
-pub mod conformance;
+#[macro_use]
+mod sql;
 pub mod postgres;
 pub mod sqlite;
 
-/// A failure of the database itself (connection, query, migration).
+/// A failure of the database itself, split by whether it may pass.
 #[derive(Debug, thiserror::Error)]
-#[error("metadata store: {0}")]
-pub struct MetaError(#[from] pub sqlx::Error);
+pub enum MetaError {
+    /// The database cannot be reached now (a pool timeout, a closed pool, a
+    /// lost connection, a busy lock): asking again later may succeed.
+    #[error("the metadata database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// A query failed in a way retrying will not mend (a row that does not
+    /// decode, a violated constraint, a migration that does not apply).
+    #[error("the metadata database failed")]
+    Fault(#[source] sqlx::Error),
+}
+
+impl MetaError {
+    /// Whether the failure may pass, so that a client should try again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, MetaError::Unavailable(_))
+    }
+}
+
+impl From<sqlx::Error> for MetaError {
+    fn from(error: sqlx::Error) -> Self {
+        if is_passing(&error) {
+            MetaError::Unavailable(error)
+        } else {
+            MetaError::Fault(error)
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for MetaError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        MetaError::from(sqlx::Error::from(error))
+    }
+}
+
+/// PostgreSQL's SQLSTATE classes and codes of failures that pass: lost
+/// connections (08), serialization failures and deadlocks (40001, 40P01),
+/// too many connections (53300), and a server shutting down (57P01-57P03).
+const PASSING_POSTGRES_STATES: [&str; 6] = ["40001", "40P01", "53300", "57P01", "57P02", "57P03"];
+
+/// SQLite's result codes of failures that pass: the database is busy or locked.
+const PASSING_SQLITE_CODES: [&str; 2] = ["5", "6"];
+
+fn is_passing(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08")
+                || PASSING_POSTGRES_STATES.contains(&code.as_ref())
+                || PASSING_SQLITE_CODES.contains(&code.as_ref())
+        }),
+        _ => false,
+    }
+}
 
 /// Result of a metadata operation.
 pub type MetaResult<T> = Result<T, MetaError>;
@@ -44,9 +103,9 @@ pub type MetaResult<T> = Result<T, MetaError>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     /// Unique id; names the folder of its staged chunks.
-    pub id: String,
+    pub id: UploadId,
     /// Who may see and touch the session.
-    pub owner: String,
+    pub owner: OwnerId,
     /// The key: SHA-256 of the whole file.
     pub sha256: ContentHash,
     /// Size of the whole file.
@@ -54,9 +113,9 @@ pub struct Session {
     /// Size of every chunk but the last.
     pub chunk_size: u64,
     /// Name offered in the download URL.
-    pub filename: Option<String>,
+    pub filename: Option<FileName>,
     /// Media type to serve the file with.
-    pub content_type: Option<String>,
+    pub content_type: Option<MediaType>,
     /// Where the session stands.
     pub status: UploadStatus,
     /// When the sweep may remove it.
@@ -77,10 +136,10 @@ pub struct Chunk {
     pub index: u64,
     /// Its length in bytes.
     pub size: u64,
-    /// Lower-case hex SHA-256 of its bytes.
-    pub sha256: String,
+    /// SHA-256 of its bytes.
+    pub sha256: ContentHash,
     /// Where its bytes are in the object store.
-    pub object_key: String,
+    pub object_key: ObjectKey,
 }
 
 /// A published file: verified bytes under their hash.
@@ -91,9 +150,9 @@ pub struct FileRecord {
     /// Their length.
     pub size: u64,
     /// Media type given by the upload that published it.
-    pub content_type: Option<String>,
+    pub content_type: Option<MediaType>,
     /// Where the bytes are in the object store.
-    pub object_key: String,
+    pub object_key: ObjectKey,
     /// When it was published: its Last-Modified, the same on every instance.
     pub published_at: DateTime<Utc>,
 }
@@ -104,11 +163,11 @@ pub struct MergeLease {
     /// The content hash being merged.
     pub sha256: ContentHash,
     /// The session whose chunks are merged.
-    pub upload_id: String,
+    pub upload_id: UploadId,
     /// Unique per attempt; proves who holds the lease.
-    pub token: String,
+    pub token: WriteToken,
     /// Where this attempt writes the merged bytes.
-    pub object_key: String,
+    pub object_key: ObjectKey,
     /// Until when the lease holds unless renewed.
     pub lease_until: DateTime<Utc>,
 }
@@ -128,7 +187,7 @@ pub enum Recorded {
     /// The chunk is recorded.
     Accepted {
         /// Key of the copy it replaced, to delete.
-        replaced_key: Option<String>,
+        replaced_key: Option<ObjectKey>,
         /// Chunks recorded in the session, this one included.
         received_count: u64,
         /// Their total size.
@@ -146,7 +205,7 @@ pub enum Claim {
     /// The caller holds the lease.
     Claimed {
         /// Object key of an expired attempt that was taken over, to delete.
-        abandoned_key: Option<String>,
+        abandoned_key: Option<ObjectKey>,
     },
     /// Another attempt holds an unexpired lease on this hash.
     Busy,
@@ -171,33 +230,37 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn ping(&self) -> MetaResult<()>;
 
     /// The session of `owner` for `sha256`, in whatever state.
-    async fn find_session(&self, owner: &str, sha256: &ContentHash) -> MetaResult<Option<Session>>;
+    async fn find_session(
+        &self,
+        owner: &OwnerId,
+        sha256: &ContentHash,
+    ) -> MetaResult<Option<Session>>;
 
     /// Inserts a session unless the owner has one for this hash.
     async fn insert_session(&self, session: &Session) -> MetaResult<Inserted>;
 
     /// Deletes a session and its chunk rows; `false` when it was not there.
-    async fn delete_session(&self, id: &str) -> MetaResult<bool>;
+    async fn delete_session(&self, id: &UploadId) -> MetaResult<bool>;
 
     /// Deletes a session only if it is still expired at `now` and not merging.
-    async fn delete_expired_session(&self, id: &str, now: DateTime<Utc>) -> MetaResult<bool>;
+    async fn delete_expired_session(&self, id: &UploadId, now: DateTime<Utc>) -> MetaResult<bool>;
 
-    /// Moves a session's expiry.
-    async fn touch_session(&self, id: &str, expires_at: DateTime<Utc>) -> MetaResult<()>;
+    /// Moves a session's expiry forward to `expires_at` (never back).
+    async fn touch_session(&self, id: &UploadId, expires_at: DateTime<Utc>) -> MetaResult<()>;
 
     /// The chunks recorded for a session, by ascending index.
-    async fn chunks(&self, upload_id: &str) -> MetaResult<Vec<Chunk>>;
+    async fn chunks(&self, upload_id: &UploadId) -> MetaResult<Vec<Chunk>>;
 
     /// Records a stored chunk if the session is `uploading`, extending its expiry.
     async fn record_chunk(
         &self,
-        upload_id: &str,
+        upload_id: &UploadId,
         chunk: &Chunk,
         expires_at: DateTime<Utc>,
     ) -> MetaResult<Recorded>;
 
     /// Moves a session from `uploading` to `merging` if every chunk is recorded.
-    async fn start_merge(&self, upload_id: &str) -> MetaResult<bool>;
+    async fn start_merge(&self, upload_id: &UploadId) -> MetaResult<bool>;
 
     /// Claims the merge lease of a hash, taking over one that expired before `now`.
     async fn claim_merge(&self, lease: &MergeLease, now: DateTime<Utc>) -> MetaResult<Claim>;
@@ -206,7 +269,7 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn renew_merge(
         &self,
         sha256: &ContentHash,
-        token: &str,
+        token: &WriteToken,
         lease_until: DateTime<Utc>,
     ) -> MetaResult<bool>;
 
@@ -214,8 +277,8 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn publish(
         &self,
         file: &FileRecord,
-        upload_id: &str,
-        token: &str,
+        upload_id: &UploadId,
+        token: &WriteToken,
     ) -> MetaResult<Published>;
 
     /// Marks a merging session `failed` and gives up its lease; `false` when
@@ -223,12 +286,12 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn fail_merge(
         &self,
         sha256: &ContentHash,
-        upload_id: &str,
-        token: &str,
+        upload_id: &UploadId,
+        token: &WriteToken,
     ) -> MetaResult<bool>;
 
     /// Completes a merging session whose content another upload published.
-    async fn complete_session(&self, upload_id: &str) -> MetaResult<bool>;
+    async fn complete_session(&self, upload_id: &UploadId) -> MetaResult<bool>;
 
     /// Publishes a file outside any session (one-request uploads).
     async fn insert_file(&self, file: &FileRecord) -> MetaResult<Published>;
@@ -246,18 +309,22 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn orphaned_merges(&self, now: DateTime<Utc>) -> MetaResult<Vec<MergeLease>>;
 
     /// Whether a session with this id exists, in any state.
-    async fn session_exists(&self, id: &str) -> MetaResult<bool>;
+    async fn session_exists(&self, id: &UploadId) -> MetaResult<bool>;
 
     /// Whether a published file's bytes are stored under this key.
-    async fn file_key_in_use(&self, object_key: &str) -> MetaResult<bool>;
+    async fn file_key_in_use(&self, object_key: &ObjectKey) -> MetaResult<bool>;
 
     /// Gives up a lease if its token still matches, leaving any merging
     /// session for a later attempt; `false` when the token no longer held it.
-    async fn drop_merge(&self, sha256: &ContentHash, token: &str) -> MetaResult<bool>;
+    async fn drop_merge(&self, sha256: &ContentHash, token: &WriteToken) -> MetaResult<bool>;
 }
 
-fn parse_hash(text: String) -> Result<ContentHash, sqlx::Error> {
-    ContentHash::parse(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+/// Turns a stored value that fails its own check into a decode error.
+fn decoded<T, E>(parsed: Result<T, E>) -> Result<T, sqlx::Error>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    parsed.map_err(|error| sqlx::Error::Decode(Box::new(error)))
 }
 
 fn parse_status(text: String) -> Result<UploadStatus, sqlx::Error> {
@@ -266,7 +333,7 @@ fn parse_status(text: String) -> Result<UploadStatus, sqlx::Error> {
 }
 
 fn to_u64(value: i64) -> Result<u64, sqlx::Error> {
-    u64::try_from(value).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    decoded(u64::try_from(value))
 }
 
 fn to_i64(value: u64) -> i64 {

@@ -1,6 +1,6 @@
 //! Building the server from its settings: stores, domain, routes, sweeper.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ const ACCESS_LOG: &str = "%a \"%r\" %s %b %Dms";
 
 /// A bound, ready-to-run server.
 pub struct Application {
-    port: u16,
+    address: SocketAddr,
     server: Server,
     uploads: Uploads,
     sweeper: tokio::task::JoinHandle<()>,
@@ -50,7 +50,7 @@ impl Application {
         let uploads = Uploads::new(meta, blobs, settings.limits(), settings.timings());
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
-        let port = listener.local_addr()?.port();
+        let address = listener.local_addr()?;
         let data = web::Data::new(uploads.clone());
         let server = HttpServer::new(move || {
             App::new()
@@ -64,16 +64,22 @@ impl Application {
         .run();
         let sweeper = tokio::spawn(sweep_forever(uploads.clone(), settings.sweep_interval));
         Ok(Application {
-            port,
+            address,
             server,
             uploads,
             sweeper,
         })
     }
 
-    /// The port the server listens on (useful when bound to port 0).
+    /// The address the server listens on, with the port it really bound
+    /// (useful when asked for port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The port the server listens on.
     pub fn port(&self) -> u16 {
-        self.port
+        self.address.port()
     }
 
     /// The upload service behind the routes.

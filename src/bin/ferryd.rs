@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("starting ferryd")?;
     tracing::info!(
-        address = %format!("http://127.0.0.1:{}", app.port()),
+        address = %format!("http://{}", app.address()),
         metadata = %database,
         objects = %store,
         "ferryd listening"

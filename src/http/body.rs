@@ -5,8 +5,9 @@ use actix_web::http::header::{CONTENT_LENGTH, HeaderName};
 use actix_web::web::{self, Bytes, BytesMut};
 use futures::StreamExt;
 
+use ferry_proto::ContentHash;
+
 use crate::error::ApiError;
-use crate::upload::{ContentHash, parse_sha256};
 
 /// Reads a body that must be small (JSON, form fields), refusing more than `limit`.
 pub(super) async fn read_small(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
@@ -53,5 +54,5 @@ pub(super) fn header_text<'r>(
 
 /// The `{sha256}` path segment.
 pub(super) fn path_hash(text: &str) -> Result<ContentHash, ApiError> {
-    Ok(parse_sha256(text)?)
+    Ok(crate::upload::sha256(text)?)
 }

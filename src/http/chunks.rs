@@ -1,16 +1,15 @@
 //! Receiving chunks: raw `PUT`, and multipart `POST` as `wx.uploadFile` sends.
 
 use actix_multipart::{Field, Multipart};
-use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderName;
 use actix_web::{HttpRequest, HttpResponse, web};
+use ferry_proto::{CONTENT_DIGEST, ContentHash, ErrorCode, X_CHUNK_SHA256, parse_content_digest};
 use futures::{StreamExt, TryStreamExt};
 
 use super::body::{content_length, header_text, path_hash};
 use super::{Owner, now, resource};
-use crate::api::{CONTENT_DIGEST, X_CHUNK_SHA256, codes};
 use crate::error::ApiError;
-use crate::upload::{ChunkTarget, Digest, StagedChunk, UploadError, Uploads};
+use crate::upload::{ChunkTarget, StagedChunk, UploadError, Uploads};
 
 /// Room allowed for the multipart framing and small fields around a chunk.
 const MULTIPART_OVERHEAD: u64 = 64 << 10;
@@ -61,8 +60,7 @@ async fn post_chunk(
         let limit = target.chunk_size() + MULTIPART_OVERHEAD;
         if len > limit {
             return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                codes::CHUNK_TOO_LARGE,
+                ErrorCode::ChunkTooLarge,
                 format!("a chunk form is at most {limit} bytes"),
             ));
         }
@@ -95,7 +93,7 @@ async fn read_chunk_form(
     uploads: &Uploads,
     target: &ChunkTarget,
     mut form: Multipart,
-) -> Result<(StagedChunk, Option<Digest>), FormFailure> {
+) -> Result<(StagedChunk, Option<ContentHash>), FormFailure> {
     let mut staged: Option<StagedChunk> = None;
     let mut digest = None;
     loop {
@@ -118,7 +116,7 @@ async fn read_chunk_form(
             "sha256" => {
                 let parsed = read_field(field)
                     .await
-                    .and_then(|text| Digest::from_hex("sha256", &text).map_err(ApiError::from));
+                    .and_then(|text| hex_digest("sha256", &text));
                 match parsed {
                     Ok(parsed) => digest = Some(parsed),
                     Err(error) => return Err((error, staged)),
@@ -156,8 +154,7 @@ pub(super) fn multipart(
         });
     if !is_form {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            codes::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
             "the body must be multipart/form-data",
         ));
     }
@@ -198,8 +195,7 @@ fn chunk_index(text: &str) -> Result<u64, ApiError> {
     let digits = text.strip_prefix('-').unwrap_or(text);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            codes::CHUNK_INDEX_OUT_OF_RANGE,
+            ErrorCode::ChunkIndexOutOfRange,
             format!("chunk index {text} is not within this upload"),
         ));
     }
@@ -211,19 +207,30 @@ fn chunk_index(text: &str) -> Result<u64, ApiError> {
 
 /// The digest sent in `Content-Digest` or `X-Chunk-Sha256`, if any; the
 /// two must agree when both are sent.
-fn header_digest(request: &HttpRequest) -> Result<Option<Digest>, ApiError> {
+fn header_digest(request: &HttpRequest) -> Result<Option<ContentHash>, ApiError> {
     let content_digest = header_text(request, &HeaderName::from_static(CONTENT_DIGEST))?
-        .map(Digest::from_content_digest)
+        .map(|value| {
+            parse_content_digest(value)
+                .map_err(|error| ApiError::invalid(CONTENT_DIGEST, error.to_string()))
+        })
         .transpose()?
         .flatten();
     let hex = header_text(request, &HeaderName::from_static(X_CHUNK_SHA256))?
-        .map(|value| Digest::from_hex(X_CHUNK_SHA256, value))
+        .map(|value| hex_digest(X_CHUNK_SHA256, value))
         .transpose()?;
     agreeing(content_digest, hex)
 }
 
+/// A hex SHA-256 sent in `X-Chunk-Sha256` or the `sha256` form field.
+fn hex_digest(field: &str, value: &str) -> Result<ContentHash, ApiError> {
+    ContentHash::parse(value.trim()).map_err(|error| ApiError::invalid(field, error.to_string()))
+}
+
 /// One digest out of two optional ones, refusing two that disagree.
-fn agreeing(first: Option<Digest>, second: Option<Digest>) -> Result<Option<Digest>, ApiError> {
+fn agreeing(
+    first: Option<ContentHash>,
+    second: Option<ContentHash>,
+) -> Result<Option<ContentHash>, ApiError> {
     match (first, second) {
         (Some(a), Some(b)) if a != b => Err(UploadError::DigestMismatch.into()),
         (first, second) => Ok(first.or(second)),

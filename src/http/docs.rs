@@ -21,11 +21,11 @@ async fn openapi() -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::codes;
+    use ferry_proto::ErrorCode;
 
     #[test]
     fn every_error_code_is_listed_in_the_openapi_document() {
-        for code in codes::ALL {
+        for code in ErrorCode::ALL {
             assert!(
                 OPENAPI.contains(&format!("- {code}\n")),
                 "{code} is not documented"

@@ -13,19 +13,18 @@ use actix_web::http::header::{
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use bytes::Bytes;
-use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Deserialize;
 
+use ferry_proto::ErrorCode;
+
 use super::body::path_hash;
-use crate::api::codes;
-use crate::blob::{BlobError, BlobStore};
 use crate::error::ApiError;
-use crate::meta::FileRecord;
 use crate::range::{
     ByteRange, Conditions, Decision, MultipartLayout, Validators, evaluate, format_http_date,
     multipart_content_type, multipart_layout, unsatisfied_content_range,
 };
-use crate::upload::{Uploads, served_content_type};
+use crate::upload::{ByteStream, Download, UploadError, Uploads};
 
 /// Published content never changes, so it may be cached for a year.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -78,13 +77,14 @@ pub(super) async fn download(
     uploads: web::Data<Uploads>,
 ) -> Result<HttpResponse, ApiError> {
     let sha256 = path_hash(&path.sha256)?;
-    let file = uploads.published_file(&sha256).await?;
-    let etag = file.sha256.to_hex();
-    let last_modified = SystemTime::from(file.published_at);
+    let file = uploads.open_file(&sha256).await?;
+    let etag = file.sha256().to_hex();
+    let last_modified = SystemTime::from(file.published_at());
+    let size = file.size();
     let validators = Validators {
         etag: &etag,
         last_modified,
-        length: file.size,
+        length: size,
     };
     let headers = RequestHeaders::read(&request);
     let decision = evaluate(&headers.conditions(&request), &validators);
@@ -93,7 +93,7 @@ pub(super) async fn download(
         .inline
         .as_deref()
         .is_some_and(|v| v == "1" || v == "true");
-    let content_type = served_content_type(&file, filename);
+    let content_type = file.content_type(filename);
     let active = is_active_content(&content_type);
     let answer = |status: StatusCode| {
         let mut builder = HttpResponse::build(status);
@@ -116,34 +116,33 @@ pub(super) async fn download(
         builder
     };
     let is_head = request.method() == Method::HEAD;
-    let blobs = uploads.blobs().clone();
     Ok(match decision {
         Decision::Full => {
-            let body = read_range(&blobs, &file, None, is_head).await?;
+            let body = read_range(&file, None, is_head).await?;
             sized(
                 answer(StatusCode::OK).insert_header((CONTENT_TYPE, content_type)),
-                file.size,
+                size,
                 body,
             )
         }
         Decision::Partial(range) => {
-            let body = read_range(&blobs, &file, Some(range), is_head).await?;
+            let body = read_range(&file, Some(range), is_head).await?;
             sized(
                 answer(StatusCode::PARTIAL_CONTENT)
                     .insert_header((CONTENT_TYPE, content_type))
-                    .insert_header((CONTENT_RANGE, range.content_range(file.size))),
+                    .insert_header((CONTENT_RANGE, range.content_range(size))),
                 range.len(),
                 body,
             )
         }
         Decision::MultiPart(ranges) => {
             let boundary = uuid::Uuid::new_v4().simple().to_string();
-            let layout = multipart_layout(&ranges, &content_type, file.size, &boundary);
+            let layout = multipart_layout(&ranges, &content_type, size, &boundary);
             let length = layout.content_length;
             let body = if is_head {
                 stream::empty().boxed()
             } else {
-                multipart_body(blobs, file.object_key.clone(), layout)
+                multipart_body(file, layout)
             };
             sized(
                 answer(StatusCode::PARTIAL_CONTENT)
@@ -155,18 +154,16 @@ pub(super) async fn download(
         Decision::NotModified => answer(StatusCode::NOT_MODIFIED).finish(),
         Decision::PreconditionFailed => {
             return Err(ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                codes::PRECONDITION_FAILED,
+                ErrorCode::PreconditionFailed,
                 "a precondition of the request does not hold for this file",
             ));
         }
         Decision::NotSatisfiable => {
             return Err(ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                codes::RANGE_NOT_SATISFIABLE,
+                ErrorCode::RangeNotSatisfiable,
                 "no requested range lies within the file",
             )
-            .with_header(CONTENT_RANGE, unsatisfied_content_range(file.size)));
+            .with_header(CONTENT_RANGE, unsatisfied_content_range(size)));
         }
     })
 }
@@ -224,7 +221,7 @@ impl RequestHeaders {
     }
 }
 
-type Body = BoxStream<'static, Result<Bytes, BlobError>>;
+type Body = ByteStream;
 
 /// Largest piece handed to actix at once. Its HTTP/1 encoder copies every
 /// piece into its write buffer, and some stores (the in-memory one) yield a
@@ -257,32 +254,27 @@ fn bounded_pieces(body: Body, max: usize) -> Body {
 }
 
 async fn read_range(
-    blobs: &BlobStore,
-    file: &FileRecord,
+    file: &Download,
     range: Option<ByteRange>,
     is_head: bool,
 ) -> Result<Body, ApiError> {
-    if is_head || file.size == 0 {
+    if is_head {
         return Ok(stream::empty().boxed());
     }
     let bounds = range.map(|range| range.start..range.end + 1);
-    blobs
-        .read(&file.object_key, bounds)
-        .await
-        .map_err(|error| ApiError::from(crate::upload::UploadError::Blob(error)))
+    Ok(file.read(bounds).await?)
 }
 
 /// Streams the parts of a multipart/byteranges body, opening each range of
 /// the store only when the client has taken the part before it.
-fn multipart_body(blobs: BlobStore, key: String, layout: MultipartLayout) -> Body {
+fn multipart_body(file: Download, layout: MultipartLayout) -> Body {
     let epilogue = Bytes::from(layout.epilogue);
     stream::iter(layout.parts)
         .then(move |(preamble, range)| {
-            let blobs = blobs.clone();
-            let key = key.clone();
+            let file = file.clone();
             async move {
-                let bytes = blobs.read(&key, Some(range.start..range.end + 1)).await?;
-                Ok::<_, BlobError>(stream::once(async { Ok(Bytes::from(preamble)) }).chain(bytes))
+                let bytes = file.read(Some(range.start..range.end + 1)).await?;
+                Ok::<_, UploadError>(stream::once(async { Ok(Bytes::from(preamble)) }).chain(bytes))
             }
         })
         .try_flatten()

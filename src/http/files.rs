@@ -9,9 +9,10 @@ use serde::Deserialize;
 use super::body::{content_length, header_text, path_hash};
 use super::chunks::{drain_field, form_error, multipart, read_field};
 use super::resource;
-use crate::api::File;
+use ferry_proto::{ContentHash, File, FileName, MediaType};
+
 use crate::error::ApiError;
-use crate::upload::{self, ContentHash, Received, Stored, Uploads};
+use crate::upload::{self, Received, Stored, Uploads};
 
 /// Media types that say nothing about a raw body's content.
 const UNINFORMATIVE_TYPES: [&str; 2] = [
@@ -44,23 +45,21 @@ pub(super) async fn put_file(
 ) -> Result<HttpResponse, ApiError> {
     let sha256 = path_hash(&path)?;
     let query = query.into_inner();
-    let filename = query.filename.map(upload::validate_filename).transpose()?;
+    let filename = query.filename.map(upload::filename).transpose()?;
     let content_type = match query.content_type {
         Some(value) => Some(value),
         None => header_text(&request, &CONTENT_TYPE)?
             .filter(|value| !UNINFORMATIVE_TYPES.contains(&value.trim()))
             .map(str::to_owned),
     };
-    let content_type = content_type
-        .map(upload::validate_content_type)
-        .transpose()?;
+    let content_type = content_type.map(upload::content_type).transpose()?;
     uploads.check_direct_length(content_length(&request)?)?;
-    if let Some(file) = uploads.existing_file(&sha256, filename.as_deref()).await? {
+    if let Some(file) = uploads.existing_file(&sha256, filename.as_ref()).await? {
         return Ok(HttpResponse::Ok().json(file));
     }
     let received = uploads.receive_direct(payload).await?;
     let (stored, file) = uploads
-        .publish_direct(received, &sha256, filename.as_deref(), content_type)
+        .publish_direct(received, &sha256, filename.as_ref(), content_type)
         .await?;
     Ok(answer(stored, file))
 }
@@ -92,7 +91,7 @@ async fn post_file(
         }
     };
     let (stored, file) = uploads
-        .publish_direct(received, &sha256, filename.as_deref(), content_type)
+        .publish_direct(received, &sha256, filename.as_ref(), content_type)
         .await?;
     Ok(answer(stored, file))
 }
@@ -106,16 +105,14 @@ struct FileFields {
 }
 
 impl FileFields {
-    fn check(self) -> Result<(ContentHash, Option<String>, Option<String>), ApiError> {
+    fn check(self) -> Result<(ContentHash, Option<FileName>, Option<MediaType>), ApiError> {
         let sha256 = self
             .sha256
             .ok_or_else(|| ApiError::invalid("sha256", "the form has no sha256 field"))?;
         Ok((
             path_hash(sha256.trim())?,
-            self.filename.map(upload::validate_filename).transpose()?,
-            self.content_type
-                .map(upload::validate_content_type)
-                .transpose()?,
+            self.filename.map(upload::filename).transpose()?,
+            self.content_type.map(upload::content_type).transpose()?,
         ))
     }
 }

@@ -4,7 +4,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 
-use crate::api::codes;
+use ferry_proto::ErrorCode;
+
 use crate::error::ApiError;
 
 mod body;
@@ -49,8 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// The JSON 404 for paths no route knows.
 pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
-        actix_web::http::StatusCode::NOT_FOUND,
-        codes::NOT_FOUND,
+        ErrorCode::NotFound,
         format!("no route for {} {}", request.method(), request.path()),
     ))
 }
@@ -58,8 +58,7 @@ pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
 /// The JSON 405 for a known path asked with a method it does not take.
 async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
-        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-        codes::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
         format!("{} is not allowed on {}", request.method(), request.path()),
     ))
 }

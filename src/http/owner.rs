@@ -6,18 +6,16 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 
 use crate::error::ApiError;
+use crate::ids::OwnerId;
 
 /// The caller's identity. Authentication is off, so every caller is the
 /// fixed owner `anonymous`; with tokens it becomes the token's `sub`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner(String);
+pub struct Owner(OwnerId);
 
 impl Owner {
-    /// The owner of every request while authentication is off.
-    pub const ANONYMOUS: &'static str = "anonymous";
-
     /// The owner's id, as stored with its sessions.
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &OwnerId {
         &self.0
     }
 }
@@ -27,6 +25,6 @@ impl FromRequest for Owner {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(_request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(Ok(Owner(Owner::ANONYMOUS.to_owned())))
+        ready(Ok(Owner(OwnerId::anonymous())))
     }
 }

@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 
 use super::body::{path_hash, read_small};
 use super::{Owner, now, resource};
-use crate::api::CreateUpload;
+use ferry_proto::CreateUpload;
+
 use crate::error::ApiError;
 use crate::upload::{Completion, Created, Uploads};
 

@@ -1,62 +1,17 @@
 //! Receiving one chunk: check it against the session, stream it to the
 //! store while hashing, verify it, then record it.
 
-use base64::Engine;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use ferry_proto::{ChunkReceipt, ContentHash, UploadStatus};
 use futures::Stream;
 
 use super::Uploads;
 use super::chunk_plan::ChunkPlan;
-use super::content_hash::ContentHash;
 use super::error::{UploadError, UploadResult};
-use crate::api::{ChunkReceipt, UploadStatus};
 use crate::blob::{BlobStore, WriteError, Written};
+use crate::ids::{ObjectKey, OwnerId, WriteToken};
 use crate::meta::{Chunk, Recorded, Session};
-
-/// A digest a client sent along with a chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Digest(pub ContentHash);
-
-impl Digest {
-    /// Reads an RFC 9530 `Content-Digest` value such as `sha-256=:<base64>:`.
-    /// `Ok(None)` when it names only algorithms other than SHA-256.
-    pub fn from_content_digest(value: &str) -> UploadResult<Option<Self>> {
-        let malformed = || UploadError::InvalidField {
-            field: "content-digest",
-            reason: "must be sha-256=:<base64 of 32 bytes>:".into(),
-        };
-        for member in value.split(',') {
-            let Some((algorithm, encoded)) = member.trim().split_once('=') else {
-                return Err(malformed());
-            };
-            if !algorithm.trim().eq_ignore_ascii_case("sha-256") {
-                continue;
-            }
-            let encoded = encoded
-                .trim()
-                .strip_prefix(':')
-                .and_then(|rest| rest.strip_suffix(':'))
-                .ok_or_else(malformed)?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .map_err(|_| malformed())?;
-            let bytes: [u8; 32] = bytes.try_into().map_err(|_| malformed())?;
-            return Ok(Some(Digest(ContentHash::from_digest(bytes))));
-        }
-        Ok(None)
-    }
-
-    /// Reads a hex SHA-256 from `X-Chunk-Sha256` or the `sha256` form field.
-    pub fn from_hex(field: &'static str, value: &str) -> UploadResult<Self> {
-        ContentHash::parse(value.trim())
-            .map(Digest)
-            .map_err(|e| UploadError::InvalidField {
-                field,
-                reason: e.to_string(),
-            })
-    }
-}
 
 /// A chunk the session is ready to receive: its index and exact length.
 #[derive(Debug, Clone)]
@@ -76,7 +31,7 @@ impl ChunkTarget {
 /// A chunk written to the store but not yet recorded.
 #[derive(Debug, Clone)]
 pub struct StagedChunk {
-    key: String,
+    key: ObjectKey,
     written: Written,
 }
 
@@ -85,7 +40,7 @@ impl Uploads {
     /// declared length fits, before any of the body is read.
     pub async fn chunk_target(
         &self,
-        owner: &str,
+        owner: &OwnerId,
         sha256: &ContentHash,
         index: u64,
         declared_len: Option<u64>,
@@ -128,8 +83,7 @@ impl Uploads {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        let key = BlobStore::chunk_key(&target.session.id, target.index, &token);
+        let key = BlobStore::chunk_key(&target.session.id, target.index, &WriteToken::generate());
         let mismatch = || UploadError::ChunkSizeMismatch {
             index: target.index,
             expected: target.expected,
@@ -148,23 +102,24 @@ impl Uploads {
         Ok(staged)
     }
 
-    /// Verifies a staged chunk against the client's digest and records it,
-    /// replacing any earlier copy. A refused chunk leaves no trace.
+    /// Verifies a staged chunk against the digest the client sent, if any,
+    /// and records it, replacing any earlier copy. A refused chunk leaves no
+    /// trace.
     pub async fn accept_chunk(
         &self,
         target: ChunkTarget,
         staged: StagedChunk,
-        digest: Option<Digest>,
+        digest: Option<ContentHash>,
         now: DateTime<Utc>,
     ) -> UploadResult<ChunkReceipt> {
-        if digest.is_some_and(|Digest(claimed)| claimed != staged.written.sha256) {
+        if digest.is_some_and(|claimed| claimed != staged.written.sha256) {
             self.discard(staged).await;
             return Err(UploadError::DigestMismatch);
         }
         let chunk = Chunk {
             index: target.index,
             size: staged.written.size,
-            sha256: staged.written.sha256.to_hex(),
+            sha256: staged.written.sha256,
             object_key: staged.key.clone(),
         };
         let expires_at = now + self.timings.session_ttl;
@@ -199,7 +154,7 @@ impl Uploads {
         Ok(ChunkReceipt {
             index: chunk.index,
             size: chunk.size,
-            sha256: chunk.sha256,
+            sha256: chunk.sha256.to_hex(),
             received_bytes,
             received_count,
             chunk_count: target.session.chunk_count(),
@@ -211,44 +166,5 @@ impl Uploads {
         if let Err(error) = self.blobs.delete(&staged.key).await {
             tracing::warn!(key = %staged.key, %error, "could not delete a refused chunk");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const EMPTY_B64: &str = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
-    const EMPTY_HEX: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-    #[test]
-    fn a_content_digest_yields_the_sha256_it_names() {
-        let digest = Digest::from_content_digest(&format!("sha-256=:{EMPTY_B64}:")).unwrap();
-        assert_eq!(digest.unwrap().0.to_hex(), EMPTY_HEX);
-    }
-
-    #[test]
-    fn a_content_digest_listing_several_algorithms_uses_sha256() {
-        let value = format!("sha-512=:AAAA:, SHA-256=:{EMPTY_B64}:");
-        let digest = Digest::from_content_digest(&value).unwrap();
-        assert_eq!(digest.unwrap().0.to_hex(), EMPTY_HEX);
-    }
-
-    #[test]
-    fn a_content_digest_without_sha256_asks_for_no_check() {
-        assert_eq!(Digest::from_content_digest("sha-512=:AAAA:").unwrap(), None);
-    }
-
-    #[test]
-    fn a_content_digest_of_the_wrong_length_is_malformed() {
-        assert!(Digest::from_content_digest("sha-256=:AAAA:").is_err());
-        assert!(Digest::from_content_digest("sha-256=AAAA").is_err());
-        assert!(Digest::from_content_digest("garbage").is_err());
-    }
-
-    #[test]
-    fn a_hex_digest_is_accepted_in_upper_case() {
-        let digest = Digest::from_hex("sha256", &EMPTY_HEX.to_uppercase()).unwrap();
-        assert_eq!(digest.0.to_hex(), EMPTY_HEX);
     }
 }

@@ -4,12 +4,13 @@ use bytes::Bytes;
 use chrono::{SubsecRound, Utc};
 use futures::Stream;
 
+use ferry_proto::{ContentHash, FileName, MediaType};
+
 use super::Uploads;
-use super::content_hash::ContentHash;
 use super::error::{UploadError, UploadResult};
 use super::view::file_view;
-use crate::api;
 use crate::blob::{BlobStore, WriteError};
+use crate::ids::{ObjectKey, WriteToken};
 use crate::meta::{FileRecord, Published};
 
 /// Whether a one-request upload stored the file or found it there.
@@ -24,7 +25,7 @@ pub enum Stored {
 /// A file received in one request, verified but not yet published.
 #[derive(Debug, Clone)]
 pub struct Received {
-    key: String,
+    key: ObjectKey,
     size: u64,
     sha256: ContentHash,
 }
@@ -44,8 +45,8 @@ impl Uploads {
     pub async fn existing_file(
         &self,
         sha256: &ContentHash,
-        filename: Option<&str>,
-    ) -> UploadResult<Option<api::File>> {
+        filename: Option<&FileName>,
+    ) -> UploadResult<Option<ferry_proto::File>> {
         let file = self.meta.find_file(sha256).await?;
         Ok(file.map(|file| file_view(&file, filename)))
     }
@@ -57,8 +58,7 @@ impl Uploads {
         E: std::fmt::Display,
     {
         let limit = self.limits.direct_upload_max;
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        let key = BlobStore::direct_key(&token);
+        let key = BlobStore::direct_key(&WriteToken::generate());
         match self.blobs.write(&key, body, limit).await {
             Ok(written) => Ok(Received {
                 key,
@@ -76,9 +76,9 @@ impl Uploads {
         &self,
         received: Received,
         sha256: &ContentHash,
-        filename: Option<&str>,
-        content_type: Option<String>,
-    ) -> UploadResult<(Stored, api::File)> {
+        filename: Option<&FileName>,
+        content_type: Option<MediaType>,
+    ) -> UploadResult<(Stored, ferry_proto::File)> {
         if received.sha256 != *sha256 {
             self.discard_direct(&received).await;
             return Err(UploadError::HashMismatch);

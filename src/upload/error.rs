@@ -1,6 +1,7 @@
 //! Why an upload operation was refused or failed.
 
-use crate::api::UploadStatus;
+use ferry_proto::{ErrorCode, UploadStatus};
+
 use crate::blob::BlobError;
 use crate::meta::MetaError;
 
@@ -82,6 +83,33 @@ pub enum UploadError {
     /// The object store failed.
     #[error(transparent)]
     Blob(#[from] BlobError),
+}
+
+impl UploadError {
+    /// The contract's code for this error; a store failure is `unavailable`
+    /// when it may pass and `internal-error` when it is a fault.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            UploadError::InvalidField { .. } | UploadError::BodyUnreadable(_) => {
+                ErrorCode::InvalidRequest
+            }
+            UploadError::FileTooLarge { .. } => ErrorCode::FileTooLarge,
+            UploadError::SizeMismatch { .. } => ErrorCode::SizeMismatch,
+            UploadError::UploadConflict { .. } => ErrorCode::UploadConflict,
+            UploadError::UploadNotFound => ErrorCode::UploadNotFound,
+            UploadError::ChunkIndexOutOfRange { .. } => ErrorCode::ChunkIndexOutOfRange,
+            UploadError::ChunkSizeMismatch { .. } => ErrorCode::ChunkSizeMismatch,
+            UploadError::ChunkTooLarge { .. } => ErrorCode::ChunkTooLarge,
+            UploadError::DigestMismatch => ErrorCode::DigestMismatch,
+            UploadError::NotWritable(_) => ErrorCode::UploadNotWritable,
+            UploadError::ChunksMissing(_) => ErrorCode::ChunksMissing,
+            UploadError::HashMismatch => ErrorCode::HashMismatch,
+            UploadError::FileNotFound => ErrorCode::FileNotFound,
+            UploadError::Meta(error) if error.is_transient() => ErrorCode::Unavailable,
+            UploadError::Blob(error) if error.is_transient() => ErrorCode::Unavailable,
+            UploadError::Meta(_) | UploadError::Blob(_) => ErrorCode::InternalError,
+        }
+    }
 }
 
 /// Result of an upload operation.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::Uploads;
 use super::error::UploadResult;
-use crate::blob::BlobStore;
+use crate::ids::UploadId;
 
 impl Uploads {
     /// Deletes leftovers as of `now`; one-request uploads younger than
@@ -21,13 +21,13 @@ impl Uploads {
     ) -> UploadResult<usize> {
         let mut removed = 0;
         for folder in self.blobs.list_folders("chunks").await? {
-            let Some(upload_id) = folder.rsplit('/').next() else {
-                continue;
+            let owner = folder.rsplit('/').next().map(UploadId::parse);
+            let orphaned = match owner {
+                Some(Ok(upload_id)) => !self.meta.session_exists(&upload_id).await?,
+                _ => true,
             };
-            if !self.meta.session_exists(upload_id).await? {
-                self.blobs
-                    .delete_prefix(&BlobStore::chunks_prefix(upload_id))
-                    .await?;
+            if orphaned {
+                self.blobs.delete_prefix(&format!("{folder}/")).await?;
                 removed += 1;
             }
         }

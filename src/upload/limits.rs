@@ -17,19 +17,6 @@ pub struct Limits {
     pub direct_upload_max: u64,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_file_size: 100 << 30,
-            min_chunk_size: 256 << 10,
-            max_chunk_size: 64 << 20,
-            default_chunk_size: 8 << 20,
-            max_chunks: 10_000,
-            direct_upload_max: 16 << 20,
-        }
-    }
-}
-
 impl Limits {
     /// Checks that the limits agree with each other, naming the first that does not.
     pub fn validate(&self) -> Result<(), String> {

@@ -11,24 +11,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use futures::{StreamExt, TryStreamExt};
+use ferry_proto::{ContentHash, UploadStatus};
 use tokio::sync::{Semaphore, watch};
 
 use super::Uploads;
-use super::content_hash::ContentHash;
 use super::error::{UploadError, UploadResult};
 use super::index_ranges::missing_ranges;
-use crate::api::{self, UploadStatus};
-use crate::blob::{BlobStore, WriteError};
+use crate::blob::{BlobStore, ConcatError};
+use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use crate::meta::{Claim, FileRecord, MergeLease, Published, Session};
 
 /// The answer to a complete request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completion {
     /// The file is published (200).
-    Done(api::Upload),
+    Done(ferry_proto::Upload),
     /// The merge goes on in the background (202).
-    Pending(api::Upload),
+    Pending(ferry_proto::Upload),
 }
 
 /// Most merges one instance runs at once; more wait their turn, so that a
@@ -39,7 +38,7 @@ const CONCURRENT_MERGES: usize = 4;
 /// merged by one task here and waiters can follow it.
 #[derive(Clone)]
 pub(super) struct Registry {
-    running: Arc<Mutex<HashMap<String, watch::Receiver<bool>>>>,
+    running: Arc<Mutex<HashMap<UploadId, watch::Receiver<bool>>>>,
     permits: Arc<Semaphore>,
 }
 
@@ -53,11 +52,11 @@ impl Default for Registry {
 }
 
 impl Registry {
-    fn follow(&self, session_id: &str) -> Option<watch::Receiver<bool>> {
+    fn follow(&self, session_id: &UploadId) -> Option<watch::Receiver<bool>> {
         self.lock().get(session_id).cloned()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Receiver<bool>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UploadId, watch::Receiver<bool>>> {
         self.running
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -77,7 +76,7 @@ impl Uploads {
     #[tracing::instrument(skip(self), fields(sha256 = %sha256))]
     pub async fn complete(
         &self,
-        owner: &str,
+        owner: &OwnerId,
         sha256: &ContentHash,
         now: DateTime<Utc>,
     ) -> UploadResult<Completion> {
@@ -181,7 +180,7 @@ impl Uploads {
                     return Ok(());
                 }
             }
-            let token = uuid::Uuid::new_v4().simple().to_string();
+            let token = WriteToken::generate();
             let lease = MergeLease {
                 sha256: current.sha256,
                 upload_id: current.id.clone(),
@@ -276,41 +275,25 @@ impl Uploads {
         }
     }
 
-    async fn merge_and_verify(&self, session: &Session, key: &str) -> Result<(), Interrupted> {
+    async fn merge_and_verify(
+        &self,
+        session: &Session,
+        key: &ObjectKey,
+    ) -> Result<(), Interrupted> {
         let chunks = self
             .meta
             .chunks(&session.id)
             .await
             .map_err(|e| Interrupted::Failed(e.into()))?;
-        let blobs = self.blobs.clone();
-        let source = futures::stream::iter(chunks.clone())
-            .then(move |chunk| {
-                let blobs = blobs.clone();
-                async move { blobs.read(&chunk.object_key, None).await }
-            })
-            .try_flatten()
-            .boxed();
-        match self.blobs.write(key, source, session.size).await {
+        let parts: Vec<ObjectKey> = chunks.into_iter().map(|chunk| chunk.object_key).collect();
+        match self.blobs.concat(&parts, key, session.size).await {
             Ok(written) if written.size == session.size && written.sha256 == session.sha256 => {
                 Ok(())
             }
-            Ok(_) | Err(WriteError::TooLong { .. }) => Err(Interrupted::Mismatch),
-            Err(WriteError::Source(reason)) => {
-                for chunk in &chunks {
-                    match self.blobs.exists(&chunk.object_key).await {
-                        Ok(false) => return Err(Interrupted::Mismatch),
-                        Ok(true) => {}
-                        Err(error) => return Err(Interrupted::Failed(error.into())),
-                    }
-                }
-                Err(Interrupted::Failed(UploadError::Blob(
-                    crate::blob::BlobError(object_store::Error::Generic {
-                        store: "chunks",
-                        source: reason.into(),
-                    }),
-                )))
+            Ok(_) | Err(ConcatError::TooLong { .. } | ConcatError::MissingPart(_)) => {
+                Err(Interrupted::Mismatch)
             }
-            Err(WriteError::Store(error)) => Err(Interrupted::Failed(error.into())),
+            Err(ConcatError::Store(error)) => Err(Interrupted::Failed(error.into())),
         }
     }
 

@@ -5,15 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ferry_proto::{ContentHash, CreateUpload, UploadStatus};
 
-use crate::api::{self, CreateUpload, UploadStatus};
 use crate::blob::BlobStore;
-use crate::meta::{FileRecord, Inserted, MetaStore, Session};
+use crate::ids::{OwnerId, UploadId};
+use crate::meta::{Inserted, MetaStore, Session};
 
 mod chunk_plan;
 mod chunks;
-mod content_hash;
 mod direct;
+mod download;
 mod error;
 mod index_ranges;
 mod leftovers;
@@ -24,18 +25,16 @@ mod validate;
 mod view;
 
 pub use chunk_plan::{ChunkPlan, PlanError};
-pub use chunks::{ChunkTarget, Digest, StagedChunk};
-pub use content_hash::{ContentHash, InvalidContentHash};
+pub use chunks::{ChunkTarget, StagedChunk};
 pub use direct::{Received, Stored};
+pub use download::{ByteStream, Download};
 pub use error::{UploadError, UploadResult};
 pub use index_ranges::{missing_ranges, to_ranges};
 pub use limits::Limits;
 pub use merge::Completion;
 pub use sweep::SweepReport;
-pub use validate::{
-    content_type as validate_content_type, filename as validate_filename, sha256 as parse_sha256,
-};
-pub use view::{file_view, served_content_type, upload_view};
+pub use validate::{content_type, filename, sha256};
+pub use view::{file_view, upload_view};
 
 /// How long things take and last.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,16 +45,6 @@ pub struct Timings {
     pub merge_wait: Duration,
     /// How long a merge lease holds unless renewed.
     pub merge_lease: Duration,
-}
-
-impl Default for Timings {
-    fn default() -> Self {
-        Timings {
-            session_ttl: Duration::from_secs(24 * 3600),
-            merge_wait: Duration::from_secs(20),
-            merge_lease: Duration::from_secs(30),
-        }
-    }
 }
 
 /// Whether a create made a new session or found one.
@@ -94,11 +83,6 @@ impl Uploads {
         }
     }
 
-    /// The object store.
-    pub fn blobs(&self) -> &BlobStore {
-        &self.blobs
-    }
-
     /// Answers whether both stores respond.
     pub async fn ready(&self) -> UploadResult<()> {
         self.meta.ping().await?;
@@ -111,10 +95,10 @@ impl Uploads {
     #[tracing::instrument(skip(self, request), fields(sha256 = %request.sha256, size = request.size))]
     pub async fn create(
         &self,
-        owner: &str,
+        owner: &OwnerId,
         request: CreateUpload,
         now: DateTime<Utc>,
-    ) -> UploadResult<(Created, api::Upload)> {
+    ) -> UploadResult<(Created, ferry_proto::Upload)> {
         let request = validate::create_request(request)?;
         let plan = ChunkPlan::choose(request.size, request.chunk_size, &self.limits).map_err(
             |PlanError::FileTooLarge| UploadError::FileTooLarge {
@@ -147,8 +131,8 @@ impl Uploads {
             None => UploadStatus::Uploading,
         };
         let session = Session {
-            id: uuid::Uuid::new_v4().to_string(),
-            owner: owner.to_owned(),
+            id: UploadId::generate(),
+            owner: owner.clone(),
             sha256: request.sha256,
             size: request.size,
             chunk_size: plan.chunk_size,
@@ -171,10 +155,10 @@ impl Uploads {
     /// The progress of the owner's session for `sha256`.
     pub async fn progress(
         &self,
-        owner: &str,
+        owner: &OwnerId,
         sha256: &ContentHash,
         now: DateTime<Utc>,
-    ) -> UploadResult<api::Upload> {
+    ) -> UploadResult<ferry_proto::Upload> {
         let session = self.live_session(owner, sha256, now).await?;
         self.view(&session).await
     }
@@ -182,7 +166,7 @@ impl Uploads {
     /// Aborts the owner's session: it and its staged chunks are gone. A
     /// published file stays published.
     #[tracing::instrument(skip(self), fields(sha256 = %sha256))]
-    pub async fn abort(&self, owner: &str, sha256: &ContentHash) -> UploadResult<()> {
+    pub async fn abort(&self, owner: &OwnerId, sha256: &ContentHash) -> UploadResult<()> {
         let session = self
             .meta
             .find_session(owner, sha256)
@@ -195,17 +179,9 @@ impl Uploads {
         }
     }
 
-    /// The published file with this hash.
-    pub async fn published_file(&self, sha256: &ContentHash) -> UploadResult<FileRecord> {
-        self.meta
-            .find_file(sha256)
-            .await?
-            .ok_or(UploadError::FileNotFound)
-    }
-
     async fn live_session(
         &self,
-        owner: &str,
+        owner: &OwnerId,
         sha256: &ContentHash,
         now: DateTime<Utc>,
     ) -> UploadResult<Session> {
@@ -215,7 +191,7 @@ impl Uploads {
         }
     }
 
-    async fn view(&self, session: &Session) -> UploadResult<api::Upload> {
+    async fn view(&self, session: &Session) -> UploadResult<ferry_proto::Upload> {
         let (chunks, file) = match session.status {
             UploadStatus::Complete => (Vec::new(), self.meta.find_file(&session.sha256).await?),
             _ => (self.meta.chunks(&session.id).await?, None),

@@ -1,15 +1,19 @@
 //! The upload resource as clients see it, built from what the stores hold.
 
 use chrono::SecondsFormat;
+use ferry_proto::{FileName, UploadStatus, file_url};
 
 use super::chunk_plan::ChunkPlan;
 use super::index_ranges::to_ranges;
-use crate::api::{self, UploadStatus};
 use crate::meta::{Chunk, FileRecord, Session};
 
 /// Builds the upload resource of a session from its recorded chunks and,
 /// once complete, its published file.
-pub fn upload_view(session: &Session, chunks: &[Chunk], file: Option<&FileRecord>) -> api::Upload {
+pub fn upload_view(
+    session: &Session,
+    chunks: &[Chunk],
+    file: Option<&FileRecord>,
+) -> ferry_proto::Upload {
     let plan = ChunkPlan {
         size: session.size,
         chunk_size: session.chunk_size,
@@ -23,7 +27,7 @@ pub fn upload_view(session: &Session, chunks: &[Chunk], file: Option<&FileRecord
             chunks.iter().map(|chunk| chunk.size).sum(),
         )
     };
-    api::Upload {
+    ferry_proto::Upload {
         sha256: session.sha256.to_hex(),
         size: session.size,
         chunk_size: session.chunk_size,
@@ -31,34 +35,35 @@ pub fn upload_view(session: &Session, chunks: &[Chunk], file: Option<&FileRecord
         status: session.status,
         received_chunks,
         received_bytes,
-        filename: session.filename.clone(),
-        content_type: session.content_type.clone(),
+        filename: session.filename.as_ref().map(|name| name.to_string()),
+        content_type: session.content_type.as_ref().map(|media| media.to_string()),
         expires_at: session
             .expires_at
             .to_rfc3339_opts(SecondsFormat::Secs, true),
         file: file
             .filter(|_| complete)
-            .map(|file| file_view(file, session.filename.as_deref())),
+            .map(|file| file_view(file, session.filename.as_ref())),
     }
 }
 
 /// Builds the file JSON of a published file, linked under `filename`.
-pub fn file_view(file: &FileRecord, filename: Option<&str>) -> api::File {
-    api::File {
+pub fn file_view(file: &FileRecord, filename: Option<&FileName>) -> ferry_proto::File {
+    ferry_proto::File {
         sha256: file.sha256.to_hex(),
         size: file.size,
-        content_type: Some(served_content_type(file, filename)),
-        url: api::file_url(&file.sha256.to_hex(), filename),
+        content_type: Some(served_content_type(file, filename.map(FileName::as_str))),
+        url: file_url(&file.sha256.to_hex(), filename.map(FileName::as_str)),
     }
 }
 
 /// The media type a file is served with: the one its upload gave, else one
 /// guessed from `filename`, else `application/octet-stream`.
-pub fn served_content_type(file: &FileRecord, filename: Option<&str>) -> String {
-    file.content_type.clone().unwrap_or_else(|| {
-        filename
+pub(super) fn served_content_type(file: &FileRecord, filename: Option<&str>) -> String {
+    match &file.content_type {
+        Some(media) => media.to_string(),
+        None => filename
             .and_then(|name| mime_guess::from_path(name).first_raw())
             .unwrap_or("application/octet-stream")
-            .to_owned()
-    })
+            .to_owned(),
+    }
 }

@@ -10,7 +10,7 @@ use rand::seq::SliceRandom;
 use reqwest::header::HeaderValue;
 use reqwest::{Method, Response, StatusCode};
 
-use ferry::upload::ContentHash;
+use ferry_proto::ContentHash;
 
 use crate::helpers::{Backend, TestApp, assert_error, sha256_hex, spawn_app, test_bytes};
 
@@ -983,11 +983,7 @@ async fn a_body_cut_short_by_the_store_fails_the_transfer(backend: Backend) {
     let key = app.meta.find_file(&hash).await.unwrap().unwrap().object_key;
     let short = bytes::Bytes::copy_from_slice(&data[..4000]);
     let source = futures::stream::iter([Ok::<_, std::io::Error>(short)]);
-    app.uploads
-        .blobs()
-        .write(&key, source, 1 << 20)
-        .await
-        .unwrap();
+    app.blobs.write(&key, source, 1 << 20).await.unwrap();
     let transfer = async {
         let response = app
             .client

@@ -19,6 +19,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub uploads: Uploads,
+    pub blobs: BlobStore,
     _store_folder: Option<Arc<tempfile::TempDir>>,
     pub meta: Arc<dyn ferry::meta::MetaStore>,
     _database: Arc<TestDatabase>,
@@ -26,7 +27,7 @@ pub struct TestApp {
 
 /// Settings for tests: small chunks allowed, everything else default.
 pub fn test_settings() -> Settings {
-    let mut settings = Settings::try_parse_from_defaults();
+    let mut settings = Settings::defaults();
     settings.bind = "127.0.0.1:0".parse().expect("an address");
     settings.min_chunk_size = 1024;
     settings.max_chunk_size = 8 << 20;
@@ -37,17 +38,6 @@ pub fn test_settings() -> Settings {
     settings.merge_wait = Duration::from_secs(20);
     settings.sweep_interval = Duration::from_secs(3600);
     settings
-}
-
-trait DefaultSettings {
-    fn try_parse_from_defaults() -> Self;
-}
-
-impl DefaultSettings for Settings {
-    fn try_parse_from_defaults() -> Self {
-        use clap::Parser;
-        Settings::try_parse_from(["ferryd"]).expect("default settings")
-    }
 }
 
 /// Starts a server against `backend`: SQLite with a local-disk store, or
@@ -70,6 +60,18 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         Backend::Postgres => (BlobStore::open("memory://").expect("a store"), None),
     };
     start(settings, database, blobs, store_folder).await
+}
+
+/// Starts a server against `backend`'s database over the given object store.
+pub async fn spawn_app_over(
+    backend: Backend,
+    blobs: BlobStore,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let mut settings = test_settings();
+    adjust(&mut settings);
+    let database = Arc::new(TestDatabase::create(backend).await);
+    start(settings, database, blobs, None).await
 }
 
 /// Starts `count` instances sharing one PostgreSQL database and one
@@ -99,16 +101,17 @@ async fn start(
     store_folder: Option<Arc<tempfile::TempDir>>,
 ) -> TestApp {
     let meta = database.meta().await;
-    let app = Application::build_with(settings, meta.clone(), blobs)
+    let app = Application::build_with(settings, meta.clone(), blobs.clone())
         .await
         .expect("the server builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let address = format!("http://{}", app.address());
     let uploads = app.uploads().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
         uploads,
+        blobs,
         _store_folder: store_folder,
         meta,
         _database: database,
@@ -231,12 +234,14 @@ impl TestApp {
     /// Every object key in the store (either kind), for tests that check what is left.
     pub async fn stored_keys(&self) -> Vec<String> {
         let everything_until = chrono::Utc::now() + chrono::Duration::days(1);
-        let mut keys = self
-            .uploads
-            .blobs()
+        let mut keys: Vec<String> = self
+            .blobs
             .list_written_before("", everything_until)
             .await
-            .expect("a listable store");
+            .expect("a listable store")
+            .iter()
+            .map(|key| key.to_string())
+            .collect();
         keys.sort();
         keys
     }

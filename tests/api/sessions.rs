@@ -1,11 +1,12 @@
 //! Creating, resuming, inspecting, aborting and expiring upload sessions.
 
 use chrono::Utc;
+use ferry::ids::{ObjectKey, OwnerId};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use ferry::api::CreateUpload;
 use ferry::upload::{Created, UploadError};
+use ferry_proto::CreateUpload;
 
 use crate::helpers::{Backend, assert_error, sha256_hex, spawn_app, test_bytes};
 
@@ -227,7 +228,10 @@ async fn an_expired_session_is_gone_and_replaced_by_a_fresh_one(backend: Backend
     app.send_chunk(&data, 1024, 0).await;
     let hash = sha.parse().unwrap();
     let later = Utc::now() + chrono::Duration::hours(25);
-    let gone = app.uploads.progress("anonymous", &hash, later).await;
+    let gone = app
+        .uploads
+        .progress(&OwnerId::anonymous(), &hash, later)
+        .await;
     assert!(matches!(gone, Err(UploadError::UploadNotFound)), "{gone:?}");
     let request = CreateUpload {
         sha256: sha.clone(),
@@ -238,7 +242,7 @@ async fn an_expired_session_is_gone_and_replaced_by_a_fresh_one(backend: Backend
     };
     let (created, upload) = app
         .uploads
-        .create("anonymous", request, later)
+        .create(&OwnerId::anonymous(), request, later)
         .await
         .unwrap();
     assert_eq!(created, Created::New);
@@ -259,16 +263,15 @@ async fn leftovers_no_row_points_at_are_collected_and_nothing_else(backend: Back
         .await
         .unwrap();
     assert_eq!(put.status(), StatusCode::CREATED);
-    let blobs = app.uploads.blobs();
+    let blobs = &app.blobs;
+    let crashed = ObjectKey::parse("chunks/session-that-crashed/0.t").unwrap();
+    let never_published = ObjectKey::parse("files/direct/never-published").unwrap();
     let stray = |bytes: &'static [u8]| {
         futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(bytes))])
     };
+    blobs.write(&crashed, stray(b"a"), 10).await.unwrap();
     blobs
-        .write("chunks/session-that-crashed/0.t", stray(b"a"), 10)
-        .await
-        .unwrap();
-    blobs
-        .write("files/direct/never-published", stray(b"b"), 10)
+        .write(&never_published, stray(b"b"), 10)
         .await
         .unwrap();
 
@@ -279,13 +282,8 @@ async fn leftovers_no_row_points_at_are_collected_and_nothing_else(backend: Back
         .await
         .unwrap();
     assert_eq!(removed, 2);
-    assert!(
-        !blobs
-            .exists("chunks/session-that-crashed/0.t")
-            .await
-            .unwrap()
-    );
-    assert!(!blobs.exists("files/direct/never-published").await.unwrap());
+    assert!(!blobs.exists(&crashed).await.unwrap());
+    assert!(!blobs.exists(&never_published).await.unwrap());
     app.send_chunk(&live, 1024, 1).await;
     assert_eq!(
         app.complete(&sha256_hex(&live)).await.status(),

@@ -15,7 +15,7 @@ use super::error::CliError;
 use super::local::LocalFile;
 use super::plan;
 use super::progress::{FileBar, Tally};
-use crate::api::{CreateUpload, Upload, UploadStatus, codes};
+use ferry_proto::{CreateUpload, ErrorCode, Upload, UploadStatus};
 
 mod merge;
 
@@ -236,8 +236,8 @@ impl Session<'_> {
         match answer {
             Ok(_) => Ok(Sent::Stored),
             Err(error) => match error.code() {
-                Some(codes::UPLOAD_NOT_WRITABLE) => Ok(Sent::Moved),
-                Some(codes::UPLOAD_NOT_FOUND) => Ok(Sent::Gone),
+                Some(ErrorCode::UploadNotWritable) => Ok(Sent::Moved),
+                Some(ErrorCode::UploadNotFound) => Ok(Sent::Gone),
                 _ => Err(error.into()),
             },
         }
@@ -248,5 +248,5 @@ impl Session<'_> {
 /// mismatch: the digest was computed over the very bytes sent, so a mismatch
 /// means they were damaged on the way.
 fn worth_sending_again(error: &ClientError) -> bool {
-    error.is_transient() || error.code() == Some(codes::DIGEST_MISMATCH)
+    error.is_transient() || error.code() == Some(ErrorCode::DigestMismatch)
 }

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::retry::RetryPolicy;
-use crate::api::{CONTENT_DIGEST, ChunkReceipt, CreateUpload, Upload};
+use ferry_proto::{CONTENT_DIGEST, ChunkReceipt, CreateUpload, Upload};
 
 mod content_range;
 mod error;
@@ -271,7 +271,7 @@ async fn json_answer<T: DeserializeOwned>(
 mod tests {
     use super::*;
 
-    use crate::cli::stub::{Reply, Stub};
+    use crate::stub::{Reply, Stub};
 
     fn client_of(base: &str, token: Option<&str>) -> Client {
         let base = Url::parse(base).expect("url");

@@ -5,10 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::api::{Upload, codes};
-use crate::cli::client::{COMPLETE_TIMEOUT, Client, Completion};
-use crate::cli::error::CliError;
-use crate::cli::retry::RetryPolicy;
+use crate::client::{COMPLETE_TIMEOUT, Client, Completion};
+use crate::error::CliError;
+use crate::retry::RetryPolicy;
+use ferry_proto::{ErrorCode, Upload};
 
 /// Pauses between `complete` calls while the server answers 202: 1 s,
 /// doubling, at most 10 s (only the ceiling of the policy is used).
@@ -59,8 +59,10 @@ pub(super) async fn finish(
             }
             Err(error) => {
                 return match error.code() {
-                    Some(codes::CHUNKS_MISSING | codes::UPLOAD_NOT_FOUND) => Ok(Finished::Resend),
-                    Some(codes::HASH_MISMATCH) => Err(CliError::Integrity(format!(
+                    Some(ErrorCode::ChunksMissing | ErrorCode::UploadNotFound) => {
+                        Ok(Finished::Resend)
+                    }
+                    Some(ErrorCode::HashMismatch) => Err(CliError::Integrity(format!(
                         "the server's merge of the chunks does not hash to {sha256}: \
                          the file changed during the upload; run the command again"
                     ))),
@@ -99,7 +101,7 @@ fn still_merging(sha256: &str, waited: Duration) -> CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::stub::{Reply, Stub};
+    use crate::stub::{Reply, Stub};
 
     const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use ferry::cli::{Cli, run};
+use ferry_cli::{Cli, run};
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::error::{failure, network, refusal_without_body};
 use super::{CALL_TIMEOUT, Client, ClientError, content_range};
-use crate::api::codes;
+use ferry_proto::ErrorCode;
 
 /// What `HEAD` says about a published file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +46,7 @@ impl Client {
         if status == StatusCode::NOT_FOUND {
             return Err(refusal_without_body(
                 status,
-                codes::FILE_NOT_FOUND,
+                ErrorCode::FileNotFound,
                 "no published file has this sha256",
             ));
         }

@@ -373,7 +373,7 @@ mod tests {
         assert_eq!(kept, 3);
         assert_eq!(
             hex::encode(hasher.finalize()),
-            crate::cli::hashing::sha256_hex(b"abc")
+            crate::hashing::sha256_hex(b"abc")
         );
         assert_eq!(std::fs::read(&part).expect("read"), b"abcdef");
     }

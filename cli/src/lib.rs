@@ -1,5 +1,6 @@
 //! The `ferry` command-line client: upload, download and status over the
-//! HTTP API, sharing only the wire types of [`crate::api`] with the server.
+//! HTTP API, sharing only the protocol crate [`ferry_proto`] with the server.
+#![warn(missing_docs, unreachable_pub)]
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -87,7 +88,7 @@ pub struct UploadArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
     /// Chunk size to ask for, such as 8MiB; the server has the last word.
-    #[arg(long, value_parser = crate::units::parse_size)]
+    #[arg(long, value_parser = ferry_proto::parse_size)]
     pub chunk_size: Option<u64>,
     /// Name to publish the file under (one file only).
     #[arg(long)]

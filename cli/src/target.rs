@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+use ferry_proto::ContentHash;
 use percent_encoding::percent_decode_str;
 use url::Url;
 
 use super::client::Client;
 use super::error::CliError;
-use super::hashing::parse_sha256;
 
 /// A published file to download: where it is and what it must hash to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,7 @@ impl FileTarget {
     /// Reads `http://host/v1/files/<sha256>[/<name>]`, or a bare SHA-256 of
     /// a file on the server `client` talks to.
     pub fn parse(text: &str, client: &Client) -> Result<Self, CliError> {
-        if let Some(sha256) = parse_sha256(text) {
+        if let Some(sha256) = ContentHash::parse(text).ok().map(|hash| hash.to_hex()) {
             let url = client.url(&format!("v1/files/{sha256}"))?;
             return Ok(FileTarget {
                 url,
@@ -41,10 +41,16 @@ impl FileTarget {
             .map(|segments| segments.filter(|s| !s.is_empty()).collect())
             .unwrap_or_default();
         let (sha256, filename) = match segments.as_slice() {
-            [.., files, hash] if *files == "files" => (parse_sha256(hash), None),
+            [.., files, hash] if *files == "files" => (
+                ContentHash::parse(hash).ok().map(|hash| hash.to_hex()),
+                None,
+            ),
             [.., files, hash, name] if *files == "files" => {
                 let name = percent_decode_str(name).decode_utf8_lossy().into_owned();
-                (parse_sha256(hash), Some(name))
+                (
+                    ContentHash::parse(hash).ok().map(|hash| hash.to_hex()),
+                    Some(name),
+                )
             }
             _ => (None, None),
         };
@@ -125,7 +131,7 @@ mod tests {
 
     fn client() -> Client {
         let base = Url::parse("http://server:8080").expect("url");
-        Client::new(&base, None, crate::cli::retry::RetryPolicy::default()).expect("client")
+        Client::new(&base, None, crate::retry::RetryPolicy::default()).expect("client")
     }
 
     #[test]

@@ -7,11 +7,10 @@ use serde::Serialize;
 
 use super::client::Client;
 use super::error::CliError;
-use super::hashing::parse_sha256;
 use super::local::LocalFile;
 use super::plan;
 use super::progress::FileBar;
-use crate::api::{Upload, UploadStatus, codes};
+use ferry_proto::{ContentHash, ErrorCode, Upload, UploadStatus};
 
 /// Missing ranges named in words before the rest is summed up.
 const RANGES_IN_WORDS: usize = 6;
@@ -48,12 +47,14 @@ pub async fn status(client: &Client, what: &str, bar: &FileBar) -> Result<Status
         bar.phase("hashing", local.size(), 0);
         local.sha256(bar).await?
     } else {
-        parse_sha256(what)
+        ContentHash::parse(what)
+            .ok()
+            .map(|hash| hash.to_hex())
             .ok_or_else(|| CliError::Usage(format!("{what:?} is neither a file nor a sha256")))?
     };
     match client.retrying(|| client.progress(&sha256)).await {
         Ok(upload) => Ok(from_upload(client, &upload)?),
-        Err(error) if error.code() == Some(codes::UPLOAD_NOT_FOUND) => {
+        Err(error) if error.code() == Some(ErrorCode::UploadNotFound) => {
             let url = client.url(&format!("v1/files/{sha256}"))?;
             let head = client.retrying(|| client.head_file(&url)).await;
             match head {
@@ -69,7 +70,7 @@ pub async fn status(client: &Client, what: &str, bar: &FileBar) -> Result<Status
                     expires_at: None,
                     url: Some(url.to_string()),
                 }),
-                Err(head_error) if head_error.code() == Some(codes::FILE_NOT_FOUND) => {
+                Err(head_error) if head_error.code() == Some(ErrorCode::FileNotFound) => {
                     Err(error.into())
                 }
                 Err(head_error) => Err(head_error.into()),

@@ -1,6 +1,7 @@
 //! Starting the real `ferryd` and driving the real `ferry` binary.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -30,44 +31,39 @@ impl Server {
         Server::start_with(folder, &[])
     }
 
-    /// Starts ferryd over `folder` with extra environment.
+    /// Starts ferryd over `folder` with extra environment, on a free port,
+    /// once it answers `/healthz`.
     pub fn start_with(folder: &Path, env: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ferryd"));
-        command
-            .env_clear()
-            .env("FERRY_BIND", "127.0.0.1:0")
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/ferry.db", folder.display()),
-            )
-            .env("FERRY_STORE", folder.join("objects"))
-            .env("FERRY_MIN_CHUNK_SIZE", "1KiB")
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("start ferryd");
-        let stderr = child.stderr.take().expect("ferryd stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (found, address) = std::sync::mpsc::channel();
-        let lines = Arc::clone(&log);
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let plain = strip_ansi(&line);
-                if plain.contains("ferryd listening") {
-                    let _ = found.send(listening_address(&plain));
-                }
-                lines.lock().expect("log lock").push(plain);
+        let mut last_log = Vec::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let mut command = Command::new(ferryd_binary());
+            command
+                .env_clear()
+                .env("FERRY_BIND", format!("127.0.0.1:{port}"))
+                .env(
+                    "DATABASE_URL",
+                    format!("sqlite://{}/ferry.db", folder.display()),
+                )
+                .env("FERRY_STORE", folder.join("objects"))
+                .env("FERRY_MIN_CHUNK_SIZE", "1KiB")
+                .env("NO_COLOR", "1")
+                .env("RUST_LOG", "info")
+                .envs(env.iter().copied())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            let mut child = command.spawn().expect("start ferryd");
+            let log = collect_lines(child.stderr.take().expect("ferryd stderr"));
+            let url = format!("http://127.0.0.1:{port}");
+            if wait_until_healthy(&mut child, port) {
+                return Server { url, child, log };
             }
-        });
-        let url = address
-            .recv_timeout(PATIENCE)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| panic!("ferryd did not start: {:?}", log.lock().map(|l| l.clone())));
-        Server { url, child, log }
+            let _ = child.kill();
+            let _ = child.wait();
+            last_log = log.lock().map(|lines| lines.clone()).unwrap_or_default();
+        }
+        panic!("ferryd did not start: {last_log:?}")
     }
 
     /// Kills the process at once, as a crash would.
@@ -88,6 +84,69 @@ impl Drop for Server {
     }
 }
 
+/// The `ferryd` binary beside the test binaries (`target/<profile>/ferryd`),
+/// built by `cargo test --workspace --all-targets`.
+fn ferryd_binary() -> PathBuf {
+    let test_binary = std::env::current_exe().expect("the test binary's path");
+    let profile = test_binary
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let ferryd = profile.join(format!("ferryd{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        ferryd.exists(),
+        "{} is missing: build it with `cargo build -p ferry --bin ferryd` \
+         (scripts/test.sh does)",
+        ferryd.display()
+    );
+    ferryd
+}
+
+/// A port nothing listens on now; the server is started on it at once.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+/// Reads a child's output into lines kept for the test to show.
+fn collect_lines(output: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let lines = Arc::clone(&log);
+    thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            lines.lock().expect("log lock").push(strip_ansi(&line));
+        }
+    });
+    log
+}
+
+/// Polls `/healthz` until it answers 200; `false` once the child has exited
+/// (its port was taken) or a minute went by.
+fn wait_until_healthy(child: &mut Child, port: u16) -> bool {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        if healthz_answers(port) {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+fn healthz_answers(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let mut answer = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.1 200")
+}
+
 fn strip_ansi(line: &str) -> String {
     let mut plain = String::with_capacity(line.len());
     let mut chars = line.chars();
@@ -103,12 +162,6 @@ fn strip_ansi(line: &str) -> String {
         }
     }
     plain
-}
-
-fn listening_address(line: &str) -> Option<String> {
-    let start = line.find("address=")? + "address=".len();
-    let address = line[start..].split_whitespace().next()?;
-    Some(address.trim_matches('"').to_owned())
 }
 
 /// The `ferry` binary, talking to `server`, with no token or retry settings

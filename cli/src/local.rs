@@ -133,7 +133,7 @@ mod tests {
         file.write_all(b"abc").expect("write");
         let local = LocalFile::open(file.path()).await.expect("open");
         let hash = local.sha256(&FileBar::hidden()).await.expect("hash");
-        assert_eq!(hash, crate::cli::hashing::sha256_hex(b"abc"));
+        assert_eq!(hash, crate::hashing::sha256_hex(b"abc"));
     }
 
     #[tokio::test]

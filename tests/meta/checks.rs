@@ -1,106 +1,95 @@
 //! The conformance suite every [`MetaStore`] implementation must pass, so
 //! that PostgreSQL and SQLite cannot drift apart. Each check takes a fresh,
 //! migrated, empty store and panics with a message on the first broken
-//! promise; `tests/meta.rs` runs them all against both backends.
+//! promise; `main.rs` runs each against both databases.
 
 use chrono::{Duration, SubsecRound, Utc};
-
-use super::{
+use ferry::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
+use ferry::meta::{
     Chunk, Claim, FileRecord, Inserted, MergeLease, MetaStore, Published, Recorded, Session,
 };
-use crate::api::UploadStatus;
-use crate::upload::ContentHash;
-
-/// Every check of the suite, by name, for a runner to iterate over.
-pub const CHECKS: &[&str] = &[
-    "sessions_are_unique_per_owner_and_hash",
-    "chunks_are_recorded_only_while_uploading",
-    "a_merge_starts_once_and_only_with_every_chunk",
-    "one_lease_per_hash_until_it_expires",
-    "publishing_needs_the_lease_and_keeps_the_first_file",
-    "a_failed_merge_marks_the_session_failed",
-    "the_sweep_queries_find_what_they_promise",
-];
-
-/// Runs the named check against a fresh store.
-pub async fn run(name: &str, meta: &dyn MetaStore) {
-    match name {
-        "sessions_are_unique_per_owner_and_hash" => {
-            sessions_are_unique_per_owner_and_hash(meta).await
-        }
-        "chunks_are_recorded_only_while_uploading" => {
-            chunks_are_recorded_only_while_uploading(meta).await
-        }
-        "a_merge_starts_once_and_only_with_every_chunk" => {
-            a_merge_starts_once_and_only_with_every_chunk(meta).await
-        }
-        "one_lease_per_hash_until_it_expires" => one_lease_per_hash_until_it_expires(meta).await,
-        "publishing_needs_the_lease_and_keeps_the_first_file" => {
-            publishing_needs_the_lease_and_keeps_the_first_file(meta).await
-        }
-        "a_failed_merge_marks_the_session_failed" => {
-            a_failed_merge_marks_the_session_failed(meta).await
-        }
-        "the_sweep_queries_find_what_they_promise" => {
-            the_sweep_queries_find_what_they_promise(meta).await
-        }
-        other => panic!("no conformance check named {other}"),
-    }
-}
+use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
+use sha2::{Digest, Sha256};
 
 fn hash(seed: u8) -> ContentHash {
     ContentHash::from_digest([seed; 32])
 }
 
-fn session(id: &str, owner: &str, seed: u8, size: u64) -> Session {
+/// A valid upload id standing for a short name, the same for the same name.
+fn id(name: &str) -> UploadId {
+    let bytes: [u8; 16] = Sha256::digest(name.as_bytes())[..16]
+        .try_into()
+        .expect("16 bytes");
+    let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    UploadId::parse(uuid.hyphenated().to_string()).expect("a generated upload id")
+}
+
+/// A valid write token standing for a short name.
+fn token(name: &str) -> WriteToken {
+    WriteToken::parse(hex::encode(&Sha256::digest(name.as_bytes())[..16])).expect("a token")
+}
+
+fn owner(name: &str) -> OwnerId {
+    OwnerId::parse(name).expect("an owner")
+}
+
+fn key(text: &str) -> ObjectKey {
+    ObjectKey::parse(text).expect("an object key")
+}
+
+fn session(name: &str, owner_name: &str, seed: u8, size: u64) -> Session {
     Session {
-        id: id.to_owned(),
-        owner: owner.to_owned(),
+        id: id(name),
+        owner: owner(owner_name),
         sha256: hash(seed),
         size,
         chunk_size: 10,
-        filename: Some("课程 第1讲.mp4".to_owned()),
-        content_type: Some("video/mp4".to_owned()),
+        filename: Some(FileName::parse("课程 第1讲.mp4").expect("a filename")),
+        content_type: Some(MediaType::parse("video/mp4").expect("a media type")),
         status: UploadStatus::Uploading,
         expires_at: (Utc::now() + Duration::hours(24)).trunc_subsecs(3),
     }
 }
 
-fn chunk(index: u64, key: &str) -> Chunk {
+fn chunk(index: u64, object_key: &str) -> Chunk {
     Chunk {
         index,
         size: 10,
-        sha256: "ab".repeat(32),
-        object_key: key.to_owned(),
+        sha256: ContentHash::from_digest([0xab; 32]),
+        object_key: key(object_key),
     }
 }
 
-fn lease(seed: u8, upload_id: &str, token: &str, seconds: i64) -> MergeLease {
+fn lease(seed: u8, upload: &str, attempt: &str, seconds: i64) -> MergeLease {
     MergeLease {
         sha256: hash(seed),
-        upload_id: upload_id.to_owned(),
-        token: token.to_owned(),
-        object_key: format!("files/{}/{token}", hash(seed)),
+        upload_id: id(upload),
+        token: token(attempt),
+        object_key: key(&format!("files/{}/{}", hash(seed), token(attempt))),
         lease_until: (Utc::now() + Duration::seconds(seconds)).trunc_subsecs(3),
     }
 }
 
-fn file(seed: u8, key: &str) -> FileRecord {
+fn file(seed: u8, object_key: &str) -> FileRecord {
     FileRecord {
         sha256: hash(seed),
         size: 20,
-        content_type: Some("video/mp4".to_owned()),
-        object_key: key.to_owned(),
+        content_type: Some(MediaType::parse("video/mp4").expect("a media type")),
+        object_key: key(object_key),
         published_at: Utc::now().trunc_subsecs(0),
     }
 }
 
-async fn status_of(meta: &dyn MetaStore, owner: &str, seed: u8) -> Option<UploadStatus> {
-    let found = meta.find_session(owner, &hash(seed)).await;
+pub(crate) async fn status_of(
+    meta: &dyn MetaStore,
+    owner_name: &str,
+    seed: u8,
+) -> Option<UploadStatus> {
+    let found = meta.find_session(&owner(owner_name), &hash(seed)).await;
     found.expect("find_session").map(|s| s.status)
 }
 
-async fn sessions_are_unique_per_owner_and_hash(meta: &dyn MetaStore) {
+pub(crate) async fn sessions_are_unique_per_owner_and_hash(meta: &dyn MetaStore) {
     let first = session("s1", "alice", 1, 20);
     assert_eq!(
         meta.insert_session(&first).await.expect("insert"),
@@ -119,24 +108,28 @@ async fn sessions_are_unique_per_owner_and_hash(meta: &dyn MetaStore) {
         Inserted::Created(_)
     ));
     assert_eq!(
-        meta.find_session("alice", &hash(1)).await.expect("find"),
+        meta.find_session(&owner("alice"), &hash(1))
+            .await
+            .expect("find"),
         Some(first)
     );
-    assert!(meta.delete_session("s1").await.expect("delete"));
-    assert!(!meta.delete_session("s1").await.expect("delete"));
+    assert!(meta.delete_session(&id("s1")).await.expect("delete"));
+    assert!(!meta.delete_session(&id("s1")).await.expect("delete"));
     assert_eq!(
-        meta.find_session("alice", &hash(1)).await.expect("find"),
+        meta.find_session(&owner("alice"), &hash(1))
+            .await
+            .expect("find"),
         None
     );
 }
 
-async fn chunks_are_recorded_only_while_uploading(meta: &dyn MetaStore) {
+pub(crate) async fn chunks_are_recorded_only_while_uploading(meta: &dyn MetaStore) {
     meta.insert_session(&session("s1", "alice", 1, 20))
         .await
         .expect("insert");
     let expires = Utc::now() + Duration::hours(48);
     let first = meta
-        .record_chunk("s1", &chunk(1, "k1"), expires)
+        .record_chunk(&id("s1"), &chunk(1, "k1"), expires)
         .await
         .expect("record");
     assert_eq!(
@@ -148,22 +141,22 @@ async fn chunks_are_recorded_only_while_uploading(meta: &dyn MetaStore) {
         }
     );
     let again = meta
-        .record_chunk("s1", &chunk(1, "k2"), expires)
+        .record_chunk(&id("s1"), &chunk(1, "k2"), expires)
         .await
         .expect("record");
     assert_eq!(
         again,
         Recorded::Accepted {
-            replaced_key: Some("k1".to_owned()),
+            replaced_key: Some(key("k1")),
             received_count: 1,
             received_bytes: 10
         },
         "recording an index again hands back the replaced key"
     );
-    let chunks = meta.chunks("s1").await.expect("chunks");
+    let chunks = meta.chunks(&id("s1")).await.expect("chunks");
     assert_eq!(chunks, vec![chunk(1, "k2")]);
     let session = meta
-        .find_session("alice", &hash(1))
+        .find_session(&owner("alice"), &hash(1))
         .await
         .expect("find")
         .expect("a session");
@@ -172,48 +165,49 @@ async fn chunks_are_recorded_only_while_uploading(meta: &dyn MetaStore) {
         expires.timestamp(),
         "a chunk extends the expiry"
     );
-    meta.record_chunk("s1", &chunk(0, "k0"), expires)
+    meta.record_chunk(&id("s1"), &chunk(0, "k0"), expires)
         .await
         .expect("record");
-    assert!(meta.start_merge("s1").await.expect("start"));
+    assert!(meta.start_merge(&id("s1")).await.expect("start"));
     assert_eq!(
-        meta.record_chunk("s1", &chunk(0, "k3"), expires)
+        meta.record_chunk(&id("s1"), &chunk(0, "k3"), expires)
             .await
             .expect("record"),
         Recorded::NotWritable(UploadStatus::Merging)
     );
-    assert_eq!(meta.chunks("s1").await.expect("chunks").len(), 2);
-    meta.delete_session("s1").await.expect("delete");
+    assert_eq!(meta.chunks(&id("s1")).await.expect("chunks").len(), 2);
+    meta.delete_session(&id("s1")).await.expect("delete");
     assert_eq!(
-        meta.record_chunk("s1", &chunk(0, "k4"), expires)
+        meta.record_chunk(&id("s1"), &chunk(0, "k4"), expires)
             .await
             .expect("record"),
         Recorded::SessionGone
     );
     assert!(
-        meta.chunks("s1").await.expect("chunks").is_empty(),
+        meta.chunks(&id("s1")).await.expect("chunks").is_empty(),
         "chunks go with their session"
     );
 }
 
-async fn a_merge_starts_once_and_only_with_every_chunk(meta: &dyn MetaStore) {
+pub(crate) async fn a_merge_starts_once_and_only_with_every_chunk(meta: &dyn MetaStore) {
     meta.insert_session(&session("s1", "alice", 1, 25))
         .await
         .expect("insert");
     let expires = Utc::now() + Duration::hours(1);
     for index in [0, 2] {
-        meta.record_chunk("s1", &chunk(index, &format!("k{index}")), expires)
+        meta.record_chunk(&id("s1"), &chunk(index, &format!("k{index}")), expires)
             .await
             .expect("record");
     }
     assert!(
-        !meta.start_merge("s1").await.expect("start"),
+        !meta.start_merge(&id("s1")).await.expect("start"),
         "chunk 1 is missing"
     );
-    meta.record_chunk("s1", &chunk(1, "k1"), expires)
+    meta.record_chunk(&id("s1"), &chunk(1, "k1"), expires)
         .await
         .expect("record");
-    let (a, b) = futures::join!(meta.start_merge("s1"), meta.start_merge("s1"));
+    let s1 = id("s1");
+    let (a, b) = futures::join!(meta.start_merge(&s1), meta.start_merge(&s1));
     assert!(
         a.expect("start") ^ b.expect("start"),
         "exactly one of two concurrent starts wins"
@@ -226,12 +220,12 @@ async fn a_merge_starts_once_and_only_with_every_chunk(meta: &dyn MetaStore) {
         .await
         .expect("insert");
     assert!(
-        meta.start_merge("empty").await.expect("start"),
+        meta.start_merge(&id("empty")).await.expect("start"),
         "an empty file has every chunk"
     );
 }
 
-async fn one_lease_per_hash_until_it_expires(meta: &dyn MetaStore) {
+pub(crate) async fn one_lease_per_hash_until_it_expires(meta: &dyn MetaStore) {
     let now = Utc::now();
     let first = lease(1, "s1", "t1", 30);
     assert_eq!(
@@ -247,12 +241,15 @@ async fn one_lease_per_hash_until_it_expires(meta: &dyn MetaStore) {
         Claim::Busy
     );
     assert!(
-        meta.renew_merge(&hash(1), "t1", now + Duration::seconds(60))
+        meta.renew_merge(&hash(1), &token("t1"), now + Duration::seconds(60))
             .await
             .expect("renew")
     );
     assert!(
-        !meta.renew_merge(&hash(1), "t2", now).await.expect("renew"),
+        !meta
+            .renew_merge(&hash(1), &token("t2"), now)
+            .await
+            .expect("renew"),
         "only the holder renews"
     );
     let later = now + Duration::seconds(61);
@@ -267,7 +264,7 @@ async fn one_lease_per_hash_until_it_expires(meta: &dyn MetaStore) {
     );
     assert!(
         !meta
-            .renew_merge(&hash(1), "t1", later)
+            .renew_merge(&hash(1), &token("t1"), later)
             .await
             .expect("renew")
     );
@@ -280,9 +277,9 @@ async fn one_lease_per_hash_until_it_expires(meta: &dyn MetaStore) {
         },
         "leases are per hash"
     );
-    assert!(meta.drop_merge(&hash(2), "t3").await.expect("drop"));
+    assert!(meta.drop_merge(&hash(2), &token("t3")).await.expect("drop"));
     assert!(
-        !meta.drop_merge(&hash(2), "t3").await.expect("drop"),
+        !meta.drop_merge(&hash(2), &token("t3")).await.expect("drop"),
         "a lease is dropped once"
     );
     assert_eq!(
@@ -295,13 +292,13 @@ async fn one_lease_per_hash_until_it_expires(meta: &dyn MetaStore) {
     );
 }
 
-async fn publishing_needs_the_lease_and_keeps_the_first_file(meta: &dyn MetaStore) {
+pub(crate) async fn publishing_needs_the_lease_and_keeps_the_first_file(meta: &dyn MetaStore) {
     let mut merging = session("s1", "alice", 1, 20);
     merging.status = UploadStatus::Merging;
     meta.insert_session(&merging).await.expect("insert");
     let now = Utc::now();
     assert_eq!(
-        meta.publish(&file(1, "files/a"), "s1", "nobody")
+        meta.publish(&file(1, "files/a"), &id("s1"), &token("nobody"))
             .await
             .expect("publish"),
         Published::LeaseLost
@@ -312,7 +309,9 @@ async fn publishing_needs_the_lease_and_keeps_the_first_file(meta: &dyn MetaStor
         .expect("claim");
     let published = file(1, "files/a");
     assert_eq!(
-        meta.publish(&published, "s1", "t1").await.expect("publish"),
+        meta.publish(&published, &id("s1"), &token("t1"))
+            .await
+            .expect("publish"),
         Published::Now(published.clone())
     );
     assert_eq!(
@@ -331,9 +330,9 @@ async fn publishing_needs_the_lease_and_keeps_the_first_file(meta: &dyn MetaStor
     let mut waiting = session("s2", "bob", 1, 20);
     waiting.status = UploadStatus::Merging;
     meta.insert_session(&waiting).await.expect("insert");
-    assert!(meta.complete_session("s2").await.expect("complete"));
+    assert!(meta.complete_session(&id("s2")).await.expect("complete"));
     assert!(
-        !meta.complete_session("s2").await.expect("complete"),
+        !meta.complete_session(&id("s2")).await.expect("complete"),
         "only a merging session completes"
     );
     assert_eq!(
@@ -342,12 +341,15 @@ async fn publishing_needs_the_lease_and_keeps_the_first_file(meta: &dyn MetaStor
     );
 }
 
-async fn a_failed_merge_marks_the_session_failed(meta: &dyn MetaStore) {
+pub(crate) async fn a_failed_merge_marks_the_session_failed(meta: &dyn MetaStore) {
     let mut merging = session("s1", "alice", 1, 20);
     merging.status = UploadStatus::Merging;
     meta.insert_session(&merging).await.expect("insert");
     assert!(
-        !meta.fail_merge(&hash(1), "s1", "t1").await.expect("fail"),
+        !meta
+            .fail_merge(&hash(1), &id("s1"), &token("t1"))
+            .await
+            .expect("fail"),
         "no lease, no change"
     );
     assert_eq!(
@@ -357,7 +359,11 @@ async fn a_failed_merge_marks_the_session_failed(meta: &dyn MetaStore) {
     meta.claim_merge(&lease(1, "s1", "t1", 30), Utc::now())
         .await
         .expect("claim");
-    assert!(meta.fail_merge(&hash(1), "s1", "t1").await.expect("fail"));
+    assert!(
+        meta.fail_merge(&hash(1), &id("s1"), &token("t1"))
+            .await
+            .expect("fail")
+    );
     assert_eq!(
         status_of(meta, "alice", 1).await,
         Some(UploadStatus::Failed)
@@ -373,7 +379,7 @@ async fn a_failed_merge_marks_the_session_failed(meta: &dyn MetaStore) {
     );
 }
 
-async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStore) {
+pub(crate) async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStore) {
     let now = Utc::now();
     let mut expired = session("old", "alice", 1, 20);
     expired.expires_at = now - Duration::minutes(1);
@@ -395,7 +401,7 @@ async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStore) {
         .await
         .expect("claim");
 
-    let expired_ids: Vec<String> = meta
+    let expired_ids: Vec<UploadId> = meta
         .expired_sessions(now, 10)
         .await
         .expect("expired")
@@ -404,22 +410,22 @@ async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStore) {
         .collect();
     assert_eq!(
         expired_ids,
-        vec!["old".to_owned()],
+        vec![id("old")],
         "merging sessions never expire"
     );
     assert!(
         !meta
-            .delete_expired_session("live", now)
+            .delete_expired_session(&id("live"), now)
             .await
             .expect("delete")
     );
     assert!(
-        meta.delete_expired_session("old", now)
+        meta.delete_expired_session(&id("old"), now)
             .await
             .expect("delete")
     );
 
-    let stalled: Vec<String> = meta
+    let stalled: Vec<UploadId> = meta
         .stalled_merges(now)
         .await
         .expect("stalled")
@@ -428,29 +434,29 @@ async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStore) {
         .collect();
     assert_eq!(
         stalled,
-        vec!["stuck".to_owned()],
+        vec![id("stuck")],
         "a merge with a live lease is not stalled"
     );
 
     let orphans = meta.orphaned_merges(now).await.expect("orphans");
     assert_eq!(orphans.len(), 1);
-    assert_eq!(orphans[0].token, "t5");
-    assert!(meta.drop_merge(&hash(5), "t5").await.expect("drop"));
+    assert_eq!(orphans[0].token, token("t5"));
+    assert!(meta.drop_merge(&hash(5), &token("t5")).await.expect("drop"));
     assert!(meta.orphaned_merges(now).await.expect("orphans").is_empty());
 
-    assert!(meta.session_exists("live").await.expect("exists"));
-    assert!(!meta.session_exists("old").await.expect("exists"));
+    assert!(meta.session_exists(&id("live")).await.expect("exists"));
+    assert!(!meta.session_exists(&id("old")).await.expect("exists"));
     meta.insert_file(&file(6, "files/direct/kept"))
         .await
         .expect("insert");
     assert!(
-        meta.file_key_in_use("files/direct/kept")
+        meta.file_key_in_use(&key("files/direct/kept"))
             .await
             .expect("in use")
     );
     assert!(
         !meta
-            .file_key_in_use("files/direct/leftover")
+            .file_key_in_use(&key("files/direct/leftover"))
             .await
             .expect("in use")
     );

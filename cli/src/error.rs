@@ -96,18 +96,13 @@ impl CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::ErrorBody;
+    use ferry_proto::ErrorCode;
 
-    fn refused(code: &str) -> CliError {
+    fn refused(code: ErrorCode) -> CliError {
         CliError::Client(ClientError::Refused {
             status: reqwest::StatusCode::CONFLICT,
-            error: ErrorBody {
-                code: code.to_owned(),
-                message: "no".to_owned(),
-                field: None,
-                status: None,
-                missing_chunks: None,
-            },
+            code: Some(code),
+            message: "no".to_owned(),
         })
     }
 
@@ -116,7 +111,7 @@ mod tests {
         let statuses = [
             CliError::local("reading", Path::new("a"), io::ErrorKind::NotFound.into()).status(),
             CliError::Usage("bad".into()).status(),
-            refused("size-mismatch").status(),
+            refused(ErrorCode::SizeMismatch).status(),
             CliError::Client(ClientError::Network("reset".into())).status(),
             CliError::Integrity("bad bytes".into()).status(),
             CliError::GaveUp("still merging".into()).status(),
@@ -128,7 +123,7 @@ mod tests {
     fn a_file_error_keeps_the_status_of_its_cause_and_names_the_file() {
         let error = CliError::File {
             file: "big.iso".into(),
-            source: Box::new(refused("file-too-large")),
+            source: Box::new(refused(ErrorCode::FileTooLarge)),
         };
         assert_eq!(error.status(), 3);
         assert!(error.to_string().starts_with("big.iso: "));

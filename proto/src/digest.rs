@@ -1,0 +1,96 @@
+//! The digest headers a client may send with a chunk: RFC 9530
+//! `Content-Digest: sha-256=:<base64>:` and `X-Chunk-Sha256: <hex>`.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::ContentHash;
+
+/// Header carrying an RFC 9530 digest of a chunk: `sha-256=:<base64>:`.
+pub const CONTENT_DIGEST: &str = "content-digest";
+/// Header carrying the hex SHA-256 of a chunk.
+pub const X_CHUNK_SHA256: &str = "x-chunk-sha256";
+
+/// Why a `Content-Digest` value cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("content-digest must be sha-256=:<base64 of 32 bytes>:")]
+pub struct InvalidDigest;
+
+/// The `Content-Digest` value naming the SHA-256 `hash`.
+pub fn content_digest(hash: &ContentHash) -> String {
+    format!("sha-256=:{}:", STANDARD.encode(hash.as_bytes()))
+}
+
+/// Reads the SHA-256 out of a `Content-Digest` value such as
+/// `sha-256=:<base64>:`; `Ok(None)` when it names only other algorithms.
+pub fn parse_content_digest(value: &str) -> Result<Option<ContentHash>, InvalidDigest> {
+    for member in value.split(',') {
+        let (algorithm, encoded) = member.trim().split_once('=').ok_or(InvalidDigest)?;
+        if !algorithm.trim().eq_ignore_ascii_case("sha-256") {
+            continue;
+        }
+        let encoded = encoded
+            .trim()
+            .strip_prefix(':')
+            .and_then(|rest| rest.strip_suffix(':'))
+            .ok_or(InvalidDigest)?;
+        let bytes = STANDARD.decode(encoded).map_err(|_| InvalidDigest)?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| InvalidDigest)?;
+        return Ok(Some(ContentHash::from_digest(bytes)));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMPTY_B64: &str = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    const EMPTY_HEX: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    fn empty() -> ContentHash {
+        ContentHash::parse(EMPTY_HEX).unwrap()
+    }
+
+    #[test]
+    fn the_content_digest_of_nothing_is_the_rfc_example() {
+        assert_eq!(content_digest(&empty()), format!("sha-256=:{EMPTY_B64}:"));
+    }
+
+    #[test]
+    fn a_content_digest_yields_the_sha256_it_names() {
+        let parsed = parse_content_digest(&format!("sha-256=:{EMPTY_B64}:")).unwrap();
+        assert_eq!(parsed, Some(empty()));
+    }
+
+    #[test]
+    fn a_content_digest_listing_several_algorithms_uses_sha256() {
+        let value = format!("sha-512=:AAAA:, SHA-256=:{EMPTY_B64}:");
+        assert_eq!(parse_content_digest(&value).unwrap(), Some(empty()));
+    }
+
+    #[test]
+    fn a_content_digest_without_sha256_asks_for_no_check() {
+        assert_eq!(parse_content_digest("sha-512=:AAAA:").unwrap(), None);
+    }
+
+    #[test]
+    fn a_content_digest_of_the_wrong_length_is_malformed() {
+        assert_eq!(parse_content_digest("sha-256=:AAAA:"), Err(InvalidDigest));
+        assert_eq!(parse_content_digest("sha-256=AAAA"), Err(InvalidDigest));
+        assert_eq!(parse_content_digest("garbage"), Err(InvalidDigest));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_digest_round_trips_through_its_header(bytes: [u8; 32]) {
+            let hash = ContentHash::from_digest(bytes);
+            proptest::prop_assert_eq!(parse_content_digest(&content_digest(&hash)), Ok(Some(hash)));
+        }
+
+        #[test]
+        fn no_header_value_makes_the_parser_panic(value in "\\PC{0,80}") {
+            let _ = parse_content_digest(&value);
+        }
+    }
+}

@@ -1,0 +1,553 @@
+//! The one SQL text of the metadata store, run by both databases.
+//!
+//! Statements use `$N` placeholders, which PostgreSQL and SQLite both read,
+//! and only SQL that both dialects agree on. What differs is named once in
+//! each backend's `dialect` module: how a writing transaction begins, and
+//! how a time is stored. [`meta_store!`] implements [`super::MetaStore`] for
+//! a backend from those two facts.
+
+/// The columns of a session row, in the order every query selects them.
+macro_rules! session_columns {
+    () => {
+        "id, owner, sha256, size, chunk_size, filename, content_type, status, expires_at"
+    };
+}
+
+/// Implements [`MetaStore`](super::MetaStore) for `$store`, whose `pool`
+/// field is a pool of `$db` rows `$row`, with the dialect module `$dialect`
+/// (`BEGIN_WRITE`, `time`, `read_time`).
+macro_rules! meta_store {
+    ($store:ident, $db:ty, $row:ty, $dialect:ident) => {
+        mod store {
+            use super::{$dialect, $store};
+            use async_trait::async_trait;
+            use chrono::{DateTime, Utc};
+            use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
+            use sqlx::{Row, Transaction};
+
+            use $crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
+            use $crate::meta::{
+                Chunk, Claim, FileRecord, Inserted, MergeLease, MetaError, MetaResult, MetaStore,
+                Published, Recorded, Session, decoded, parse_status, to_i64, to_u64,
+            };
+
+            /// Attempts at inserting a session whose conflicting row vanishes
+            /// between the insert and the read (an abort racing a create).
+            const INSERT_ATTEMPTS: usize = 5;
+
+            impl $store {
+                async fn begin_write(&self) -> MetaResult<Transaction<'static, $db>> {
+                    Ok(self.pool.begin_with($dialect::BEGIN_WRITE).await?)
+                }
+            }
+
+            fn session_from_row(row: &$row) -> Result<Session, sqlx::Error> {
+                Ok(Session {
+                    id: decoded(UploadId::parse(row.try_get::<String, _>("id")?))?,
+                    owner: decoded(OwnerId::parse(row.try_get::<String, _>("owner")?))?,
+                    sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
+                    size: to_u64(row.try_get("size")?)?,
+                    chunk_size: to_u64(row.try_get("chunk_size")?)?,
+                    filename: row
+                        .try_get::<Option<String>, _>("filename")?
+                        .map(|name| decoded(FileName::parse(name)))
+                        .transpose()?,
+                    content_type: media_type(row.try_get("content_type")?)?,
+                    status: parse_status(row.try_get("status")?)?,
+                    expires_at: $dialect::read_time(row, "expires_at")?,
+                })
+            }
+
+            fn file_from_row(row: &$row) -> Result<FileRecord, sqlx::Error> {
+                Ok(FileRecord {
+                    sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
+                    size: to_u64(row.try_get("size")?)?,
+                    content_type: media_type(row.try_get("content_type")?)?,
+                    object_key: decoded(ObjectKey::parse(row.try_get::<String, _>("object_key")?))?,
+                    published_at: $dialect::read_time(row, "published_at")?,
+                })
+            }
+
+            fn lease_from_row(row: &$row) -> Result<MergeLease, sqlx::Error> {
+                Ok(MergeLease {
+                    sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
+                    upload_id: decoded(UploadId::parse(row.try_get::<String, _>("upload_id")?))?,
+                    token: decoded(WriteToken::parse(row.try_get::<String, _>("token")?))?,
+                    object_key: decoded(ObjectKey::parse(row.try_get::<String, _>("object_key")?))?,
+                    lease_until: $dialect::read_time(row, "lease_until")?,
+                })
+            }
+
+            fn chunk_from_row(row: &$row) -> Result<Chunk, sqlx::Error> {
+                Ok(Chunk {
+                    index: to_u64(row.try_get("idx")?)?,
+                    size: to_u64(row.try_get("size")?)?,
+                    sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
+                    object_key: decoded(ObjectKey::parse(row.try_get::<String, _>("object_key")?))?,
+                })
+            }
+
+            fn media_type(value: Option<String>) -> Result<Option<MediaType>, sqlx::Error> {
+                value.map(|value| decoded(MediaType::parse(value))).transpose()
+            }
+
+            fn object_key(value: Option<String>) -> Result<Option<ObjectKey>, sqlx::Error> {
+                value.map(|value| decoded(ObjectKey::parse(value))).transpose()
+            }
+
+            fn sessions(rows: &[$row]) -> MetaResult<Vec<Session>> {
+                Ok(rows.iter().map(session_from_row).collect::<Result<_, _>>()?)
+            }
+
+            async fn insert_file_row(
+                tx: &mut Transaction<'_, $db>,
+                file: &FileRecord,
+            ) -> MetaResult<Published> {
+                let inserted = sqlx::query(
+                    "INSERT INTO files (sha256, size, content_type, object_key, published_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+                )
+                .bind(file.sha256.to_hex())
+                .bind(to_i64(file.size))
+                .bind(file.content_type.as_ref().map(MediaType::as_str))
+                .bind(file.object_key.as_str())
+                .bind($dialect::time(file.published_at))
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if inserted == 1 {
+                    return Ok(Published::Now(file.clone()));
+                }
+                let row = sqlx::query("SELECT * FROM files WHERE sha256 = $1")
+                    .bind(file.sha256.to_hex())
+                    .fetch_one(&mut **tx)
+                    .await?;
+                Ok(Published::Already(file_from_row(&row)?))
+            }
+
+            async fn take_lease(
+                tx: &mut Transaction<'_, $db>,
+                sha256: &ContentHash,
+                token: &WriteToken,
+            ) -> MetaResult<bool> {
+                let released = sqlx::query("DELETE FROM merges WHERE sha256 = $1 AND token = $2")
+                    .bind(sha256.to_hex())
+                    .bind(token.as_str())
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
+                Ok(released == 1)
+            }
+
+            #[async_trait]
+            impl MetaStore for $store {
+                async fn ping(&self) -> MetaResult<()> {
+                    sqlx::query("SELECT 1").execute(&self.pool).await?;
+                    Ok(())
+                }
+
+                async fn find_session(
+                    &self,
+                    owner: &OwnerId,
+                    sha256: &ContentHash,
+                ) -> MetaResult<Option<Session>> {
+                    let row = sqlx::query(concat!(
+                        "SELECT ",
+                        session_columns!(),
+                        " FROM uploads WHERE owner = $1 AND sha256 = $2"
+                    ))
+                    .bind(owner.as_str())
+                    .bind(sha256.to_hex())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    Ok(row.as_ref().map(session_from_row).transpose()?)
+                }
+
+                async fn insert_session(&self, session: &Session) -> MetaResult<Inserted> {
+                    for _ in 0..INSERT_ATTEMPTS {
+                        let mut tx = self.begin_write().await?;
+                        let created = sqlx::query(concat!(
+                            "INSERT INTO uploads (id, owner, sha256, size, chunk_size, chunk_count,
+                                                  filename, content_type, status, expires_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                             ON CONFLICT (owner, sha256) DO NOTHING
+                             RETURNING ",
+                            session_columns!()
+                        ))
+                        .bind(session.id.as_str())
+                        .bind(session.owner.as_str())
+                        .bind(session.sha256.to_hex())
+                        .bind(to_i64(session.size))
+                        .bind(to_i64(session.chunk_size))
+                        .bind(to_i64(session.chunk_count()))
+                        .bind(session.filename.as_ref().map(FileName::as_str))
+                        .bind(session.content_type.as_ref().map(MediaType::as_str))
+                        .bind(session.status.as_str())
+                        .bind($dialect::time(session.expires_at))
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some(row) = created {
+                            tx.commit().await?;
+                            return Ok(Inserted::Created(session_from_row(&row)?));
+                        }
+                        let existing = sqlx::query(concat!(
+                            "SELECT ",
+                            session_columns!(),
+                            " FROM uploads WHERE owner = $1 AND sha256 = $2"
+                        ))
+                        .bind(session.owner.as_str())
+                        .bind(session.sha256.to_hex())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        tx.commit().await?;
+                        if let Some(row) = existing {
+                            return Ok(Inserted::Existing(session_from_row(&row)?));
+                        }
+                    }
+                    Err(MetaError::Unavailable(sqlx::Error::Protocol(
+                        "a session kept vanishing while it was created".into(),
+                    )))
+                }
+
+                async fn delete_session(&self, id: &UploadId) -> MetaResult<bool> {
+                    let deleted = sqlx::query("DELETE FROM uploads WHERE id = $1")
+                        .bind(id.as_str())
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                    Ok(deleted == 1)
+                }
+
+                async fn delete_expired_session(
+                    &self,
+                    id: &UploadId,
+                    now: DateTime<Utc>,
+                ) -> MetaResult<bool> {
+                    let deleted = sqlx::query(
+                        "DELETE FROM uploads WHERE id = $1 AND expires_at < $2 AND status <> 'merging'",
+                    )
+                    .bind(id.as_str())
+                    .bind($dialect::time(now))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                    Ok(deleted == 1)
+                }
+
+                async fn touch_session(
+                    &self,
+                    id: &UploadId,
+                    expires_at: DateTime<Utc>,
+                ) -> MetaResult<()> {
+                    sqlx::query("UPDATE uploads SET expires_at = $2 WHERE id = $1 AND expires_at < $2")
+                        .bind(id.as_str())
+                        .bind($dialect::time(expires_at))
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn chunks(&self, upload_id: &UploadId) -> MetaResult<Vec<Chunk>> {
+                    let rows = sqlx::query(
+                        "SELECT idx, size, sha256, object_key FROM chunks
+                         WHERE upload_id = $1 ORDER BY idx",
+                    )
+                    .bind(upload_id.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                    Ok(rows.iter().map(chunk_from_row).collect::<Result<_, _>>()?)
+                }
+
+                async fn record_chunk(
+                    &self,
+                    upload_id: &UploadId,
+                    chunk: &Chunk,
+                    expires_at: DateTime<Utc>,
+                ) -> MetaResult<Recorded> {
+                    let mut tx = self.begin_write().await?;
+                    // Writing the session row first locks it until commit, so that
+                    // no merge can start while this chunk is being recorded.
+                    let status: Option<String> = sqlx::query_scalar(
+                        "UPDATE uploads
+                         SET expires_at = CASE WHEN expires_at < $2 THEN $2 ELSE expires_at END
+                         WHERE id = $1 RETURNING status",
+                    )
+                    .bind(upload_id.as_str())
+                    .bind($dialect::time(expires_at))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(status) = status else {
+                        return Ok(Recorded::SessionGone);
+                    };
+                    let status = parse_status(status)?;
+                    if status != UploadStatus::Uploading {
+                        return Ok(Recorded::NotWritable(status));
+                    }
+                    let replaced_key: Option<String> = sqlx::query_scalar(
+                        "SELECT object_key FROM chunks WHERE upload_id = $1 AND idx = $2",
+                    )
+                    .bind(upload_id.as_str())
+                    .bind(to_i64(chunk.index))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO chunks (upload_id, idx, size, sha256, object_key)
+                         VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (upload_id, idx) DO UPDATE
+                         SET size = excluded.size, sha256 = excluded.sha256,
+                             object_key = excluded.object_key",
+                    )
+                    .bind(upload_id.as_str())
+                    .bind(to_i64(chunk.index))
+                    .bind(to_i64(chunk.size))
+                    .bind(chunk.sha256.to_hex())
+                    .bind(chunk.object_key.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    let totals = sqlx::query(
+                        "SELECT count(*) AS n, CAST(coalesce(sum(size), 0) AS BIGINT) AS bytes
+                         FROM chunks WHERE upload_id = $1",
+                    )
+                    .bind(upload_id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(Recorded::Accepted {
+                        replaced_key: object_key(replaced_key)?
+                            .filter(|key| *key != chunk.object_key),
+                        received_count: to_u64(totals.try_get("n")?)?,
+                        received_bytes: to_u64(totals.try_get("bytes")?)?,
+                    })
+                }
+
+                async fn start_merge(&self, upload_id: &UploadId) -> MetaResult<bool> {
+                    let updated = sqlx::query(
+                        "UPDATE uploads SET status = 'merging'
+                         WHERE id = $1 AND status = 'uploading'
+                           AND chunk_count = (SELECT count(*) FROM chunks WHERE upload_id = $1)",
+                    )
+                    .bind(upload_id.as_str())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                    Ok(updated == 1)
+                }
+
+                async fn claim_merge(
+                    &self,
+                    lease: &MergeLease,
+                    now: DateTime<Utc>,
+                ) -> MetaResult<Claim> {
+                    let sha256 = lease.sha256.to_hex();
+                    let mut tx = self.begin_write().await?;
+                    let inserted = sqlx::query(
+                        "INSERT INTO merges (sha256, upload_id, token, object_key, lease_until)
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+                    )
+                    .bind(&sha256)
+                    .bind(lease.upload_id.as_str())
+                    .bind(lease.token.as_str())
+                    .bind(lease.object_key.as_str())
+                    .bind($dialect::time(lease.lease_until))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if inserted == 1 {
+                        tx.commit().await?;
+                        return Ok(Claim::Claimed {
+                            abandoned_key: None,
+                        });
+                    }
+                    let expired = sqlx::query(
+                        "SELECT token, object_key FROM merges WHERE sha256 = $1 AND lease_until < $2",
+                    )
+                    .bind(&sha256)
+                    .bind($dialect::time(now))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(expired) = expired else {
+                        return Ok(Claim::Busy);
+                    };
+                    let taken_over = sqlx::query(
+                        "UPDATE merges SET upload_id = $3, token = $4, object_key = $5, lease_until = $6
+                         WHERE sha256 = $1 AND token = $2",
+                    )
+                    .bind(&sha256)
+                    .bind(expired.try_get::<String, _>("token")?)
+                    .bind(lease.upload_id.as_str())
+                    .bind(lease.token.as_str())
+                    .bind(lease.object_key.as_str())
+                    .bind($dialect::time(lease.lease_until))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    tx.commit().await?;
+                    if taken_over != 1 {
+                        return Ok(Claim::Busy);
+                    }
+                    Ok(Claim::Claimed {
+                        abandoned_key: object_key(expired.try_get("object_key")?)?,
+                    })
+                }
+
+                async fn renew_merge(
+                    &self,
+                    sha256: &ContentHash,
+                    token: &WriteToken,
+                    lease_until: DateTime<Utc>,
+                ) -> MetaResult<bool> {
+                    let updated = sqlx::query(
+                        "UPDATE merges SET lease_until = $3 WHERE sha256 = $1 AND token = $2",
+                    )
+                    .bind(sha256.to_hex())
+                    .bind(token.as_str())
+                    .bind($dialect::time(lease_until))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                    Ok(updated == 1)
+                }
+
+                async fn publish(
+                    &self,
+                    file: &FileRecord,
+                    upload_id: &UploadId,
+                    token: &WriteToken,
+                ) -> MetaResult<Published> {
+                    let mut tx = self.begin_write().await?;
+                    if !take_lease(&mut tx, &file.sha256, token).await? {
+                        return Ok(Published::LeaseLost);
+                    }
+                    let published = insert_file_row(&mut tx, file).await?;
+                    sqlx::query(
+                        "UPDATE uploads SET status = 'complete' WHERE id = $1 AND status = 'merging'",
+                    )
+                    .bind(upload_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(published)
+                }
+
+                async fn fail_merge(
+                    &self,
+                    sha256: &ContentHash,
+                    upload_id: &UploadId,
+                    token: &WriteToken,
+                ) -> MetaResult<bool> {
+                    let mut tx = self.begin_write().await?;
+                    if !take_lease(&mut tx, sha256, token).await? {
+                        return Ok(false);
+                    }
+                    sqlx::query(
+                        "UPDATE uploads SET status = 'failed' WHERE id = $1 AND status = 'merging'",
+                    )
+                    .bind(upload_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                async fn complete_session(&self, upload_id: &UploadId) -> MetaResult<bool> {
+                    let updated = sqlx::query(
+                        "UPDATE uploads SET status = 'complete' WHERE id = $1 AND status = 'merging'",
+                    )
+                    .bind(upload_id.as_str())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                    Ok(updated == 1)
+                }
+
+                async fn insert_file(&self, file: &FileRecord) -> MetaResult<Published> {
+                    let mut tx = self.begin_write().await?;
+                    let published = insert_file_row(&mut tx, file).await?;
+                    tx.commit().await?;
+                    Ok(published)
+                }
+
+                async fn find_file(&self, sha256: &ContentHash) -> MetaResult<Option<FileRecord>> {
+                    let row = sqlx::query("SELECT * FROM files WHERE sha256 = $1")
+                        .bind(sha256.to_hex())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    Ok(row.as_ref().map(file_from_row).transpose()?)
+                }
+
+                async fn stalled_merges(&self, now: DateTime<Utc>) -> MetaResult<Vec<Session>> {
+                    let rows = sqlx::query(concat!(
+                        "SELECT ",
+                        session_columns!(),
+                        " FROM uploads u
+                         WHERE status = 'merging' AND NOT EXISTS (
+                             SELECT 1 FROM merges m
+                             WHERE m.sha256 = u.sha256 AND m.lease_until >= $1)"
+                    ))
+                    .bind($dialect::time(now))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    sessions(&rows)
+                }
+
+                async fn expired_sessions(
+                    &self,
+                    now: DateTime<Utc>,
+                    limit: u32,
+                ) -> MetaResult<Vec<Session>> {
+                    let rows = sqlx::query(concat!(
+                        "SELECT ",
+                        session_columns!(),
+                        " FROM uploads WHERE expires_at < $1 AND status <> 'merging'
+                         ORDER BY expires_at LIMIT $2"
+                    ))
+                    .bind($dialect::time(now))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    sessions(&rows)
+                }
+
+                async fn orphaned_merges(&self, now: DateTime<Utc>) -> MetaResult<Vec<MergeLease>> {
+                    let rows = sqlx::query(
+                        "SELECT m.* FROM merges m
+                         WHERE m.lease_until < $1 AND NOT EXISTS (
+                             SELECT 1 FROM uploads u
+                             WHERE u.id = m.upload_id AND u.status = 'merging')",
+                    )
+                    .bind($dialect::time(now))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    Ok(rows.iter().map(lease_from_row).collect::<Result<_, _>>()?)
+                }
+
+                async fn session_exists(&self, id: &UploadId) -> MetaResult<bool> {
+                    let found = sqlx::query("SELECT 1 FROM uploads WHERE id = $1")
+                        .bind(id.as_str())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    Ok(found.is_some())
+                }
+
+                async fn file_key_in_use(&self, object_key: &ObjectKey) -> MetaResult<bool> {
+                    let found = sqlx::query("SELECT 1 FROM files WHERE object_key = $1")
+                        .bind(object_key.as_str())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    Ok(found.is_some())
+                }
+
+                async fn drop_merge(
+                    &self,
+                    sha256: &ContentHash,
+                    token: &WriteToken,
+                ) -> MetaResult<bool> {
+                    let mut tx = self.begin_write().await?;
+                    let dropped = take_lease(&mut tx, sha256, token).await?;
+                    tx.commit().await?;
+                    Ok(dropped)
+                }
+            }
+        }
+    };
+}

@@ -1,0 +1,71 @@
+//! Opening a published file for download: what it is, and its bytes, whole
+//! or a range at a time, streamed from the store.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use ferry_proto::ContentHash;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+
+use super::Uploads;
+use super::error::{UploadError, UploadResult};
+use super::view::served_content_type;
+use crate::blob::BlobStore;
+use crate::meta::FileRecord;
+
+/// Bytes of a published file as they stream out of the store.
+pub type ByteStream = BoxStream<'static, Result<Bytes, UploadError>>;
+
+/// A published file, open for reading.
+#[derive(Debug, Clone)]
+pub struct Download {
+    file: FileRecord,
+    blobs: BlobStore,
+}
+
+impl Uploads {
+    /// Opens the published file with this hash.
+    pub async fn open_file(&self, sha256: &ContentHash) -> UploadResult<Download> {
+        let file = self
+            .meta
+            .find_file(sha256)
+            .await?
+            .ok_or(UploadError::FileNotFound)?;
+        Ok(Download {
+            file,
+            blobs: self.blobs.clone(),
+        })
+    }
+}
+
+impl Download {
+    /// The file's SHA-256: its key and its entity-tag.
+    pub fn sha256(&self) -> &ContentHash {
+        &self.file.sha256
+    }
+
+    /// Its length in bytes.
+    pub fn size(&self) -> u64 {
+        self.file.size
+    }
+
+    /// When it was published: its Last-Modified.
+    pub fn published_at(&self) -> DateTime<Utc> {
+        self.file.published_at
+    }
+
+    /// The media type it is served with when saved as `filename`.
+    pub fn content_type(&self, filename: Option<&str>) -> String {
+        served_content_type(&self.file, filename)
+    }
+
+    /// Streams the whole file, or the bytes of `range` (end exclusive).
+    pub async fn read(&self, range: Option<Range<u64>>) -> UploadResult<ByteStream> {
+        if self.file.size == 0 || range.as_ref().is_some_and(|range| range.is_empty()) {
+            return Ok(futures::stream::empty().boxed());
+        }
+        let bytes = self.blobs.read(&self.file.object_key, range).await?;
+        Ok(bytes.map_err(UploadError::from).boxed())
+    }
+}
