@@ -4,10 +4,12 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+COPY proto ./proto
+COPY cli ./cli
 COPY src ./src
 COPY migrations ./migrations
 COPY docs ./docs
-RUN cargo build --release --locked --bin ferryd --bin ferry
+RUN cargo build --release --locked -p ferry --bin ferryd -p ferry-cli --bin ferry
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The one test command: formatting, lints, and the whole test suite against
-# SQLite and PostgreSQL. PostgreSQL is taken from DATABASE_URL (default: the
+# The one test command: formatting, lints, documentation, and the whole
+# test suite of every crate against SQLite and PostgreSQL. PostgreSQL is taken from DATABASE_URL (default: the
 # local server on 127.0.0.1:5432); when none answers and PostgreSQL's
 # binaries are installed, a throwaway cluster is started for the run.
 set -euo pipefail
@@ -69,5 +69,6 @@ fi
 echo "scripts/test.sh: PostgreSQL at ${DATABASE_URL%%@*}@…"
 
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
-cargo test --all-targets --locked
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+cargo test --workspace --all-targets --locked

@@ -22,7 +22,7 @@
 //!   changes: the database is the only authority on what is published.
 //! * Times are passed in by the caller, so that expiry can be tested.
 //!
-//! Both databases run the same SQL text ([`sql`]); what differs between them
+//! Both databases run the same SQL text (`meta/sql.rs`); what differs between them
 //! is named once each in [`postgres`] and [`sqlite`].
 
 use async_trait::async_trait;

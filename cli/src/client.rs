@@ -1,5 +1,5 @@
 //! The HTTP client of the API: typed calls that answer the wire types of
-//! [`crate::api`] or a [`ClientError`] built from the server's error body, and
+//! [`ferry_proto`] or a [`ClientError`] built from the server's error body, and
 //! the retry loop that wraps them.
 //!
 //! The bearer token goes only to the server's own origin (scheme, host and

@@ -70,7 +70,7 @@ pub enum Command {
     /// Upload files; running it again after any interruption sends only what the server lacks.
     #[command(after_help = EXIT_STATUS_HELP)]
     Upload(UploadArgs),
-    /// Download a published file, resuming FILE.<sha256 prefix>.part and verifying its SHA-256.
+    /// Download a published file, resuming `FILE.<sha256 prefix>.part` and verifying its SHA-256.
     #[command(after_help = EXIT_STATUS_HELP)]
     Download(DownloadArgs),
     /// Show how far the upload of a file (or a SHA-256) has come.
