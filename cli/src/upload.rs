@@ -92,6 +92,7 @@ pub async fn upload_file(
                 .map(|name| name.to_string_lossy().into_owned())
         }),
         content_type: options.content_type.clone(),
+        proof: None,
     };
     let tally = Tally::new(local.size(), bar.clone());
     let session = Session {

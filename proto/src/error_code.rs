@@ -45,6 +45,14 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The request's media type is not one this route takes.
     UnsupportedMediaType,
+    /// No valid token came with the request (with `WWW-Authenticate: Bearer`).
+    Unauthorized,
+    /// A download link's signature is missing, wrong or expired.
+    Forbidden,
+    /// The request body stopped arriving before it was complete.
+    RequestTimeout,
+    /// The caller is over one of its limits; `Retry-After` says when to ask again.
+    TooManyRequests,
     /// A dependency (database, object store) is not answering: try again.
     Unavailable,
     /// Something failed inside the server; details are in its log.
@@ -53,7 +61,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the contract.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::InvalidRequest,
         ErrorCode::FileTooLarge,
         ErrorCode::SizeMismatch,
@@ -72,6 +80,10 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::RequestTimeout,
+        ErrorCode::TooManyRequests,
         ErrorCode::Unavailable,
         ErrorCode::InternalError,
     ];
@@ -83,8 +95,11 @@ impl ErrorCode {
             | ErrorCode::ChunkIndexOutOfRange
             | ErrorCode::ChunkSizeMismatch
             | ErrorCode::DigestMismatch => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
             ErrorCode::UploadNotFound | ErrorCode::FileNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::UploadConflict | ErrorCode::UploadNotWritable | ErrorCode::ChunksMissing => {
                 409
             }
@@ -93,6 +108,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::RangeNotSatisfiable => 416,
             ErrorCode::SizeMismatch | ErrorCode::HashMismatch => 422,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::InternalError => 500,
             ErrorCode::Unavailable => 503,
         }
@@ -119,14 +135,22 @@ impl ErrorCode {
             ErrorCode::NotFound => "not-found",
             ErrorCode::MethodNotAllowed => "method-not-allowed",
             ErrorCode::UnsupportedMediaType => "unsupported-media-type",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RequestTimeout => "request-timeout",
+            ErrorCode::TooManyRequests => "too-many-requests",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::InternalError => "internal-error",
         }
     }
 
-    /// Whether asking again later may succeed: the fault was passing.
+    /// Whether asking again later may succeed: the fault was passing, or
+    /// the caller was asked to slow down.
     pub fn is_retryable(self) -> bool {
-        self == ErrorCode::Unavailable
+        matches!(
+            self,
+            ErrorCode::Unavailable | ErrorCode::TooManyRequests | ErrorCode::RequestTimeout
+        )
     }
 }
 
@@ -186,7 +210,14 @@ mod tests {
             .into_iter()
             .filter(|code| code.is_retryable())
             .collect();
-        assert_eq!(retryable, [ErrorCode::Unavailable]);
+        assert_eq!(
+            retryable,
+            [
+                ErrorCode::RequestTimeout,
+                ErrorCode::TooManyRequests,
+                ErrorCode::Unavailable
+            ]
+        );
         assert_eq!(ErrorCode::InternalError.status(), 500);
     }
 

@@ -21,4 +21,4 @@ pub use error_code::{ErrorBody, ErrorCode};
 pub use file::{File, file_url};
 pub use names::{FileName, InvalidName, MediaType};
 pub use units::{parse_duration, parse_size};
-pub use upload::{ChunkReceipt, CreateUpload, Upload, UploadStatus};
+pub use upload::{ChunkReceipt, CreateUpload, ProofChallenge, Upload, UploadStatus};

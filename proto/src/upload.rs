@@ -20,6 +20,19 @@ pub struct CreateUpload {
     /// Media type to serve the file with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+    /// The answer to the [`ProofChallenge`] of an earlier create: the lower-case
+    /// hex SHA-256 of the challenged bytes, in the order of its ranges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
+}
+
+/// A proof-of-possession challenge: the caller proves it holds the file by
+/// sending the SHA-256 of these bytes of it back as `proof` in a create
+/// request; only then does an upload of a file the server has publish at once.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProofChallenge {
+    /// Inclusive byte ranges `[first, last]` of the file, in the order to hash them.
+    pub ranges: Vec<[u64; 2]>,
 }
 
 /// Lifecycle state of an upload session.
@@ -84,6 +97,10 @@ pub struct Upload {
     pub expires_at: String,
     /// The published file, once `status` is `complete`.
     pub file: Option<crate::File>,
+    /// Present while the server would publish this file at once if the
+    /// caller proves it holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof_challenge: Option<ProofChallenge>,
 }
 
 /// Answer to an accepted chunk.

@@ -13,7 +13,14 @@ use crate::upload::{Completion, Created, Uploads};
 
 /// Largest create body accepted.
 const CREATE_BODY_LIMIT: usize = 16 << 10;
-const CREATE_FIELDS: [&str; 5] = ["sha256", "size", "chunk_size", "filename", "content_type"];
+const CREATE_FIELDS: [&str; 6] = [
+    "sha256",
+    "size",
+    "chunk_size",
+    "filename",
+    "content_type",
+    "proof",
+];
 
 /// Registers the session routes.
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -100,6 +107,7 @@ fn parse_create(body: &[u8]) -> Result<CreateUpload, ApiError> {
         chunk_size: optional_count(&fields, "chunk_size")?,
         filename: optional_text(&fields, "filename")?,
         content_type: optional_text(&fields, "content_type")?,
+        proof: optional_text(&fields, "proof")?,
     })
 }
 

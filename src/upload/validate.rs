@@ -66,6 +66,7 @@ mod tests {
             chunk_size: Some(0),
             filename: None,
             content_type: None,
+            proof: None,
         };
         assert_eq!(field_at_fault(create_request(request)), "chunk_size");
     }

@@ -43,6 +43,7 @@ pub fn upload_view(
         file: file
             .filter(|_| complete)
             .map(|file| file_view(file, session.filename.as_ref())),
+        proof_challenge: None,
     }
 }
 

@@ -213,6 +213,7 @@ async fn two_owners_completing_the_same_content_share_one_object(backend: Backen
             chunk_size: Some(4096),
             filename: Some(format!("{owner}.bin")),
             content_type: None,
+            proof: None,
         };
         let (created, _) = app.uploads.create(owner, request, now).await.unwrap();
         assert_eq!(created, Created::New, "each owner has a session of its own");

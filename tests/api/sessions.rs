@@ -239,6 +239,7 @@ async fn an_expired_session_is_gone_and_replaced_by_a_fresh_one(backend: Backend
         chunk_size: Some(1024),
         filename: None,
         content_type: None,
+        proof: None,
     };
     let (created, upload) = app
         .uploads
