@@ -273,6 +273,11 @@ impl BlobStore {
         Ok(result.into_stream().map_err(BlobError).boxed())
     }
 
+    /// Reads a small byte range of an object (end exclusive) into memory.
+    pub async fn read_all(&self, key: &ObjectKey, range: Range<u64>) -> Result<Bytes, BlobError> {
+        Ok(self.store.get_range(&path(key), range).await?)
+    }
+
     /// Whether an object exists.
     pub async fn exists(&self, key: &ObjectKey) -> Result<bool, BlobError> {
         match self.store.head(&path(key)).await {

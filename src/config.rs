@@ -10,6 +10,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::upload::{Limits, Timings};
 
+mod security;
+
+pub use security::{DownloadAccess, InstantUploadMode, SecuritySettings};
+
 /// Longest duration a setting may name: ten years.
 const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
 
@@ -81,6 +85,10 @@ pub struct Settings {
     /// How often expired sessions and stalled merges are swept.
     #[arg(long, env = "FERRY_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub sweep_interval: Duration,
+
+    /// Tokens, download access, instant upload, limits and timeouts.
+    #[command(flatten)]
+    pub security: SecuritySettings,
 }
 
 impl Settings {
@@ -123,6 +131,17 @@ impl Settings {
     /// Checks that the settings agree with each other.
     pub fn validate(&self) -> Result<(), String> {
         self.limits().validate()?;
+        self.security.validate()?;
+        if !self.security.requires_tokens()
+            && !self.bind.ip().is_loopback()
+            && !self.security.insecure_no_auth
+        {
+            return Err(format!(
+                "ferryd would serve {} without authentication: set FERRY_JWT_SECRET, \
+                 FERRY_JWT_PUBLIC_KEY or FERRY_JWT_JWKS, or FERRY_INSECURE_NO_AUTH=true",
+                self.bind
+            ));
+        }
         if self.session_ttl < Duration::from_secs(1) || self.session_ttl > MAX_DURATION {
             return Err("the session time to live must be between 1s and 3650d".into());
         }

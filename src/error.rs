@@ -3,7 +3,7 @@
 //! whole cause chain and answered without details.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, HeaderName, HeaderValue};
+use actix_web::http::header::{CACHE_CONTROL, HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use ferry_proto::{ErrorBody, ErrorCode};
 
@@ -96,6 +96,9 @@ impl From<UploadError> for ApiError {
             UploadError::BodyUnreadable(_) => answer.body.field = Some("body".to_owned()),
             UploadError::NotWritable(status) => answer.body.status = Some(status),
             UploadError::ChunksMissing(missing) => answer.body.missing_chunks = Some(missing),
+            UploadError::OverLimit { retry_after, .. } => {
+                answer = answer.with_header(RETRY_AFTER, retry_after.as_secs().max(1).to_string());
+            }
             _ => {}
         }
         answer

@@ -5,6 +5,7 @@
 //! shared with clients are the `ferry_proto` crate.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod access;
 pub mod blob;
 pub mod config;
 pub mod error;

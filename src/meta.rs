@@ -172,6 +172,15 @@ pub struct MergeLease {
     pub lease_until: DateTime<Utc>,
 }
 
+/// What one owner holds in live sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnerUsage {
+    /// Sessions uploading or merging.
+    pub sessions: u64,
+    /// The sizes of their files, added up.
+    pub bytes: u64,
+}
+
 /// Outcome of [`MetaStore::insert_session`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
@@ -235,6 +244,9 @@ pub trait MetaStore: Send + Sync + 'static {
         owner: &OwnerId,
         sha256: &ContentHash,
     ) -> MetaResult<Option<Session>>;
+
+    /// What `owner` holds in sessions that are live at `now`.
+    async fn owner_usage(&self, owner: &OwnerId, now: DateTime<Utc>) -> MetaResult<OwnerUsage>;
 
     /// Inserts a session unless the owner has one for this hash.
     async fn insert_session(&self, session: &Session) -> MetaResult<Inserted>;

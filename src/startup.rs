@@ -11,13 +11,14 @@ use anyhow::Context;
 use chrono::Utc;
 use secrecy::ExposeSecret;
 
+use crate::access::{LinkSigner, OwnerRates, ProofKey, TokenVerifier, load_keys};
 use crate::blob::BlobStore;
-use crate::config::Settings;
-use crate::http;
+use crate::config::{DownloadAccess, InstantUploadMode, SecuritySettings, Settings};
+use crate::http::{self, DownloadGate, Gatekeeper};
 use crate::meta::MetaStore;
 use crate::meta::postgres::PostgresMeta;
 use crate::meta::sqlite::SqliteMeta;
-use crate::upload::Uploads;
+use crate::upload::{AccessPolicy, DownloadLinks, InstantUpload, OwnerLimits, Uploads};
 
 /// One access-log line per request: peer, request line, status, bytes, time.
 const ACCESS_LOG: &str = "%a \"%r\" %s %b %Dms";
@@ -47,7 +48,14 @@ impl Application {
         meta: Arc<dyn MetaStore>,
         blobs: BlobStore,
     ) -> anyhow::Result<Self> {
-        let uploads = Uploads::new(meta, blobs, settings.limits(), settings.timings());
+        let gatekeeper = web::Data::new(gatekeeper(&settings.security)?);
+        if !gatekeeper.requires_tokens() {
+            tracing::warn!("authentication is off: every caller is the owner `anonymous`");
+        }
+        let signer = link_signer(&settings.security);
+        let download_gate = web::Data::new(DownloadGate::new(signer.clone()));
+        let policy = access_policy(&settings.security, signer);
+        let uploads = Uploads::new(meta, blobs, settings.limits(), settings.timings(), policy);
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr()?;
@@ -55,6 +63,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(gatekeeper.clone())
+                .app_data(download_gate.clone())
                 .wrap(actix_web::middleware::NormalizePath::trim())
                 .wrap(Logger::new(ACCESS_LOG))
                 .configure(http::configure)
@@ -93,6 +103,86 @@ impl Application {
         self.sweeper.abort();
         result
     }
+}
+
+/// The gatekeeper the settings describe: tokens checked with the configured
+/// keys, or everyone `anonymous` when none is configured.
+fn gatekeeper(security: &SecuritySettings) -> anyhow::Result<Gatekeeper> {
+    if !security.requires_tokens() {
+        return Ok(Gatekeeper::open());
+    }
+    let secret = security
+        .jwt_secret
+        .as_ref()
+        .map(|secret| secret.expose_secret().as_bytes());
+    let keys = load_keys(
+        secret,
+        security.jwt_public_key.as_deref(),
+        security.jwt_jwks.as_deref(),
+    )
+    .context("loading the keys tokens are verified with")?;
+    let verifier = TokenVerifier::new(
+        keys,
+        security.jwt_audience.clone(),
+        security.jwt_issuer.clone(),
+        security.jwt_leeway,
+    );
+    Ok(Gatekeeper::with_tokens(
+        verifier,
+        OwnerRates::new(security.owner_rate),
+    ))
+}
+
+/// The signer of download links, when downloads need them.
+fn link_signer(security: &SecuritySettings) -> Option<LinkSigner> {
+    let key = security.download_key.as_ref()?;
+    (security.downloads == DownloadAccess::Signed)
+        .then(|| LinkSigner::new(key.expose_secret().as_bytes(), security.cdn_auth_ttl))
+}
+
+/// Links, instant upload and per-owner limits as the settings describe them.
+fn access_policy(security: &SecuritySettings, signer: Option<LinkSigner>) -> AccessPolicy {
+    let links = match signer {
+        Some(signer) => DownloadLinks::Signed {
+            signer,
+            ttl: security.download_link_ttl,
+        },
+        None => DownloadLinks::Public,
+    };
+    let instant = match security.instant_upload() {
+        InstantUploadMode::Hash => InstantUpload::Hash,
+        InstantUploadMode::Off => InstantUpload::Off,
+        InstantUploadMode::Proof => InstantUpload::Proof(proof_key(security)),
+    };
+    let owner_limits = security.requires_tokens().then_some(OwnerLimits {
+        max_sessions: security.owner_max_sessions,
+        max_staged_bytes: security.owner_max_staged,
+    });
+    AccessPolicy {
+        links,
+        instant,
+        owner_limits,
+    }
+}
+
+/// The proof key: configured, derived from the download key, or, on a
+/// single instance with neither, made up at start.
+fn proof_key(security: &SecuritySettings) -> ProofKey {
+    if let Some(key) = &security.proof_key {
+        return ProofKey::new(key.expose_secret().as_bytes());
+    }
+    if let Some(key) = &security.download_key {
+        let derived: Vec<u8> = [
+            b"ferry proof of possession\n".as_slice(),
+            key.expose_secret().as_bytes(),
+        ]
+        .concat();
+        return ProofKey::new(&derived);
+    }
+    tracing::warn!(
+        "no FERRY_PROOF_KEY: proofs hold on this instance only; set one shared by every instance"
+    );
+    ProofKey::new(uuid::Uuid::new_v4().as_bytes())
 }
 
 /// Opens PostgreSQL or SQLite according to the database URL, migrated.

@@ -19,7 +19,7 @@ const FIELD_LIMIT: usize = 1 << 10;
 /// Registers the chunk routes.
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        resource("/v1/uploads/{sha256}/chunks/{index}")
+        resource("/v1/uploads/{sha256}/chunks/{index}", "PUT, POST")
             .route(web::put().to(put_chunk))
             .route(web::post().to(post_chunk)),
     );

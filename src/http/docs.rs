@@ -9,7 +9,7 @@ const OPENAPI: &str = include_str!("../../docs/openapi.yaml");
 
 /// Registers `GET /v1/openapi.yaml`.
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/openapi.yaml").route(web::get().to(openapi)));
+    cfg.service(resource("/v1/openapi.yaml", "GET").route(web::get().to(openapi)));
 }
 
 async fn openapi() -> HttpResponse {

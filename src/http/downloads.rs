@@ -19,6 +19,7 @@ use serde::Deserialize;
 use ferry_proto::ErrorCode;
 
 use super::body::path_hash;
+use crate::access::{LinkSigner, SignedQuery};
 use crate::error::ApiError;
 use crate::range::{
     ByteRange, Conditions, Decision, MultipartLayout, Validators, evaluate, format_http_date,
@@ -29,30 +30,67 @@ use crate::upload::{ByteStream, Download, UploadError, Uploads};
 /// Published content never changes, so it may be cached for a year.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-/// Sent with content a browser would run (HTML, SVG, XML, scripts): any
-/// uploader's page must not act on the origin's or the CDN's domain.
-const ACTIVE_CONTENT_POLICY: &str = "sandbox; default-src 'none'";
+/// Sent with every download: whatever an uploader put in a file, it must
+/// not act on the origin's or the CDN's domain.
+const SANDBOX_POLICY: &str = "sandbox; default-src 'none'";
 
-/// Media types a browser renders as an active document or runs as script.
-const ACTIVE_TYPES: [&str; 8] = [
-    "text/html",
-    "application/xhtml+xml",
-    "image/svg+xml",
-    "text/xml",
-    "application/xml",
-    "text/javascript",
-    "application/javascript",
-    "application/ecmascript",
+/// Media types a browser may show inline: pictures, sound, video, plain
+/// text and PDF. Anything else (pages, SVG, scripts, unknown types) is
+/// always an attachment.
+const INLINE_TYPES: [&str; 9] = [
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "text/plain",
+    "application/pdf",
+    "video/",
+    "audio/",
 ];
 
-/// Whether a media type would run in a browser; such files are always
-/// served as attachments under a sandboxing Content-Security-Policy.
-fn is_active_content(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    ACTIVE_TYPES
+/// Whether a media type is one a browser may show inline.
+fn may_show_inline(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    INLINE_TYPES
         .iter()
-        .any(|active| active.eq_ignore_ascii_case(essence))
-        || essence.to_ascii_lowercase().ends_with("+xml")
+        .any(|allowed| match allowed.strip_suffix('/') {
+            Some(family) => essence.split('/').next() == Some(family) && essence.contains('/'),
+            None => essence == *allowed,
+        })
+}
+
+/// Who may download: anyone, or holders of a signed link.
+#[derive(Debug)]
+pub struct DownloadGate(Option<LinkSigner>);
+
+impl DownloadGate {
+    /// Downloads need a link signed by `signer`, or, without one, are public.
+    pub fn new(signer: Option<LinkSigner>) -> Self {
+        DownloadGate(signer)
+    }
+
+    fn check(&self, request: &HttpRequest, query: &DownloadQuery) -> Result<(), ApiError> {
+        let Some(signer) = &self.0 else {
+            return Ok(());
+        };
+        let signed = SignedQuery {
+            expires: query.expires.as_deref(),
+            signature: query.signature.as_deref(),
+            auth_key: query.auth_key.as_deref(),
+        };
+        signer
+            .verify(request.path(), &signed, SystemTime::now())
+            .map_err(|refusal| {
+                tracing::info!(reason = %refusal, "download link refused");
+                ApiError::new(ErrorCode::Forbidden, refusal.to_string())
+            })
+    }
 }
 
 /// The route's path: a hash, and optionally the name to save the file as.
@@ -62,10 +100,13 @@ pub(super) struct FilePath {
     filename: Option<String>,
 }
 
-/// `?inline=1` asks for `Content-Disposition: inline`.
+/// `?inline=1` asks for `Content-Disposition: inline`; the rest signs the link.
 #[derive(Debug, Deserialize)]
 pub(super) struct DownloadQuery {
     inline: Option<String>,
+    expires: Option<String>,
+    signature: Option<String>,
+    auth_key: Option<String>,
 }
 
 /// Answers GET and HEAD on `/v1/files/{sha256}` and `/v1/files/{sha256}/{filename}`.
@@ -75,8 +116,10 @@ pub(super) async fn download(
     query: web::Query<DownloadQuery>,
     request: HttpRequest,
     uploads: web::Data<Uploads>,
+    gate: web::Data<DownloadGate>,
 ) -> Result<HttpResponse, ApiError> {
     let sha256 = path_hash(&path.sha256)?;
+    gate.check(&request, &query)?;
     let file = uploads.open_file(&sha256).await?;
     let etag = file.sha256().to_hex();
     let last_modified = SystemTime::from(file.published_at());
@@ -94,7 +137,7 @@ pub(super) async fn download(
         .as_deref()
         .is_some_and(|v| v == "1" || v == "true");
     let content_type = file.content_type(filename);
-    let active = is_active_content(&content_type);
+    let shown_inline = may_show_inline(&content_type);
     let answer = |status: StatusCode| {
         let mut builder = HttpResponse::build(status);
         builder
@@ -102,9 +145,9 @@ pub(super) async fn download(
             .insert_header((LAST_MODIFIED, format_http_date(last_modified)))
             .insert_header((CACHE_CONTROL, IMMUTABLE))
             .insert_header((ACCEPT_RANGES, "bytes"))
-            .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"));
-        if active {
-            builder.insert_header((CONTENT_SECURITY_POLICY, ACTIVE_CONTENT_POLICY));
+            .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .insert_header((CONTENT_SECURITY_POLICY, SANDBOX_POLICY));
+        if !shown_inline {
             let disposition = match filename {
                 Some(name) => content_disposition(name, false),
                 None => "attachment".to_owned(),
@@ -330,23 +373,26 @@ mod tests {
     }
 
     #[test]
-    fn pages_images_of_svg_and_scripts_are_active_content() {
+    fn only_pictures_sound_video_text_and_pdf_may_show_inline() {
         for active in [
             "text/html; charset=utf-8",
             "IMAGE/SVG+XML",
             "application/atom+xml",
             "text/javascript",
+            "application/octet-stream",
+            "videox/mp4",
+            "video",
         ] {
-            assert!(is_active_content(active), "{active}");
+            assert!(!may_show_inline(active), "{active}");
         }
         for passive in [
             "video/mp4",
+            "Audio/MPEG",
             "image/png",
             "application/pdf",
-            "text/plain",
-            "application/octet-stream",
+            "text/plain; charset=utf-8",
         ] {
-            assert!(!is_active_content(passive), "{passive}");
+            assert!(may_show_inline(passive), "{passive}");
         }
     }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::body::{content_length, header_text, path_hash};
 use super::chunks::{drain_field, form_error, multipart, read_field};
-use super::resource;
+use super::{Owner, resource};
 use ferry_proto::{ContentHash, File, FileName, MediaType};
 
 use crate::error::ApiError;
@@ -25,7 +25,7 @@ const FORM_OVERHEAD: u64 = 64 << 10;
 
 /// Registers the one-request upload routes.
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/files").route(web::post().to(post_file)));
+    cfg.service(resource("/v1/files", "POST").route(web::post().to(post_file)));
 }
 
 /// Optional naming of a raw one-request upload.
@@ -37,6 +37,7 @@ pub(super) struct PutQuery {
 
 #[tracing::instrument(skip_all, fields(sha256 = %path))]
 pub(super) async fn put_file(
+    _owner: Owner,
     path: web::Path<String>,
     query: web::Query<PutQuery>,
     request: HttpRequest,
@@ -66,6 +67,7 @@ pub(super) async fn put_file(
 
 #[tracing::instrument(skip_all)]
 async fn post_file(
+    _owner: Owner,
     request: HttpRequest,
     payload: web::Payload,
     uploads: web::Data<Uploads>,

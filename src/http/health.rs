@@ -9,8 +9,8 @@ use crate::upload::Uploads;
 
 /// Registers `/healthz` and `/readyz`.
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz").route(web::get().to(healthz)))
-        .service(resource("/readyz").route(web::get().to(readyz)));
+    cfg.service(resource("/healthz", "GET").route(web::get().to(healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(readyz)));
 }
 
 async fn healthz() -> HttpResponse {

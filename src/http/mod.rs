@@ -17,7 +17,8 @@ mod health;
 mod owner;
 mod uploads;
 
-pub use owner::Owner;
+pub use downloads::DownloadGate;
+pub use owner::{Gatekeeper, Owner};
 
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -25,13 +26,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     chunks::configure(cfg);
     files::configure(cfg);
     cfg.service(
-        resource("/v1/files/{sha256}")
+        resource("/v1/files/{sha256}", "GET, HEAD, PUT")
             .route(web::get().to(downloads::download))
             .route(web::head().to(downloads::download))
             .route(web::put().to(files::put_file)),
     )
     .service(
-        resource("/v1/files/{sha256}/{filename}")
+        resource("/v1/files/{sha256}/{filename}", "GET, HEAD")
             .route(web::get().to(downloads::download))
             .route(web::head().to(downloads::download)),
     );
@@ -55,17 +56,18 @@ pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     ))
 }
 
-/// The JSON 405 for a known path asked with a method it does not take.
-async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        ErrorCode::MethodNotAllowed,
-        format!("{} is not allowed on {}", request.method(), request.path()),
-    ))
-}
-
-/// A resource whose unknown methods answer the JSON 405.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A resource that answers the methods in `allow`; any other method gets
+/// the JSON 405 with the `Allow` header RFC 9110 asks for.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |request: HttpRequest| async move {
+        Err::<HttpResponse, _>(
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{} is not allowed on {}", request.method(), request.path()),
+            )
+            .with_header(actix_web::http::header::ALLOW, allow.to_owned()),
+        )
+    }))
 }
 
 /// The time a request is handled at.

@@ -1,30 +1,118 @@
-//! Who is asking: the owner of the upload sessions a request may see.
+//! Who is asking: the owner named by the request's bearer token, or
+//! `anonymous` while authentication is off, within the owner's request rate.
 
 use std::future::{Ready, ready};
+use std::time::Instant;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::{FromRequest, HttpRequest, web};
+use ferry_proto::ErrorCode;
 
+use crate::access::{OwnerRates, TokenRefusal, TokenVerifier};
 use crate::error::ApiError;
 use crate::ids::OwnerId;
 
-/// The caller's identity. Authentication is off, so every caller is the
-/// fixed owner `anonymous`; with tokens it becomes the token's `sub`.
+/// The caller's identity, as stored with its sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner(OwnerId);
 
 impl Owner {
-    /// The owner's id, as stored with its sessions.
+    /// The owner's id.
     pub fn id(&self) -> &OwnerId {
         &self.0
     }
+}
+
+/// What lets a request in: its token, when authentication is on, and its
+/// owner's request budget.
+#[derive(Debug)]
+pub struct Gatekeeper {
+    tokens: Option<(TokenVerifier, OwnerRates)>,
+}
+
+impl Gatekeeper {
+    /// Everyone is `anonymous`, without limits: authentication is off.
+    pub fn open() -> Self {
+        Gatekeeper { tokens: None }
+    }
+
+    /// Every request needs a token `verifier` accepts, within `rates`.
+    pub fn with_tokens(verifier: TokenVerifier, rates: OwnerRates) -> Self {
+        Gatekeeper {
+            tokens: Some((verifier, rates)),
+        }
+    }
+
+    /// Whether requests must carry a token.
+    pub fn requires_tokens(&self) -> bool {
+        self.tokens.is_some()
+    }
+
+    fn admit(&self, request: &HttpRequest) -> Result<Owner, ApiError> {
+        let Some((verifier, rates)) = &self.tokens else {
+            return Ok(Owner(OwnerId::anonymous()));
+        };
+        let owner = bearer_token(request)
+            .and_then(|token| verifier.verify(token))
+            .map_err(|refusal| {
+                tracing::info!(reason = refusal.reason(), "token refused");
+                unauthorized(refusal)
+            })?;
+        rates.admit(&owner, Instant::now()).map_err(|wait| {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            ApiError::new(
+                ErrorCode::TooManyRequests,
+                "too many requests for this owner; slow down",
+            )
+            .with_header(RETRY_AFTER, seconds.max(1).to_string())
+        })?;
+        Ok(Owner(owner))
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer_token(request: &HttpRequest) -> Result<&str, TokenRefusal> {
+    let value = request
+        .headers()
+        .get(AUTHORIZATION)
+        .ok_or(TokenRefusal::Missing)?
+        .to_str()
+        .map_err(|_| TokenRefusal::Malformed)?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(TokenRefusal::Malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(TokenRefusal::Malformed);
+    }
+    Ok(token.trim())
+}
+
+/// A 401 that says, as RFC 6750 asks, that a bearer token is wanted.
+fn unauthorized(refusal: TokenRefusal) -> ApiError {
+    let challenge = match refusal {
+        TokenRefusal::Missing => "Bearer realm=\"ferry\"".to_owned(),
+        other => format!(
+            "Bearer realm=\"ferry\", error=\"invalid_token\", error_description=\"{other}\""
+        ),
+    };
+    ApiError::new(ErrorCode::Unauthorized, refusal.to_string())
+        .with_header(WWW_AUTHENTICATE, challenge)
 }
 
 impl FromRequest for Owner {
     type Error = ApiError;
     type Future = Ready<Result<Self, Self::Error>>;
 
-    fn from_request(_request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(Ok(Owner(OwnerId::anonymous())))
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let admitted = match request.app_data::<web::Data<Gatekeeper>>() {
+            Some(gatekeeper) => gatekeeper.admit(request),
+            None => Err(ApiError::new(
+                ErrorCode::InternalError,
+                "the server has no gatekeeper",
+            )),
+        };
+        ready(admitted)
     }
 }

@@ -24,13 +24,13 @@ const CREATE_FIELDS: [&str; 6] = [
 
 /// Registers the session routes.
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/uploads").route(web::post().to(create)))
+    cfg.service(resource("/v1/uploads", "POST").route(web::post().to(create)))
         .service(
-            resource("/v1/uploads/{sha256}")
+            resource("/v1/uploads/{sha256}", "GET, DELETE")
                 .route(web::get().to(progress))
                 .route(web::delete().to(abort)),
         )
-        .service(resource("/v1/uploads/{sha256}/complete").route(web::post().to(complete)));
+        .service(resource("/v1/uploads/{sha256}/complete", "POST").route(web::post().to(complete)));
 }
 
 #[tracing::instrument(skip_all)]

@@ -28,7 +28,7 @@ macro_rules! meta_store {
             use $crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
             use $crate::meta::{
                 Chunk, Claim, FileRecord, Inserted, MergeLease, MetaError, MetaResult, MetaStore,
-                Published, Recorded, Session, decoded, parse_status, to_i64, to_u64,
+                OwnerUsage, Published, Recorded, Session, decoded, parse_status, to_i64, to_u64,
             };
 
             /// Attempts at inserting a session whose conflicting row vanishes
@@ -161,6 +161,27 @@ macro_rules! meta_store {
                     .fetch_optional(&self.pool)
                     .await?;
                     Ok(row.as_ref().map(session_from_row).transpose()?)
+                }
+
+                async fn owner_usage(
+                    &self,
+                    owner: &OwnerId,
+                    now: DateTime<Utc>,
+                ) -> MetaResult<OwnerUsage> {
+                    let row = sqlx::query(
+                        "SELECT count(*) AS n, CAST(coalesce(sum(size), 0) AS BIGINT) AS bytes
+                         FROM uploads
+                         WHERE owner = $1 AND (status = 'merging'
+                               OR (status = 'uploading' AND expires_at >= $2))",
+                    )
+                    .bind(owner.as_str())
+                    .bind($dialect::time(now))
+                    .fetch_one(&self.pool)
+                    .await?;
+                    Ok(OwnerUsage {
+                        sessions: to_u64(row.try_get("n")?)?,
+                        bytes: to_u64(row.try_get("bytes")?)?,
+                    })
                 }
 
                 async fn insert_session(&self, session: &Session) -> MetaResult<Inserted> {

@@ -142,7 +142,7 @@ impl Uploads {
                 return Err(UploadError::UploadNotFound);
             }
             Err(error) => {
-                self.discard(staged).await;
+                tracing::warn!(key = %staged.key, "recording a chunk failed with an unknown outcome; its copy stays until the session ends");
                 return Err(error.into());
             }
         };

@@ -48,7 +48,7 @@ impl Uploads {
         filename: Option<&FileName>,
     ) -> UploadResult<Option<ferry_proto::File>> {
         let file = self.meta.find_file(sha256).await?;
-        Ok(file.map(|file| file_view(&file, filename)))
+        Ok(file.map(|file| file_view(&file, filename, &self.policy.links)))
     }
 
     /// Streams a small file into the store, hashing it.
@@ -91,17 +91,22 @@ impl Uploads {
             published_at: Utc::now().trunc_subsecs(0),
         };
         match self.meta.insert_file(&file).await {
-            Ok(Published::Now(file)) => Ok((Stored::New, file_view(&file, filename))),
+            Ok(Published::Now(file)) => {
+                Ok((Stored::New, file_view(&file, filename, &self.policy.links)))
+            }
             Ok(Published::Already(file)) => {
                 self.discard_direct(&received).await;
-                Ok((Stored::Existing, file_view(&file, filename)))
+                Ok((
+                    Stored::Existing,
+                    file_view(&file, filename, &self.policy.links),
+                ))
             }
             Ok(Published::LeaseLost) => {
                 self.discard_direct(&received).await;
                 Err(UploadError::FileNotFound)
             }
             Err(error) => {
-                self.discard_direct(&received).await;
+                tracing::warn!(key = %received.key, "publishing failed with an unknown outcome; the sweep removes the bytes if no row points at them");
                 Err(error.into())
             }
         }

@@ -74,6 +74,14 @@ pub enum UploadError {
     /// No published file with this hash.
     #[error("no file with this sha256")]
     FileNotFound,
+    /// The owner is over one of its limits.
+    #[error("this owner may hold {what}; finish or abort an upload first")]
+    OverLimit {
+        /// The limit, for a person.
+        what: String,
+        /// When to ask again.
+        retry_after: std::time::Duration,
+    },
     /// The request body could not be read.
     #[error("the request body could not be read: {0}")]
     BodyUnreadable(String),
@@ -105,6 +113,7 @@ impl UploadError {
             UploadError::ChunksMissing(_) => ErrorCode::ChunksMissing,
             UploadError::HashMismatch => ErrorCode::HashMismatch,
             UploadError::FileNotFound => ErrorCode::FileNotFound,
+            UploadError::OverLimit { .. } => ErrorCode::TooManyRequests,
             UploadError::Meta(error) if error.is_transient() => ErrorCode::Unavailable,
             UploadError::Blob(error) if error.is_transient() => ErrorCode::Unavailable,
             UploadError::Meta(_) | UploadError::Blob(_) => ErrorCode::InternalError,

@@ -20,6 +20,8 @@ mod index_ranges;
 mod leftovers;
 mod limits;
 mod merge;
+mod policy;
+mod proof;
 mod sweep;
 mod validate;
 mod view;
@@ -32,6 +34,7 @@ pub use error::{UploadError, UploadResult};
 pub use index_ranges::{missing_ranges, to_ranges};
 pub use limits::Limits;
 pub use merge::Completion;
+pub use policy::{AccessPolicy, DownloadLinks, InstantUpload, OwnerLimits};
 pub use sweep::SweepReport;
 pub use validate::{content_type, filename, sha256};
 pub use view::{file_view, upload_view};
@@ -63,6 +66,7 @@ pub struct Uploads {
     blobs: BlobStore,
     limits: Limits,
     timings: Timings,
+    policy: AccessPolicy,
     merges: merge::Registry,
 }
 
@@ -73,12 +77,14 @@ impl Uploads {
         blobs: BlobStore,
         limits: Limits,
         timings: Timings,
+        policy: AccessPolicy,
     ) -> Self {
         Uploads {
             meta,
             blobs,
             limits,
             timings,
+            policy,
             merges: merge::Registry::default(),
         }
     }
@@ -107,17 +113,13 @@ impl Uploads {
         )?;
         let expires_at = now + self.timings.session_ttl;
         let published = self.meta.find_file(&request.sha256).await?;
-        if let Some(file) = &published {
-            if file.size != request.size {
-                return Err(UploadError::SizeMismatch {
-                    published: file.size,
-                });
-            }
-        }
+        let instant = self
+            .grants_instant(owner, &request, published.as_ref())
+            .await?;
         let existing = self.meta.find_session(owner, &request.sha256).await?;
         if let Some(session) = &existing {
             let live = session.status != UploadStatus::Failed && !is_expired(session, now);
-            if published.is_none() && live {
+            if live && !instant {
                 if session.size != request.size {
                     return Err(UploadError::UploadConflict { size: session.size });
                 }
@@ -126,9 +128,11 @@ impl Uploads {
             }
             self.remove_session(session).await?;
         }
-        let status = match published {
-            Some(_) => UploadStatus::Complete,
-            None => UploadStatus::Uploading,
+        let status = if instant {
+            UploadStatus::Complete
+        } else {
+            self.check_owner_limits(owner, request.size, now).await?;
+            UploadStatus::Uploading
         };
         let session = Session {
             id: UploadId::generate(),
@@ -196,7 +200,9 @@ impl Uploads {
             UploadStatus::Complete => (Vec::new(), self.meta.find_file(&session.sha256).await?),
             _ => (self.meta.chunks(&session.id).await?, None),
         };
-        Ok(upload_view(session, &chunks, file.as_ref()))
+        let mut upload = upload_view(session, &chunks, file.as_ref(), &self.policy.links);
+        upload.proof_challenge = self.challenge_for(session);
+        Ok(upload)
     }
 
     /// Deletes a session, then its staged chunks. A chunk still arriving

@@ -12,6 +12,7 @@ pub(super) struct ValidCreate {
     pub chunk_size: Option<u64>,
     pub filename: Option<FileName>,
     pub content_type: Option<MediaType>,
+    pub proof: Option<ContentHash>,
 }
 
 /// Checks every field of a create request.
@@ -25,6 +26,10 @@ pub(super) fn create_request(request: CreateUpload) -> Result<ValidCreate, Uploa
         chunk_size: request.chunk_size,
         filename: request.filename.map(filename).transpose()?,
         content_type: request.content_type.map(content_type).transpose()?,
+        proof: request
+            .proof
+            .map(|proof| ContentHash::parse(&proof).map_err(|e| invalid("proof", e.to_string())))
+            .transpose()?,
     })
 }
 

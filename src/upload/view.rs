@@ -5,6 +5,7 @@ use ferry_proto::{FileName, UploadStatus, file_url};
 
 use super::chunk_plan::ChunkPlan;
 use super::index_ranges::to_ranges;
+use super::policy::DownloadLinks;
 use crate::meta::{Chunk, FileRecord, Session};
 
 /// Builds the upload resource of a session from its recorded chunks and,
@@ -13,6 +14,7 @@ pub fn upload_view(
     session: &Session,
     chunks: &[Chunk],
     file: Option<&FileRecord>,
+    links: &DownloadLinks,
 ) -> ferry_proto::Upload {
     let plan = ChunkPlan {
         size: session.size,
@@ -42,18 +44,23 @@ pub fn upload_view(
             .to_rfc3339_opts(SecondsFormat::Secs, true),
         file: file
             .filter(|_| complete)
-            .map(|file| file_view(file, session.filename.as_ref())),
+            .map(|file| file_view(file, session.filename.as_ref(), links)),
         proof_challenge: None,
     }
 }
 
 /// Builds the file JSON of a published file, linked under `filename`.
-pub fn file_view(file: &FileRecord, filename: Option<&FileName>) -> ferry_proto::File {
+pub fn file_view(
+    file: &FileRecord,
+    filename: Option<&FileName>,
+    links: &DownloadLinks,
+) -> ferry_proto::File {
+    let path = file_url(&file.sha256.to_hex(), filename.map(FileName::as_str));
     ferry_proto::File {
         sha256: file.sha256.to_hex(),
         size: file.size,
         content_type: Some(served_content_type(file, filename.map(FileName::as_str))),
-        url: file_url(&file.sha256.to_hex(), filename.map(FileName::as_str)),
+        url: links.link(path),
     }
 }
 

@@ -127,7 +127,24 @@ async fn a_page_is_never_rendered_on_the_origin(backend: Backend) {
     )
     .await;
     assert!(header(&response, "content-disposition").starts_with("inline"));
-    assert!(response.headers().get("content-security-policy").is_none());
+    assert_eq!(
+        header(&response, "content-security-policy"),
+        "sandbox; default-src 'none'",
+        "every download is sandboxed, even one shown inline"
+    );
+    let unknown = publish(&app, b"MZ\x90\x00", Some("application/x-msdownload")).await;
+    let response = send(
+        &app,
+        Method::GET,
+        &format!("/v1/files/{unknown}?inline=1"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        header(&response, "content-disposition"),
+        "attachment",
+        "a type off the inline list is an attachment, asked inline or not"
+    );
 }
 
 async fn a_filename_in_the_url_makes_an_attachment(backend: Backend) {

@@ -1,0 +1,109 @@
+//! Deciding instant upload: by hash alone, by proof of possession, or
+//! never; and keeping each owner within its limits when it starts a new
+//! upload instead.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ferry_proto::{ContentHash, ProofChallenge, UploadStatus};
+
+use super::Uploads;
+use super::error::{UploadError, UploadResult};
+use super::policy::InstantUpload;
+use super::validate::ValidCreate;
+use crate::access::proof_of;
+use crate::ids::OwnerId;
+use crate::meta::{FileRecord, Session};
+
+/// When an owner over its limits may try again: sessions end by being
+/// completed, aborted or swept, none of which a client can time exactly.
+const OVER_LIMIT_RETRY: Duration = Duration::from_secs(60);
+
+impl Uploads {
+    /// Whether this create publishes at once. By hash, a published file of
+    /// another size is a refusal; by proof, a wrong or missing proof, a
+    /// missing file and a file of another size all look the same: a new
+    /// upload.
+    pub(super) async fn grants_instant(
+        &self,
+        owner: &OwnerId,
+        request: &ValidCreate,
+        published: Option<&FileRecord>,
+    ) -> UploadResult<bool> {
+        let Some(file) = published else {
+            return Ok(false);
+        };
+        match &self.policy.instant {
+            InstantUpload::Off => Ok(false),
+            InstantUpload::Hash if file.size != request.size => Err(UploadError::SizeMismatch {
+                published: file.size,
+            }),
+            InstantUpload::Hash => Ok(true),
+            InstantUpload::Proof(key) => {
+                let Some(proof) = &request.proof else {
+                    return Ok(false);
+                };
+                if file.size != request.size {
+                    return Ok(false);
+                }
+                let challenge = key.challenge(owner, &request.sha256, request.size);
+                self.proof_holds(file, &challenge, proof).await
+            }
+        }
+    }
+
+    /// The challenge shown with a session that is still uploading, when
+    /// instant upload asks for proof.
+    pub(super) fn challenge_for(&self, session: &Session) -> Option<ProofChallenge> {
+        match &self.policy.instant {
+            InstantUpload::Proof(key) if session.status == UploadStatus::Uploading => {
+                Some(key.challenge(&session.owner, &session.sha256, session.size))
+            }
+            _ => None,
+        }
+    }
+
+    async fn proof_holds(
+        &self,
+        file: &FileRecord,
+        challenge: &ProofChallenge,
+        proof: &ContentHash,
+    ) -> UploadResult<bool> {
+        let mut pieces = Vec::new();
+        for [first, last] in &challenge.ranges {
+            let bytes = self
+                .blobs
+                .read_all(&file.object_key, *first..*last + 1)
+                .await?;
+            pieces.push(bytes);
+        }
+        let expected = proof_of(pieces.iter().map(|piece| piece.as_ref()));
+        Ok(expected == proof.to_hex())
+    }
+
+    /// Refuses a new session that would take `owner` over its limits.
+    pub(super) async fn check_owner_limits(
+        &self,
+        owner: &OwnerId,
+        size: u64,
+        now: DateTime<Utc>,
+    ) -> UploadResult<()> {
+        let Some(limits) = self.policy.owner_limits else {
+            return Ok(());
+        };
+        let usage = self.meta.owner_usage(owner, now).await?;
+        if usage.sessions >= limits.max_sessions {
+            return Err(UploadError::OverLimit {
+                what: format!("at most {} live upload sessions", limits.max_sessions),
+                retry_after: OVER_LIMIT_RETRY,
+            });
+        }
+        if usage.bytes.saturating_add(size) > limits.max_staged_bytes {
+            return Err(UploadError::OverLimit {
+                what: format!("at most {} bytes in live uploads", limits.max_staged_bytes),
+                retry_after: OVER_LIMIT_RETRY,
+            });
+        }
+        Ok(())
+    }
+}
