@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod blob;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod http;

@@ -1,15 +1,18 @@
-//! `ferryd`: the ferry server.
+//! `ferryd`: the ferry server, or one of its commands.
 
 use anyhow::Context;
 use clap::Parser;
-use ferry::config::Settings;
+use ferry::commands::{self, Invocation};
 use ferry::startup::Application;
 use secrecy::ExposeSecret;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let Invocation { settings, command } = Invocation::parse();
+    if let Some(command) = command {
+        return commands::run(&command, &settings);
+    }
     ferry::telemetry::init();
-    let settings = Settings::parse();
     let database = if settings.uses_postgres() {
         "PostgreSQL".to_owned()
     } else {
