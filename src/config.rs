@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::{Args, FromArgMatches};
 use ferry_proto::{parse_duration, parse_size};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -18,12 +18,7 @@ pub use security::{DownloadAccess, InstantUploadMode, SecuritySettings};
 const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
 
 /// Everything `ferryd` can be told.
-#[derive(Debug, Clone, Parser)]
-#[command(
-    name = "ferryd",
-    version,
-    about = "ferry: resumable, content-addressed uploads"
-)]
+#[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Address and port to listen on.
     #[arg(long, env = "FERRY_BIND", default_value = "127.0.0.1:8080")]
@@ -95,7 +90,8 @@ impl Settings {
     /// Every setting at its default, whatever the environment says: the
     /// settings tests start from.
     pub fn defaults() -> Self {
-        let command = Settings::command().mut_args(|arg| arg.env(None));
+        let command =
+            Settings::augment_args(clap::Command::new("ferryd")).mut_args(|arg| arg.env(None));
         let matches = command.get_matches_from(["ferryd"]);
         Settings::from_arg_matches(&matches)
             .unwrap_or_else(|error| unreachable!("the defaults parse: {error}"))

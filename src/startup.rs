@@ -4,17 +4,22 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::Server;
-use actix_web::middleware::Logger;
-use actix_web::{App, HttpServer, web};
+use actix_http::body::MessageBody;
+use actix_http::error::DispatchError;
+use actix_http::{HttpService, KeepAlive};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_web::dev::{AppConfig, Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Logger, from_fn};
+use actix_web::{App, web};
 use anyhow::Context;
 use chrono::Utc;
 use secrecy::ExposeSecret;
+use tokio::net::TcpStream;
 
 use crate::access::{LinkSigner, OwnerRates, ProofKey, TokenVerifier, load_keys};
 use crate::blob::BlobStore;
 use crate::config::{DownloadAccess, InstantUploadMode, SecuritySettings, Settings};
-use crate::http::{self, DownloadGate, Gatekeeper};
+use crate::http::{self, BodyTimeout, ConnectionLimits, DownloadGate, Gatekeeper, Watched};
 use crate::meta::MetaStore;
 use crate::meta::postgres::PostgresMeta;
 use crate::meta::sqlite::SqliteMeta;
@@ -60,18 +65,21 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr()?;
         let data = web::Data::new(uploads.clone());
-        let server = HttpServer::new(move || {
+        let body_timeout = web::Data::new(BodyTimeout(settings.security.body_idle_timeout));
+        let cors_origins = settings.security.cors_origins.clone();
+        let server = serve(listener, &settings.security, move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(gatekeeper.clone())
                 .app_data(download_gate.clone())
+                .app_data(body_timeout.clone())
+                .wrap(http::cors(&cors_origins))
                 .wrap(actix_web::middleware::NormalizePath::trim())
+                .wrap(from_fn(http::guard_head))
                 .wrap(Logger::new(ACCESS_LOG))
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
-        })
-        .listen(listener)?
-        .run();
+        })?;
         let sweeper = tokio::spawn(sweep_forever(uploads.clone(), settings.sweep_interval));
         Ok(Application {
             address,
@@ -103,6 +111,57 @@ impl Application {
         self.sweeper.abort();
         result
     }
+}
+
+/// Serves the apps `app` builds on `listener`, one per worker, each
+/// connection held to the security settings' time and count limits.
+fn serve<F, T, B>(
+    listener: TcpListener,
+    security: &SecuritySettings,
+    app: F,
+) -> std::io::Result<Server>
+where
+    F: Fn() -> App<T> + Send + Clone + 'static,
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+    let workers = cores.min(security.max_connections).max(1);
+    let limits = ConnectionLimits {
+        head: security.head_timeout,
+        send: security.send_timeout,
+    };
+    let keep_alive = KeepAlive::Timeout(security.keep_alive);
+    let head_timeout = security.head_timeout;
+    let address = listener.local_addr()?;
+    Ok(Server::build()
+        .workers(workers)
+        .max_concurrent_connections((security.max_connections / workers).max(1))
+        .listen("ferryd", listener, move || {
+            let app = app().into_factory().map_err(|error| error.error_response());
+            let http = HttpService::build()
+                .keep_alive(keep_alive)
+                .client_request_timeout(head_timeout)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(address)
+                .h1(map_config(app, |_| AppConfig::default()));
+            fn_service(move |stream: TcpStream| {
+                let peer = stream.peer_addr().ok();
+                let nodelay = stream.set_nodelay(true);
+                if let Err(error) = nodelay {
+                    tracing::debug!(%error, "could not turn off Nagle's algorithm");
+                }
+                std::future::ready(Ok::<_, DispatchError>((Watched::new(stream, limits), peer)))
+            })
+            .and_then(http)
+        })?
+        .run())
 }
 
 /// The gatekeeper the settings describe: tokens checked with the configured

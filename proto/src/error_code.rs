@@ -53,6 +53,8 @@ pub enum ErrorCode {
     RequestTimeout,
     /// The caller is over one of its limits; `Retry-After` says when to ask again.
     TooManyRequests,
+    /// A header, or the request head as a whole, is larger than the server reads.
+    HeadersTooLarge,
     /// A dependency (database, object store) is not answering: try again.
     Unavailable,
     /// Something failed inside the server; details are in its log.
@@ -61,7 +63,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the contract.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::InvalidRequest,
         ErrorCode::FileTooLarge,
         ErrorCode::SizeMismatch,
@@ -84,6 +86,7 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::RequestTimeout,
         ErrorCode::TooManyRequests,
+        ErrorCode::HeadersTooLarge,
         ErrorCode::Unavailable,
         ErrorCode::InternalError,
     ];
@@ -109,6 +112,7 @@ impl ErrorCode {
             ErrorCode::RangeNotSatisfiable => 416,
             ErrorCode::SizeMismatch | ErrorCode::HashMismatch => 422,
             ErrorCode::TooManyRequests => 429,
+            ErrorCode::HeadersTooLarge => 431,
             ErrorCode::InternalError => 500,
             ErrorCode::Unavailable => 503,
         }
@@ -139,6 +143,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::RequestTimeout => "request-timeout",
             ErrorCode::TooManyRequests => "too-many-requests",
+            ErrorCode::HeadersTooLarge => "headers-too-large",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::InternalError => "internal-error",
         }

@@ -2,18 +2,22 @@
 
 use actix_web::HttpRequest;
 use actix_web::http::header::{CONTENT_LENGTH, HeaderName};
-use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::web::{Bytes, BytesMut};
 use futures::StreamExt;
 
 use ferry_proto::ContentHash;
 
+use super::incoming::{Body, BodyError, stalled};
 use crate::error::ApiError;
 
-/// Reads a body that must be small (JSON, form fields), refusing more than `limit`.
-pub(super) async fn read_small(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
+/// Reads a body that must be small (JSON), refusing more than `limit`.
+pub(super) async fn read_small(mut incoming: Body, limit: usize) -> Result<Bytes, ApiError> {
     let mut body = BytesMut::new();
-    while let Some(piece) = payload.next().await {
-        let piece = piece.map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    while let Some(piece) = incoming.next().await {
+        let piece = piece.map_err(|error| match error {
+            BodyError::Stalled(idle) => stalled(idle),
+            BodyError::Broken(error) => ApiError::invalid("body", error.to_string()),
+        })?;
         if body.len() + piece.len() > limit {
             return Err(ApiError::invalid(
                 "body",

@@ -1,20 +1,18 @@
 //! Receiving chunks: raw `PUT`, and multipart `POST` as `wx.uploadFile` sends.
 
-use actix_multipart::{Field, Multipart};
 use actix_web::http::header::HeaderName;
 use actix_web::{HttpRequest, HttpResponse, web};
 use ferry_proto::{CONTENT_DIGEST, ContentHash, ErrorCode, X_CHUNK_SHA256, parse_content_digest};
-use futures::{StreamExt, TryStreamExt};
 
 use super::body::{content_length, header_text, path_hash};
+use super::form_request::RequestForm;
+use super::incoming::Body;
 use super::{Owner, now, resource};
 use crate::error::ApiError;
 use crate::upload::{ChunkTarget, StagedChunk, UploadError, Uploads};
 
 /// Room allowed for the multipart framing and small fields around a chunk.
 const MULTIPART_OVERHEAD: u64 = 64 << 10;
-/// Largest text form field read.
-const FIELD_LIMIT: usize = 1 << 10;
 
 /// Registers the chunk routes.
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -30,7 +28,7 @@ async fn put_chunk(
     owner: Owner,
     path: web::Path<(String, String)>,
     request: HttpRequest,
-    payload: web::Payload,
+    body: Body,
     uploads: web::Data<Uploads>,
 ) -> Result<HttpResponse, ApiError> {
     let (sha256, index) = (path_hash(&path.0)?, chunk_index(&path.1)?);
@@ -38,7 +36,11 @@ async fn put_chunk(
     let target = uploads
         .chunk_target(owner.id(), &sha256, index, content_length(&request)?, now())
         .await?;
-    let staged = uploads.stage_chunk(&target, payload).await?;
+    let watch = body.watch();
+    let staged = uploads
+        .stage_chunk(&target, body)
+        .await
+        .map_err(|error| watch.explain(error))?;
     let receipt = uploads.accept_chunk(target, staged, digest, now()).await?;
     Ok(HttpResponse::Ok().json(receipt))
 }
@@ -48,7 +50,7 @@ async fn post_chunk(
     owner: Owner,
     path: web::Path<(String, String)>,
     request: HttpRequest,
-    payload: web::Payload,
+    body: Body,
     uploads: web::Data<Uploads>,
 ) -> Result<HttpResponse, ApiError> {
     let (sha256, index) = (path_hash(&path.0)?, chunk_index(&path.1)?);
@@ -56,17 +58,15 @@ async fn post_chunk(
     let target = uploads
         .chunk_target(owner.id(), &sha256, index, None, now())
         .await?;
-    if let Some(len) = content_length(&request)? {
-        let limit = target.chunk_size() + MULTIPART_OVERHEAD;
-        if len > limit {
-            return Err(ApiError::new(
-                ErrorCode::ChunkTooLarge,
-                format!("a chunk form is at most {limit} bytes"),
-            ));
-        }
+    let limit = target.chunk_size() + MULTIPART_OVERHEAD;
+    if content_length(&request)?.is_some_and(|len| len > limit) {
+        return Err(ApiError::new(
+            ErrorCode::ChunkTooLarge,
+            format!("a chunk form is at most {limit} bytes"),
+        ));
     }
-    let form = multipart(&request, payload)?;
-    let (staged, field_digest) = match read_chunk_form(&uploads, &target, form).await {
+    let mut form = RequestForm::open(&request, body, limit, ErrorCode::ChunkTooLarge)?;
+    let (staged, field_digest) = match read_chunk_form(&uploads, &target, &mut form).await {
         Ok(read) => read,
         Err((error, staged)) => {
             if let Some(staged) = staged {
@@ -92,29 +92,30 @@ type FormFailure = (ApiError, Option<StagedChunk>);
 async fn read_chunk_form(
     uploads: &Uploads,
     target: &ChunkTarget,
-    mut form: Multipart,
+    form: &mut RequestForm,
 ) -> Result<(StagedChunk, Option<ContentHash>), FormFailure> {
     let mut staged: Option<StagedChunk> = None;
     let mut digest = None;
     loop {
-        let field = match form.try_next().await {
-            Ok(Some(field)) => field,
+        let part = match form.next_part().await {
+            Ok(Some(part)) => part,
             Ok(None) => break,
-            Err(error) => return Err((form_error(error), staged)),
+            Err(error) => return Err((error, staged)),
         };
-        match field.name().unwrap_or_default() {
+        match part.name.as_str() {
             "file" if staged.is_some() => {
                 return Err((
                     ApiError::invalid("file", "only one file part is allowed"),
                     staged,
                 ));
             }
-            "file" => match uploads.stage_chunk(target, field).await {
+            "file" => match uploads.stage_chunk(target, form.content()).await {
                 Ok(chunk) => staged = Some(chunk),
-                Err(error) => return Err((error.into(), None)),
+                Err(error) => return Err((form.explain(error), None)),
             },
             "sha256" => {
-                let parsed = read_field(field)
+                let parsed = form
+                    .read_field("sha256")
                     .await
                     .and_then(|text| hex_digest("sha256", &text));
                 match parsed {
@@ -122,11 +123,7 @@ async fn read_chunk_form(
                     Err(error) => return Err((error, staged)),
                 }
             }
-            _ => {
-                if let Err(error) = drain_field(field).await {
-                    return Err((error, staged));
-                }
-            }
+            _ => {}
         }
     }
     match staged {
@@ -136,56 +133,6 @@ async fn read_chunk_form(
             None,
         )),
     }
-}
-
-/// Opens a multipart/form-data body, refusing any other media type.
-pub(super) fn multipart(
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Multipart, ApiError> {
-    let is_form = request
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value
-                .to_ascii_lowercase()
-                .starts_with("multipart/form-data")
-        });
-    if !is_form {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "the body must be multipart/form-data",
-        ));
-    }
-    Ok(Multipart::new(request.headers(), payload))
-}
-
-/// Reads a small text form field.
-pub(super) async fn read_field(mut field: Field) -> Result<String, ApiError> {
-    let name = field.name().unwrap_or("field").to_owned();
-    let mut text = Vec::new();
-    while let Some(piece) = field.next().await {
-        let piece = piece.map_err(form_error)?;
-        if text.len() + piece.len() > FIELD_LIMIT {
-            return Err(ApiError::invalid(&name, format!("{name} is too long")));
-        }
-        text.extend_from_slice(&piece);
-    }
-    String::from_utf8(text).map_err(|_| ApiError::invalid(&name, format!("{name} must be UTF-8")))
-}
-
-/// Reads past a form field that is not used, keeping none of it.
-pub(super) async fn drain_field(mut field: Field) -> Result<(), ApiError> {
-    while let Some(piece) = field.next().await {
-        piece.map_err(form_error)?;
-    }
-    Ok(())
-}
-
-/// A malformed multipart body.
-pub(super) fn form_error(error: actix_multipart::MultipartError) -> ApiError {
-    ApiError::invalid("body", format!("malformed multipart body: {error}"))
 }
 
 fn chunk_index(text: &str) -> Result<u64, ApiError> {

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Deserialize;
 
-use ferry_proto::ErrorCode;
+use ferry_proto::{ErrorCode, FileName};
 
 use super::body::path_hash;
 use crate::access::{LinkSigner, SignedQuery};
@@ -119,6 +119,13 @@ pub(super) async fn download(
     gate: web::Data<DownloadGate>,
 ) -> Result<HttpResponse, ApiError> {
     let sha256 = path_hash(&path.sha256)?;
+    let filename = path
+        .filename
+        .as_deref()
+        .filter(|name| !name.is_empty())
+        .map(FileName::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid("filename", format!("the filename {e}")))?;
     gate.check(&request, &query)?;
     let file = uploads.open_file(&sha256).await?;
     let etag = file.sha256().to_hex();
@@ -131,7 +138,7 @@ pub(super) async fn download(
     };
     let headers = RequestHeaders::read(&request);
     let decision = evaluate(&headers.conditions(&request), &validators);
-    let filename = path.filename.as_deref().filter(|name| !name.is_empty());
+    let filename = filename.as_ref().map(FileName::as_str);
     let inline = query
         .inline
         .as_deref()

@@ -1,15 +1,14 @@
 //! One-request uploads of small files: raw `PUT` and multipart `POST`.
 
-use actix_multipart::Multipart;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures::TryStreamExt;
 use serde::Deserialize;
 
 use super::body::{content_length, header_text, path_hash};
-use super::chunks::{drain_field, form_error, multipart, read_field};
+use super::form_request::RequestForm;
+use super::incoming::Body;
 use super::{Owner, resource};
-use ferry_proto::{ContentHash, File, FileName, MediaType};
+use ferry_proto::{ContentHash, ErrorCode, File, FileName, MediaType};
 
 use crate::error::ApiError;
 use crate::upload::{self, Received, Stored, Uploads};
@@ -41,7 +40,7 @@ pub(super) async fn put_file(
     path: web::Path<String>,
     query: web::Query<PutQuery>,
     request: HttpRequest,
-    payload: web::Payload,
+    body: Body,
     uploads: web::Data<Uploads>,
 ) -> Result<HttpResponse, ApiError> {
     let sha256 = path_hash(&path)?;
@@ -58,7 +57,11 @@ pub(super) async fn put_file(
     if let Some(file) = uploads.existing_file(&sha256, filename.as_ref()).await? {
         return Ok(HttpResponse::Ok().json(file));
     }
-    let received = uploads.receive_direct(payload).await?;
+    let watch = body.watch();
+    let received = uploads
+        .receive_direct(body)
+        .await
+        .map_err(|error| watch.explain(error))?;
     let (stored, file) = uploads
         .publish_direct(received, &sha256, filename.as_ref(), content_type)
         .await?;
@@ -69,13 +72,14 @@ pub(super) async fn put_file(
 async fn post_file(
     _owner: Owner,
     request: HttpRequest,
-    payload: web::Payload,
+    body: Body,
     uploads: web::Data<Uploads>,
 ) -> Result<HttpResponse, ApiError> {
     let declared = content_length(&request)?.map(|len| len.saturating_sub(FORM_OVERHEAD));
     uploads.check_direct_length(declared)?;
-    let form = multipart(&request, payload)?;
-    let (received, fields) = match read_file_form(&uploads, form).await {
+    let limit = uploads.direct_upload_max().saturating_add(FORM_OVERHEAD);
+    let mut form = RequestForm::open(&request, body, limit, ErrorCode::FileTooLarge)?;
+    let (received, fields) = match read_file_form(&uploads, &mut form).await {
         Ok(read) => read,
         Err((error, received)) => {
             if let Some(received) = received {
@@ -123,42 +127,36 @@ type FormFailure = (ApiError, Option<Received>);
 
 async fn read_file_form(
     uploads: &Uploads,
-    mut form: Multipart,
+    form: &mut RequestForm,
 ) -> Result<(Received, FileFields), FormFailure> {
     let mut received = None;
     let mut fields = FileFields::default();
     loop {
-        let field = match form.try_next().await {
-            Ok(Some(field)) => field,
+        let part = match form.next_part().await {
+            Ok(Some(part)) => part,
             Ok(None) => break,
-            Err(error) => return Err((form_error(error), received)),
+            Err(error) => return Err((error, received)),
         };
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
+        if part.name == "file" {
             if received.is_some() {
                 return Err((
                     ApiError::invalid("file", "only one file part is allowed"),
                     received,
                 ));
             }
-            match uploads.receive_direct(field).await {
+            match uploads.receive_direct(form.content()).await {
                 Ok(file) => received = Some(file),
-                Err(error) => return Err((error.into(), None)),
+                Err(error) => return Err((form.explain(error), None)),
             }
             continue;
         }
-        let slot = match name.as_str() {
+        let slot = match part.name.as_str() {
             "sha256" => &mut fields.sha256,
             "filename" => &mut fields.filename,
             "content_type" => &mut fields.content_type,
-            _ => {
-                if let Err(error) = drain_field(field).await {
-                    return Err((error, received));
-                }
-                continue;
-            }
+            _ => continue,
         };
-        match read_field(field).await {
+        match form.read_field(&part.name).await {
             Ok(text) => *slot = Some(text),
             Err(error) => return Err((error, received)),
         }

@@ -10,15 +10,26 @@ use crate::error::ApiError;
 
 mod body;
 mod chunks;
+mod connection;
+mod cors;
 mod docs;
 mod downloads;
 mod files;
+mod form;
+mod form_request;
 mod health;
+mod incoming;
+mod json_object;
 mod owner;
+mod request_head;
 mod uploads;
 
+pub use connection::{ConnectionLimits, Watched};
+pub use cors::cors;
 pub use downloads::DownloadGate;
+pub use incoming::BodyTimeout;
 pub use owner::{Gatekeeper, Owner};
+pub use request_head::{MAX_HEAD_BYTES, MAX_HEADER_BYTES, guard_head};
 
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {

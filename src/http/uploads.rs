@@ -1,10 +1,14 @@
 //! Upload sessions: create or resume, progress, complete, abort.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, HttpResponse, web};
+use ferry_proto::ErrorCode;
 use serde_json::{Map, Value};
 
 use super::body::{path_hash, read_small};
+use super::incoming::Body;
+use super::json_object::JsonObject;
 use super::{Owner, now, resource};
 use ferry_proto::CreateUpload;
 
@@ -36,10 +40,12 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 #[tracing::instrument(skip_all)]
 async fn create(
     owner: Owner,
-    payload: web::Payload,
+    request: HttpRequest,
+    body: Body,
     uploads: web::Data<Uploads>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_small(payload, CREATE_BODY_LIMIT).await?;
+    require_json(&request)?;
+    let body = read_small(body, CREATE_BODY_LIMIT).await?;
     let request = parse_create(&body)?;
     let (created, upload) = uploads.create(owner.id(), request, now()).await?;
     let status = match created {
@@ -81,13 +87,28 @@ async fn abort(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Refuses a body that is not declared `application/json`: a page on
+/// another site can send `text/plain` or a form without asking, but not JSON.
+fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
+    let declared = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<mime_guess::mime::Mime>().ok());
+    match declared {
+        Some(media) if media.essence_str() == "application/json" => Ok(()),
+        _ => Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "the body must be application/json",
+        )),
+    }
+}
+
 /// Reads the create body field by field, so that an error names its field.
 fn parse_create(body: &[u8]) -> Result<CreateUpload, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid("body", format!("the body must be JSON: {e}")))?;
-    let Value::Object(fields) = value else {
-        return Err(ApiError::invalid("body", "the body must be a JSON object"));
-    };
+    let JsonObject(fields) = serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid("body", format!("the body must be one JSON object: {e}"))
+    })?;
     if let Some(unknown) = fields
         .keys()
         .find(|key| !CREATE_FIELDS.contains(&key.as_str()))
@@ -157,6 +178,11 @@ mod tests {
     fn a_body_that_is_not_an_object_is_refused() {
         assert!(field_of("[1,2]").contains("\"body\""));
         assert!(field_of("not json").contains("\"body\""));
+    }
+
+    #[test]
+    fn a_field_given_twice_is_refused() {
+        assert!(field_of(r#"{"sha256":"x","size":1,"size":2}"#).contains("appears twice"));
     }
 
     #[test]

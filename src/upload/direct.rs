@@ -7,6 +7,7 @@ use futures::Stream;
 use ferry_proto::{ContentHash, FileName, MediaType};
 
 use super::Uploads;
+use super::policy::InstantUpload;
 use super::error::{UploadError, UploadResult};
 use super::view::file_view;
 use crate::blob::{BlobStore, WriteError};
@@ -31,6 +32,11 @@ pub struct Received {
 }
 
 impl Uploads {
+    /// The largest file a one-request upload takes.
+    pub fn direct_upload_max(&self) -> u64 {
+        self.limits.direct_upload_max
+    }
+
     /// Refuses a one-request upload whose declared length is over the limit,
     /// before its body is read.
     pub fn check_direct_length(&self, declared_len: Option<u64>) -> UploadResult<()> {
@@ -41,12 +47,17 @@ impl Uploads {
         }
     }
 
-    /// The file already published under `sha256`, if any.
+    /// The file already published under `sha256`, when the instant-upload
+    /// policy lets the hash alone stand for the bytes; otherwise `None`, and
+    /// the body must be sent and verified like any other.
     pub async fn existing_file(
         &self,
         sha256: &ContentHash,
         filename: Option<&FileName>,
     ) -> UploadResult<Option<ferry_proto::File>> {
+        if !matches!(self.policy.instant, InstantUpload::Hash) {
+            return Ok(None);
+        }
         let file = self.meta.find_file(sha256).await?;
         Ok(file.map(|file| file_view(&file, filename, &self.policy.links)))
     }

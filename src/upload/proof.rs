@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use subtle::ConstantTimeEq;
 use ferry_proto::{ContentHash, ProofChallenge, UploadStatus};
 
 use super::Uploads;
@@ -78,7 +79,7 @@ impl Uploads {
             pieces.push(bytes);
         }
         let expected = proof_of(pieces.iter().map(|piece| piece.as_ref()));
-        Ok(expected == proof.to_hex())
+        Ok(bool::from(expected.as_bytes().ct_eq(proof.to_hex().as_bytes())))
     }
 
     /// Refuses a new session that would take `owner` over its limits.

@@ -33,3 +33,4 @@ mod direct;
 mod downloads;
 mod instances;
 mod sessions;
+mod transport;

@@ -127,11 +127,32 @@ async fn malformed_creates_are_refused_naming_the_field(backend: Backend) {
     let response = app
         .client
         .post(app.url("/v1/uploads"))
+        .header("content-type", "application/json")
         .body("{not json")
         .send()
         .await
         .unwrap();
     assert_error(response, StatusCode::BAD_REQUEST, "invalid-request").await;
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let body = json!({"sha256": "a".repeat(64), "size": 10}).to_string();
+        let mut request = app.client.post(app.url("/v1/uploads")).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_error(
+            response,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+        )
+        .await;
+    }
+    let response = app.progress(&"a".repeat(64)).await;
+    assert_error(response, StatusCode::NOT_FOUND, "upload-not-found").await;
     let response = app.progress(&"a".repeat(64)).await;
     assert_error(response, StatusCode::NOT_FOUND, "upload-not-found").await;
 }
@@ -304,12 +325,21 @@ async fn unknown_routes_and_methods_answer_json(backend: Backend) {
         .send()
         .await
         .unwrap();
+    assert_eq!(response.headers()["allow"], "POST");
     assert_error(
         response,
         StatusCode::METHOD_NOT_ALLOWED,
         "method-not-allowed",
     )
     .await;
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/files/{}", "a".repeat(64))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "GET, HEAD, PUT");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
