@@ -132,7 +132,7 @@ where
     B: MessageBody + 'static,
 {
     let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
-    let workers = cores.min(security.max_connections).max(1);
+    let workers = cores.min(security.max_connections / 2).max(1);
     let limits = ConnectionLimits {
         head: security.head_timeout,
         send: security.send_timeout,
@@ -142,7 +142,7 @@ where
     let address = listener.local_addr()?;
     Ok(Server::build()
         .workers(workers)
-        .max_concurrent_connections((security.max_connections / workers).max(1))
+        .max_concurrent_connections(connections_per_worker(security.max_connections, workers))
         .listen("ferryd", listener, move || {
             let app = app().into_factory().map_err(|error| error.error_response());
             let http = HttpService::build()
@@ -162,6 +162,13 @@ where
             .and_then(http)
         })?
         .run())
+}
+
+/// Each worker's share of the connection cap. The engine takes a worker
+/// back only once two of its connections have closed, so a share of one
+/// would close that worker for good.
+fn connections_per_worker(max_connections: usize, workers: usize) -> usize {
+    (max_connections / workers).max(2)
 }
 
 /// The gatekeeper the settings describe: tokens checked with the configured

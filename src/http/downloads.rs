@@ -109,6 +109,31 @@ pub(super) struct DownloadQuery {
     auth_key: Option<String>,
 }
 
+/// The name the path asks the file to be saved as, held to the rules of
+/// upload names; a segment that is not UTF-8 once percent-decoded is refused
+/// rather than read with replacement characters.
+fn requested_name(
+    decoded: Option<&str>,
+    request: &HttpRequest,
+) -> Result<Option<FileName>, ApiError> {
+    let Some(name) = decoded.filter(|name| !name.is_empty()) else {
+        return Ok(None);
+    };
+    let raw = request.path().rsplit('/').next().unwrap_or_default();
+    if percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .is_err()
+    {
+        return Err(ApiError::invalid(
+            "filename",
+            "the filename is not UTF-8 once percent-decoded",
+        ));
+    }
+    FileName::parse(name)
+        .map(Some)
+        .map_err(|e| ApiError::invalid("filename", format!("the filename {e}")))
+}
+
 /// Answers GET and HEAD on `/v1/files/{sha256}` and `/v1/files/{sha256}/{filename}`.
 #[tracing::instrument(skip_all, fields(sha256 = %path.sha256))]
 pub(super) async fn download(
@@ -119,13 +144,7 @@ pub(super) async fn download(
     gate: web::Data<DownloadGate>,
 ) -> Result<HttpResponse, ApiError> {
     let sha256 = path_hash(&path.sha256)?;
-    let filename = path
-        .filename
-        .as_deref()
-        .filter(|name| !name.is_empty())
-        .map(FileName::parse)
-        .transpose()
-        .map_err(|e| ApiError::invalid("filename", format!("the filename {e}")))?;
+    let filename = requested_name(path.filename.as_deref(), &request)?;
     gate.check(&request, &query)?;
     let file = uploads.open_file(&sha256).await?;
     let etag = file.sha256().to_hex();
