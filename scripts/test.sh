@@ -68,7 +68,24 @@ if ! postgres_answers; then
 fi
 echo "scripts/test.sh: PostgreSQL at ${DATABASE_URL%%@*}@…"
 
+# The s3:// tests run against moto's S3 server, installed from PyPI into
+# target/test-tools/s3 unless FERRY_TEST_MOTO_SERVER names one; it installs
+# while the lints run.
+S3_TOOLS=target/test-tools/s3
+install_s3_server() {
+  if [ -n "${FERRY_TEST_MOTO_SERVER:-}" ] || [ -x "$S3_TOOLS/bin/moto_server" ]; then
+    return
+  fi
+  echo "scripts/test.sh: installing moto's S3 server (PyPI) into $S3_TOOLS for the s3:// tests"
+  mkdir -p "$(dirname "$S3_TOOLS")"
+  python3 -m venv "$S3_TOOLS"
+  "$S3_TOOLS/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+}
+install_s3_server &
+s3_install=$!
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+wait "$s3_install" || { echo "scripts/test.sh: could not install moto's S3 server" >&2; exit 1; }
 cargo test --workspace --all-targets --locked

@@ -4,6 +4,8 @@
 //! `chunks/<upload id>/<index>.<token>` for a staged chunk,
 //! `files/<sha256>/<token>` for merged (and then published) bytes,
 //! `files/direct/<token>` for one-request uploads.
+//! The store is a local folder or an S3-compatible bucket; no instance
+//! keeps anything of its own on disk when it is a bucket.
 //! A fresh token per write means that no write ever overwrites another:
 //! the database says which copy counts.
 
@@ -14,18 +16,22 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
-use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 use url::Url;
 
 use ferry_proto::ContentHash;
 
 use crate::ids::{ObjectKey, UploadId, WriteToken};
+
+mod s3;
+mod writer;
+
+pub use s3::{MIN_PART_SIZE, S3Options};
+use writer::ObjectWriter;
 
 /// A failure of the object store.
 #[derive(Debug, thiserror::Error)]
@@ -105,8 +111,15 @@ pub struct BlobStore {
 
 impl BlobStore {
     /// Opens the store named by `location`: `memory://`, a `file://` URL, or a
-    /// plain folder path, created if missing.
+    /// plain folder path, created if missing; `s3://` buckets as the
+    /// environment's `AWS_*` variables describe them.
     pub fn open(location: &str) -> Result<Self, BlobError> {
+        Self::open_with(location, &S3Options::default())
+    }
+
+    /// Opens the store named by `location`, reaching `s3://` buckets as
+    /// `s3` says.
+    pub fn open_with(location: &str, s3: &S3Options) -> Result<Self, BlobError> {
         if location == "memory://" || location == "memory:///" {
             return Ok(Self::new(Arc::new(InMemory::new()), 1 << 20));
         }
@@ -117,12 +130,16 @@ impl BlobStore {
                     std::io::Error::other(format!("{location} is not a usable file URL")),
                 )
             })?,
+            Ok(url) if url.scheme() == "s3" => {
+                let store = s3::open(&url, s3)?;
+                return Ok(Self::new(store, s3.part_size));
+            }
             Ok(url) if url.scheme().len() > 1 => {
                 return Err(BlobError::io(
                     "config",
                     std::io::Error::other(format!(
                         "the object store {location} is not one this server opens: \
-                         use a folder, file:///PATH or memory://"
+                         use a folder, file:///PATH, s3://BUCKET[/PREFIX] or memory://"
                     )),
                 ));
             }
@@ -188,17 +205,15 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let mut writer = BufWriter::with_capacity(self.store.clone(), path(key), self.part_size)
-            .with_max_concurrency(2);
+        let mut writer = ObjectWriter::new(self.store.clone(), path(key), self.part_size);
         match copy_hashed(&mut writer, source, limit).await {
             Ok(written) => {
+                writer.finish().await.map_err(BlobError)?;
                 self.sync(key).await?;
                 Ok(written)
             }
             Err(error) => {
-                if let Err(abort) = writer.abort().await {
-                    tracing::warn!(%key, error = %abort, "could not abort a failed write");
-                }
+                writer.abort().await;
                 Err(error)
             }
         }
@@ -343,8 +358,9 @@ impl BlobStore {
     }
 }
 
+/// Streams `source` into `writer`, hashing it, up to `limit` bytes.
 async fn copy_hashed<S, E>(
-    writer: &mut BufWriter,
+    writer: &mut ObjectWriter,
     source: S,
     limit: u64,
 ) -> Result<Written, WriteError>
@@ -364,10 +380,6 @@ where
         hasher.update(&piece);
         writer.put(piece).await.map_err(BlobError)?;
     }
-    writer
-        .shutdown()
-        .await
-        .map_err(|e| BlobError::io("writer", e))?;
     Ok(Written {
         size,
         sha256: ContentHash::from_digest(hasher.finalize().into()),

@@ -10,8 +10,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::upload::{Limits, Timings};
 
+mod bucket;
 mod security;
 
+pub use bucket::BucketSettings;
 pub use security::{DownloadAccess, InstantUploadMode, SecuritySettings};
 
 /// Longest duration a setting may name: ten years.
@@ -37,9 +39,13 @@ pub struct Settings {
     #[arg(long, env = "FERRY_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
 
-    /// Object store for chunks and files: a folder, `file:///PATH` or `memory://`.
+    /// Object store for chunks and files: a folder, `file:///PATH`, `s3://BUCKET[/PREFIX]` or `memory://`.
     #[arg(long, env = "FERRY_STORE", default_value = "storage/objects")]
     pub store: String,
+
+    /// How an `s3://` store reaches its bucket.
+    #[command(flatten)]
+    pub bucket: BucketSettings,
 
     /// Largest file accepted.
     #[arg(long, env = "FERRY_MAX_FILE_SIZE", default_value = "100GiB", value_parser = parse_size)]
@@ -128,6 +134,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), String> {
         self.limits().validate()?;
         self.security.validate()?;
+        self.bucket.validate()?;
         if !self.security.requires_tokens()
             && !self.bind.ip().is_loopback()
             && !self.security.insecure_no_auth

@@ -42,7 +42,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate().map_err(anyhow::Error::msg)?;
         let meta = open_meta(&settings).await?;
-        let blobs = BlobStore::open(&settings.store)
+        let blobs = BlobStore::open_with(&settings.store, &settings.bucket.options())
             .with_context(|| format!("opening the object store {}", settings.store))?;
         Self::build_with(settings, meta, blobs).await
     }

@@ -77,16 +77,27 @@ pub async fn spawn_app_over(
 /// Starts `count` instances sharing one PostgreSQL database and one
 /// local-disk store, as instances behind a load balancer do.
 pub async fn spawn_cluster(count: usize) -> Vec<TestApp> {
-    let database = Arc::new(TestDatabase::create(Backend::Postgres).await);
     let folder = Arc::new(tempfile::tempdir().expect("a store folder"));
+    let location = folder.path().display().to_string();
+    let store = move || BlobStore::open(&location).expect("a store");
+    spawn_cluster_over(count, store, Some(folder)).await
+}
+
+/// Starts `count` instances sharing one PostgreSQL database, each with its
+/// own handle on the object store `store` opens.
+pub async fn spawn_cluster_over(
+    count: usize,
+    store: impl Fn() -> BlobStore,
+    store_folder: Option<Arc<tempfile::TempDir>>,
+) -> Vec<TestApp> {
+    let database = Arc::new(TestDatabase::create(Backend::Postgres).await);
     let mut instances = Vec::new();
     for _ in 0..count {
-        let blobs = BlobStore::open(&folder.path().display().to_string()).expect("a store");
         let app = start(
             test_settings(),
             database.clone(),
-            blobs,
-            Some(folder.clone()),
+            store(),
+            store_folder.clone(),
         )
         .await;
         instances.push(app);

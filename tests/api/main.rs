@@ -5,6 +5,8 @@
 #[path = "../common/databases.rs"]
 mod databases;
 mod helpers;
+#[path = "../common/s3_server.rs"]
+mod s3_server;
 
 /// Runs each named `async fn(Backend)` once per backend.
 macro_rules! on_both_backends {
@@ -32,5 +34,6 @@ mod complete;
 mod direct;
 mod downloads;
 mod instances;
+mod s3;
 mod sessions;
 mod transport;

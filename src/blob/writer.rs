@@ -1,0 +1,136 @@
+//! One object being written: held in memory while it is smaller than a part,
+//! then sent part by part, each part but the last exactly one part size
+//! (what S3 requires, and R2 more strictly). A multipart upload is always
+//! completed or aborted, also when the write is dropped half-way.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use object_store::path::Path;
+use object_store::{MultipartUpload, ObjectStore, PutPayload};
+use tokio::task::JoinSet;
+
+/// Parts sent at once; memory is one part being filled plus these.
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// A write of one object, streaming.
+pub(super) struct ObjectWriter {
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    part_size: usize,
+    buffer: BytesMut,
+    upload: Option<Box<dyn MultipartUpload>>,
+    parts: JoinSet<object_store::Result<()>>,
+}
+
+impl ObjectWriter {
+    /// A write to `path`, in parts of `part_size` bytes once it needs parts.
+    pub(super) fn new(store: Arc<dyn ObjectStore>, path: Path, part_size: usize) -> Self {
+        ObjectWriter {
+            store,
+            path,
+            part_size,
+            buffer: BytesMut::new(),
+            upload: None,
+            parts: JoinSet::new(),
+        }
+    }
+
+    /// Adds bytes to the object, sending every part they fill.
+    pub(super) async fn put(&mut self, mut bytes: Bytes) -> object_store::Result<()> {
+        while !bytes.is_empty() {
+            let room = self.part_size - self.buffer.len();
+            let piece = bytes.split_to(room.min(bytes.len()));
+            self.buffer.extend_from_slice(&piece);
+            if self.buffer.len() == self.part_size {
+                self.send_part().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_part(&mut self) -> object_store::Result<()> {
+        let part = std::mem::take(&mut self.buffer).freeze();
+        let upload = match &mut self.upload {
+            Some(upload) => upload,
+            None => self
+                .upload
+                .insert(self.store.put_multipart(&self.path).await?),
+        };
+        while self.parts.len() >= PARTS_IN_FLIGHT {
+            finished(self.parts.join_next().await)?;
+        }
+        self.parts.spawn(upload.put_part(PutPayload::from(part)));
+        Ok(())
+    }
+
+    /// Stores what was put as the object: one request for a small object,
+    /// the last part and the completion for a large one. On failure
+    /// nothing is kept.
+    pub(super) async fn finish(mut self) -> object_store::Result<()> {
+        let rest = std::mem::take(&mut self.buffer).freeze();
+        let Some(mut upload) = self.upload.take() else {
+            self.store.put(&self.path, PutPayload::from(rest)).await?;
+            return Ok(());
+        };
+        if !rest.is_empty() {
+            self.parts.spawn(upload.put_part(PutPayload::from(rest)));
+        }
+        let mut result = Ok(());
+        while let Some(part) = self.parts.join_next().await {
+            result = result.and(finished(Some(part)));
+        }
+        if let Err(error) = result {
+            abort(upload, &self.path).await;
+            return Err(error);
+        }
+        if let Err(error) = upload.complete().await {
+            abort(upload, &self.path).await;
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Gives the write up, removing every part already sent.
+    pub(super) async fn abort(mut self) {
+        self.parts.shutdown().await;
+        if let Some(upload) = self.upload.take() {
+            abort(upload, &self.path).await;
+        }
+    }
+}
+
+impl Drop for ObjectWriter {
+    fn drop(&mut self) {
+        let Some(upload) = self.upload.take() else {
+            return;
+        };
+        self.parts.abort_all();
+        let path = self.path.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { abort(upload, &path).await });
+            }
+            Err(_) => tracing::warn!(%path, "a dropped write left its multipart upload behind"),
+        }
+    }
+}
+
+fn finished(
+    part: Option<Result<object_store::Result<()>, tokio::task::JoinError>>,
+) -> object_store::Result<()> {
+    match part {
+        None => Ok(()),
+        Some(Ok(result)) => result,
+        Some(Err(error)) => Err(object_store::Error::Generic {
+            store: "writer",
+            source: Box::new(error),
+        }),
+    }
+}
+
+async fn abort(mut upload: Box<dyn MultipartUpload>, path: &Path) {
+    if let Err(error) = upload.abort().await {
+        tracing::warn!(%path, %error, "could not abort a multipart upload");
+    }
+}
