@@ -69,11 +69,11 @@ fi
 echo "scripts/test.sh: PostgreSQL at ${DATABASE_URL%%@*}@…"
 
 # The s3:// tests run against moto's S3 server, installed from PyPI into
-# target/test-tools/s3 unless FERRY_TEST_MOTO_SERVER names one; it installs
+# target/test-tools/s3 unless FERRY_TEST_MOTO_PYTHON names a Python that has it; it installs
 # while the lints run.
 S3_TOOLS=target/test-tools/s3
 install_s3_server() {
-  if [ -n "${FERRY_TEST_MOTO_SERVER:-}" ] || [ -x "$S3_TOOLS/bin/moto_server" ]; then
+  if [ -n "${FERRY_TEST_MOTO_PYTHON:-}" ] || [ -x "$S3_TOOLS/bin/moto_server" ]; then
     return
   fi
   echo "scripts/test.sh: installing moto's S3 server (PyPI) into $S3_TOOLS for the s3:// tests"

@@ -11,8 +11,28 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-pub use crate::databases::Backend;
-use crate::databases::TestDatabase;
+use crate::databases::{self, TestDatabase};
+use crate::s3_server::S3Server;
+
+/// The stores a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite with a local-disk store.
+    Sqlite,
+    /// PostgreSQL with the in-memory store.
+    Postgres,
+    /// PostgreSQL with a bucket on a real S3-compatible server.
+    PostgresS3,
+}
+
+impl Backend {
+    fn database(self) -> databases::Backend {
+        match self {
+            Backend::Sqlite => databases::Backend::Sqlite,
+            Backend::Postgres | Backend::PostgresS3 => databases::Backend::Postgres,
+        }
+    }
+}
 
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
@@ -50,7 +70,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings();
     adjust(&mut settings);
-    let database = Arc::new(TestDatabase::create(backend).await);
+    let database = Arc::new(TestDatabase::create(backend.database()).await);
     let (blobs, store_folder) = match backend {
         Backend::Sqlite => {
             let folder = tempfile::tempdir().expect("a store folder");
@@ -58,6 +78,10 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
             (blobs, Some(Arc::new(folder)))
         }
         Backend::Postgres => (BlobStore::open("memory://").expect("a store"), None),
+        Backend::PostgresS3 => {
+            let s3 = S3Server::shared();
+            (s3.store(&s3.new_bucket().await, "ferry"), None)
+        }
     };
     start(settings, database, blobs, store_folder).await
 }
@@ -70,7 +94,7 @@ pub async fn spawn_app_over(
 ) -> TestApp {
     let mut settings = test_settings();
     adjust(&mut settings);
-    let database = Arc::new(TestDatabase::create(backend).await);
+    let database = Arc::new(TestDatabase::create(backend.database()).await);
     start(settings, database, blobs, None).await
 }
 
@@ -90,7 +114,7 @@ pub async fn spawn_cluster_over(
     store: impl Fn() -> BlobStore,
     store_folder: Option<Arc<tempfile::TempDir>>,
 ) -> Vec<TestApp> {
-    let database = Arc::new(TestDatabase::create(Backend::Postgres).await);
+    let database = Arc::new(TestDatabase::create(databases::Backend::Postgres).await);
     let mut instances = Vec::new();
     for _ in 0..count {
         let app = start(

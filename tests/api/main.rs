@@ -1,6 +1,6 @@
-//! API tests: the real server on a free port, each test against both
-//! metadata backends (SQLite with a local-disk store, PostgreSQL with the
-//! in-memory store).
+//! API tests: the real server on a free port, each test against three
+//! pairings of stores (SQLite with a local-disk store, PostgreSQL with the
+//! in-memory store, PostgreSQL with a bucket on a real S3-compatible server).
 
 #[path = "../common/databases.rs"]
 mod databases;
@@ -8,7 +8,7 @@ mod helpers;
 #[path = "../common/s3_server.rs"]
 mod s3_server;
 
-/// Runs each named `async fn(Backend)` once per backend.
+/// Runs each named `async fn(Backend)` once per pairing of stores.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         $(
@@ -23,6 +23,11 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres_and_memory() {
                     super::$name(Backend::Postgres).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_and_s3() {
+                    super::$name(Backend::PostgresS3).await
                 }
             }
         )*

@@ -34,9 +34,9 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunks_smaller_than_a_part_merge_into_one_object_under_the_prefix() {
-    let s3 = S3Server::start().await;
-    s3.create_bucket("uploads").await;
-    let app = spawn_app_over(Backend::Postgres, s3.store("uploads", "ferry"), |_| {}).await;
+    let s3 = S3Server::shared();
+    let bucket = s3.new_bucket().await;
+    let app = spawn_app_over(Backend::Postgres, s3.store(&bucket, "ferry"), |_| {}).await;
     let data = test_bytes(13 << 20, 61);
     let sha = sha256_hex(&data);
 
@@ -53,20 +53,20 @@ async fn chunks_smaller_than_a_part_merge_into_one_object_under_the_prefix() {
         .unwrap();
     assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(ranged.bytes().await.unwrap(), data[8_388_600..8_388_616]);
-    let keys = s3.keys("uploads").await;
+    let keys = s3.keys(&bucket).await;
     assert_eq!(keys.len(), 1, "one merged object, no chunk left: {keys:?}");
     assert!(
         keys[0].starts_with(&format!("ferry/files/{sha}/")),
         "{keys:?}"
     );
-    assert_eq!(s3.unfinished_uploads("uploads").await, Vec::<String>::new());
+    assert_eq!(s3.unfinished_uploads(&bucket).await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_sharing_a_bucket_take_any_chunk_and_merge_once() {
-    let s3 = S3Server::start().await;
-    s3.create_bucket("shared").await;
-    let instances = spawn_cluster_over(3, || s3.store("shared", ""), None).await;
+    let s3 = S3Server::shared();
+    let bucket = s3.new_bucket().await;
+    let instances = spawn_cluster_over(3, || s3.store(&bucket, ""), None).await;
     let data = test_bytes(3 << 20, 62);
     let sha = sha256_hex(&data);
     instances[1].create_for(&data, 256 << 10).await;
@@ -78,7 +78,7 @@ async fn instances_sharing_a_bucket_take_any_chunk_and_merge_once() {
     for answer in completes {
         assert_eq!(answer.status(), StatusCode::OK);
     }
-    let keys = s3.keys("shared").await;
+    let keys = s3.keys(&bucket).await;
     assert_eq!(keys.len(), 1, "one merged object, no chunk left: {keys:?}");
     for instance in &instances {
         assert_eq!(instance.downloaded(&sha).await, data);
@@ -87,9 +87,9 @@ async fn instances_sharing_a_bucket_take_any_chunk_and_merge_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_request_upload_lands_in_the_bucket() {
-    let s3 = S3Server::start().await;
-    s3.create_bucket("direct").await;
-    let app = spawn_app_over(Backend::Postgres, s3.store("direct", "p"), |_| {}).await;
+    let s3 = S3Server::shared();
+    let bucket = s3.new_bucket().await;
+    let app = spawn_app_over(Backend::Postgres, s3.store(&bucket, "p"), |_| {}).await;
     let data = test_bytes(300_000, 63);
     let sha = sha256_hex(&data);
 
@@ -105,14 +105,14 @@ async fn a_one_request_upload_lands_in_the_bucket() {
     let file: Value = answer.json().await.unwrap();
     assert_eq!(file["size"], data.len());
     assert_eq!(app.downloaded(&sha).await, data);
-    assert_eq!(s3.keys("direct").await.len(), 1);
+    assert_eq!(s3.keys(&bucket).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_dropped_half_way_aborts_its_multipart_upload() {
-    let s3 = S3Server::start().await;
-    s3.create_bucket("dropped").await;
-    let store = s3.store("dropped", "");
+    let s3 = S3Server::shared();
+    let bucket = s3.new_bucket().await;
+    let store = s3.store(&bucket, "");
     let first = Bytes::from(test_bytes(9 << 20, 64));
     let endless = stream::iter([Ok::<_, std::io::Error>(first)]).chain(stream::pending());
     let key = ObjectKey::parse("files/direct/dropped").unwrap();
@@ -121,24 +121,24 @@ async fn a_write_dropped_half_way_aborts_its_multipart_upload() {
         tokio::spawn(async move { store.write(&key, endless, u64::MAX).await })
     };
     eventually("a multipart upload starting", || async {
-        s3.unfinished_uploads("dropped").await.len() == 1
+        s3.unfinished_uploads(&bucket).await.len() == 1
     })
     .await;
 
     writing.abort();
 
     eventually("the multipart upload being aborted", || async {
-        s3.unfinished_uploads("dropped").await.is_empty()
+        s3.unfinished_uploads(&bucket).await.is_empty()
     })
     .await;
-    assert_eq!(s3.keys("dropped").await, Vec::<String>::new());
+    assert_eq!(s3.keys(&bucket).await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_that_fails_half_way_leaves_nothing_in_the_bucket() {
-    let s3 = S3Server::start().await;
-    s3.create_bucket("failed").await;
-    let store = s3.store("failed", "");
+    let s3 = S3Server::shared();
+    let bucket = s3.new_bucket().await;
+    let store = s3.store(&bucket, "");
     let pieces = [
         Ok(Bytes::from(test_bytes(9 << 20, 65))),
         Err(std::io::Error::other("the client went away")),
@@ -148,6 +148,6 @@ async fn a_source_that_fails_half_way_leaves_nothing_in_the_bucket() {
     let written = store.write(&key, stream::iter(pieces), u64::MAX).await;
 
     assert!(matches!(written, Err(WriteError::Source(_))), "{written:?}");
-    assert_eq!(s3.unfinished_uploads("failed").await, Vec::<String>::new());
-    assert_eq!(s3.keys("failed").await, Vec::<String>::new());
+    assert_eq!(s3.unfinished_uploads(&bucket).await, Vec::<String>::new());
+    assert_eq!(s3.keys(&bucket).await, Vec::<String>::new());
 }

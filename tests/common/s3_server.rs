@@ -1,67 +1,91 @@
 //! A real S3-compatible server on loopback, for the tests of `s3://` stores:
 //! moto's server, from the Python environment `scripts/test.sh` installs
-//! into `target/test-tools/s3`, or the `moto_server` that
-//! `FERRY_TEST_MOTO_SERVER` names.
+//! into `target/test-tools/s3` (or the Python that `FERRY_TEST_MOTO_PYTHON`
+//! names). One server serves every test of a test binary, each test in
+//! buckets of its own; it stops when the test binary exits.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use ferry::blob::{BlobStore, S3Options};
 use secrecy::SecretString;
 
-/// A running S3 server, stopped when dropped.
+/// Runs moto's server and exits as soon as the process that started it is gone.
+const SERVE_UNTIL_ORPHANED: &str = "
+import os, sys, threading, time
+from moto.server import main
+parent = os.getppid()
+def watch():
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(0)
+threading.Thread(target=watch, daemon=True).start()
+main(sys.argv[1:])
+";
+
+/// A running S3 server.
 pub struct S3Server {
-    child: Child,
+    _child: Mutex<Child>,
     /// Its endpoint, `http://127.0.0.1:PORT`.
     pub endpoint: String,
     client: reqwest::Client,
 }
 
-fn moto_server() -> PathBuf {
-    if let Some(path) = std::env::var_os("FERRY_TEST_MOTO_SERVER") {
+fn moto_python() -> PathBuf {
+    if let Some(path) = std::env::var_os("FERRY_TEST_MOTO_PYTHON") {
         return PathBuf::from(path);
     }
     let installed =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/s3/bin/moto_server");
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/s3/bin/python3");
     assert!(
         installed.exists(),
         "no S3 server for the s3:// tests: run scripts/test.sh, which installs moto's server \
-         into target/test-tools/s3, or set FERRY_TEST_MOTO_SERVER"
+         into target/test-tools/s3, or set FERRY_TEST_MOTO_PYTHON to a Python with moto[server]"
     );
     installed
 }
 
 impl S3Server {
-    /// Starts a server on a free loopback port and waits until it answers.
-    pub async fn start() -> S3Server {
+    /// The server of this test binary, started on first use.
+    pub fn shared() -> &'static S3Server {
+        static SHARED: OnceLock<S3Server> = OnceLock::new();
+        SHARED.get_or_init(S3Server::start)
+    }
+
+    fn start() -> S3Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(moto_server())
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new(moto_python())
+            .args(["-c", SERVE_UNTIL_ORPHANED, "-H", "127.0.0.1", "-p"])
+            .arg(port.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto_server starts");
-        let server = S3Server {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::new(),
-        };
-        for _ in 0..300 {
-            if server.client.get(&server.endpoint).send().await.is_ok() {
-                return server;
+            .expect("moto's server starts");
+        let address = format!("127.0.0.1:{port}");
+        let answered = (0..600).any(|_| {
+            let up = TcpStream::connect(&address).is_ok();
+            if !up {
+                std::thread::sleep(Duration::from_millis(50));
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            up
+        });
+        assert!(answered, "the S3 server did not answer on {address}");
+        S3Server {
+            _child: Mutex::new(child),
+            endpoint: format!("http://{address}"),
+            client: reqwest::Client::new(),
         }
-        panic!("the S3 server did not answer on {}", server.endpoint);
     }
 
-    /// Creates an empty bucket named `name`.
-    pub async fn create_bucket(&self, name: &str) {
+    /// Creates an empty bucket with a fresh name, and returns the name.
+    pub async fn new_bucket(&self) -> String {
+        let name = format!("ferry-{}", uuid::Uuid::new_v4().simple());
         let answer = self
             .client
             .put(format!("{}/{name}", self.endpoint))
@@ -69,6 +93,7 @@ impl S3Server {
             .await
             .expect("the S3 server answers");
         assert!(answer.status().is_success(), "creating bucket {name}");
+        name
     }
 
     /// The options ferry reaches this server with.
@@ -109,13 +134,6 @@ impl S3Server {
             .expect("the S3 server answers");
         assert!(answer.status().is_success(), "GET {path}");
         answer.text().await.expect("an XML listing")
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
