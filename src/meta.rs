@@ -238,6 +238,10 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Answers whether the database is reachable.
     async fn ping(&self) -> MetaResult<()>;
 
+    /// The database's time: what merge leases are measured by, so that
+    /// instances whose clocks disagree still agree on who holds a lease.
+    async fn clock(&self) -> MetaResult<DateTime<Utc>>;
+
     /// The session of `owner` for `sha256`, in whatever state.
     async fn find_session(
         &self,

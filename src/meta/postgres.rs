@@ -37,6 +37,9 @@ mod dialect {
     /// Starts a writing transaction.
     pub(super) const BEGIN_WRITE: &str = "BEGIN";
 
+    /// The server's time, as a column `now` that [`read_time`] reads.
+    pub(super) const CLOCK: &str = "SELECT now() AS now";
+
     /// A time as a `TIMESTAMPTZ`.
     pub(super) fn time(time: DateTime<Utc>) -> DateTime<Utc> {
         time

@@ -2,9 +2,9 @@
 //!
 //! Statements use `$N` placeholders, which PostgreSQL and SQLite both read,
 //! and only SQL that both dialects agree on. What differs is named once in
-//! each backend's `dialect` module: how a writing transaction begins, and
-//! how a time is stored. [`meta_store!`] implements [`super::MetaStore`] for
-//! a backend from those two facts.
+//! each backend's `dialect` module: how a writing transaction begins, how a
+//! time is stored, and how the database tells the time. [`meta_store!`]
+//! implements [`super::MetaStore`] for a backend from those three facts.
 
 /// The columns of a session row, in the order every query selects them.
 macro_rules! session_columns {
@@ -15,7 +15,7 @@ macro_rules! session_columns {
 
 /// Implements [`MetaStore`](super::MetaStore) for `$store`, whose `pool`
 /// field is a pool of `$db` rows `$row`, with the dialect module `$dialect`
-/// (`BEGIN_WRITE`, `time`, `read_time`).
+/// (`BEGIN_WRITE`, `CLOCK`, `time`, `read_time`).
 macro_rules! meta_store {
     ($store:ident, $db:ty, $row:ty, $dialect:ident) => {
         mod store {
@@ -144,6 +144,11 @@ macro_rules! meta_store {
                 async fn ping(&self) -> MetaResult<()> {
                     sqlx::query("SELECT 1").execute(&self.pool).await?;
                     Ok(())
+                }
+
+                async fn clock(&self) -> MetaResult<DateTime<Utc>> {
+                    let row = sqlx::query($dialect::CLOCK).fetch_one(&self.pool).await?;
+                    Ok($dialect::read_time(&row, "now")?)
                 }
 
                 async fn find_session(

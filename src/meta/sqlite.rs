@@ -51,6 +51,10 @@ mod dialect {
     /// Starts a writing transaction, holding the write lock from the start.
     pub(super) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+    /// The machine's time, as a column `now` that [`read_time`] reads.
+    pub(super) const CLOCK: &str =
+        "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER) AS now";
+
     /// A time as milliseconds since the Unix epoch.
     pub(super) fn time(time: DateTime<Utc>) -> i64 {
         time.timestamp_millis()

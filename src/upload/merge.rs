@@ -101,7 +101,8 @@ impl Uploads {
 
     /// Takes up every merge whose lease lapsed: after a crash, at start, and
     /// periodically, so that a dead instance's merges finish elsewhere.
-    pub async fn resume_stalled_merges(&self, now: DateTime<Utc>) -> UploadResult<usize> {
+    pub async fn resume_stalled_merges(&self) -> UploadResult<usize> {
+        let now = self.meta.clock().await?;
         let stalled = self.meta.stalled_merges(now).await?;
         let mut resumed = 0;
         for session in stalled {
@@ -181,14 +182,16 @@ impl Uploads {
                 }
             }
             let token = WriteToken::generate();
+            let asked = Instant::now();
+            let now = self.meta.clock().await?;
             let lease = MergeLease {
                 sha256: current.sha256,
                 upload_id: current.id.clone(),
                 object_key: BlobStore::file_key(&current.sha256, &token),
                 token,
-                lease_until: Utc::now() + self.timings.merge_lease,
+                lease_until: now + self.timings.merge_lease,
             };
-            match self.meta.claim_merge(&lease, Utc::now()).await? {
+            match self.meta.claim_merge(&lease, now).await? {
                 Claim::Claimed { abandoned_key } => {
                     if let Some(key) = abandoned_key {
                         self.blobs.delete(&key).await?;
@@ -197,7 +200,8 @@ impl Uploads {
                         self.meta.drop_merge(&lease.sha256, &lease.token).await?;
                         return Ok(());
                     }
-                    return self.merge_holding(&current, &lease).await;
+                    let held_until = asked + self.timings.merge_lease;
+                    return self.merge_holding(&current, &lease, held_until).await;
                 }
                 Claim::Busy => {
                     tokio::time::sleep(pause).await;
@@ -220,11 +224,16 @@ impl Uploads {
         Ok(current.filter(|s| s.id == session.id))
     }
 
-    async fn merge_holding(&self, session: &Session, lease: &MergeLease) -> UploadResult<()> {
+    async fn merge_holding(
+        &self,
+        session: &Session,
+        lease: &MergeLease,
+        held_until: Instant,
+    ) -> UploadResult<()> {
         let started = Instant::now();
         let outcome = tokio::select! {
             outcome = self.merge_and_verify(session, &lease.object_key) => outcome,
-            () = self.keep_lease(lease) => Err(Interrupted::LeaseLost),
+            () = self.keep_lease(lease, held_until) => Err(Interrupted::LeaseLost),
         };
         match outcome {
             Ok(()) => {
@@ -298,21 +307,28 @@ impl Uploads {
     }
 
     /// Renews the lease every third of its length; returns once it is lost
-    /// or could not be renewed before it ran out.
-    async fn keep_lease(&self, lease: &MergeLease) {
+    /// or could not be renewed before it ran out. The lease is measured on
+    /// the database's clock; this instance counts it down on its own
+    /// monotonic clock from before each renewal was asked for.
+    async fn keep_lease(&self, lease: &MergeLease, mut held_until: Instant) {
         let period = self.timings.merge_lease / 3;
-        let mut held_until = lease.lease_until;
         loop {
             tokio::time::sleep(period).await;
-            let until = Utc::now() + self.timings.merge_lease;
-            let renewal = self.meta.renew_merge(&lease.sha256, &lease.token, until);
+            let asked = Instant::now();
+            let renewal = async {
+                let now = self.meta.clock().await?;
+                let until = now + self.timings.merge_lease;
+                self.meta
+                    .renew_merge(&lease.sha256, &lease.token, until)
+                    .await
+            };
             match tokio::time::timeout(period, renewal).await {
-                Ok(Ok(true)) => held_until = until,
+                Ok(Ok(true)) => held_until = asked + self.timings.merge_lease,
                 Ok(Ok(false)) => return,
                 Ok(Err(error)) => tracing::warn!(%error, "could not renew a merge lease"),
                 Err(_) => tracing::warn!("renewing a merge lease timed out"),
             }
-            if Utc::now() + period >= held_until {
+            if Instant::now() + period >= held_until {
                 return;
             }
         }

@@ -21,7 +21,8 @@ pub struct SweepReport {
 }
 
 impl Uploads {
-    /// Runs one sweep as of `now`.
+    /// Runs one sweep: sessions expired as of `now`, merge leases lapsed
+    /// as of the database's clock.
     pub async fn sweep(&self, now: DateTime<Utc>) -> UploadResult<SweepReport> {
         let mut report = SweepReport::default();
         loop {
@@ -38,13 +39,14 @@ impl Uploads {
                 break;
             }
         }
-        for lease in self.meta.orphaned_merges(now).await? {
+        let database_now = self.meta.clock().await?;
+        for lease in self.meta.orphaned_merges(database_now).await? {
             if self.meta.drop_merge(&lease.sha256, &lease.token).await? {
                 self.blobs.delete(&lease.object_key).await?;
                 report.orphaned_merges += 1;
             }
         }
-        report.resumed_merges = self.resume_stalled_merges(now).await?;
+        report.resumed_merges = self.resume_stalled_merges().await?;
         if report != SweepReport::default() {
             tracing::info!(?report, "sweep");
         }

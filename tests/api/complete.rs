@@ -190,7 +190,7 @@ async fn a_merge_cut_off_by_a_crash_is_taken_up_again(backend: Backend) {
         .claim_merge(&dead, Utc::now() - chrono::Duration::seconds(5))
         .await;
     assert!(matches!(claim, Ok(ferry::meta::Claim::Claimed { .. })));
-    let resumed = app.uploads.resume_stalled_merges(Utc::now()).await.unwrap();
+    let resumed = app.uploads.resume_stalled_merges().await.unwrap();
     assert_eq!(resumed, 1);
     let done = app.complete(&sha).await;
     assert_eq!(done.status(), StatusCode::OK);

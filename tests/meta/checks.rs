@@ -462,3 +462,17 @@ pub(crate) async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStor
     );
     meta.ping().await.expect("ping");
 }
+
+/// The database tells the time that leases are measured by, and it moves on.
+pub async fn the_database_tells_the_time(meta: &dyn MetaStore) {
+    let before = Utc::now();
+    let first = meta.clock().await.expect("the database's time");
+    let skew = (first - before).num_milliseconds().abs();
+    assert!(skew < 5_000, "the database is {skew} ms off this machine");
+    let mut later = meta.clock().await.expect("the database's time");
+    while later <= first {
+        tokio::task::yield_now().await;
+        later = meta.clock().await.expect("the database's time");
+    }
+    assert!(later > first);
+}
