@@ -31,7 +31,7 @@ mod s3;
 mod writer;
 
 pub use s3::{MIN_PART_SIZE, S3Options};
-use writer::ObjectWriter;
+use writer::{ObjectWriter, PendingAborts};
 
 /// A failure of the object store.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +105,7 @@ pub struct Written {
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
+    aborts: PendingAborts,
     part_size: usize,
     local: Option<Arc<LocalFileSystem>>,
 }
@@ -150,6 +151,7 @@ impl BlobStore {
             Arc::new(LocalFileSystem::new_with_prefix(&folder)?.with_automatic_cleanup(true));
         Ok(BlobStore {
             store: local.clone(),
+            aborts: PendingAborts::default(),
             part_size: 1 << 20,
             local: Some(local),
         })
@@ -159,6 +161,7 @@ impl BlobStore {
     pub fn new(store: Arc<dyn ObjectStore>, part_size: usize) -> Self {
         BlobStore {
             store,
+            aborts: PendingAborts::default(),
             part_size,
             local: None,
         }
@@ -184,6 +187,11 @@ impl BlobStore {
         key(format!("files/direct/{token}"))
     }
 
+    /// Waits until every write dropped so far has removed what it had sent.
+    pub async fn settle(&self) {
+        self.aborts.settle().await;
+    }
+
     /// Answers whether the store can be listed.
     pub async fn ping(&self) -> Result<(), BlobError> {
         let mut listing = self.store.list(Some(&Path::from("files")));
@@ -205,7 +213,12 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let mut writer = ObjectWriter::new(self.store.clone(), path(key), self.part_size);
+        let mut writer = ObjectWriter::new(
+            self.store.clone(),
+            self.aborts.clone(),
+            path(key),
+            self.part_size,
+        );
         match copy_hashed(&mut writer, source, limit).await {
             Ok(written) => {
                 writer.finish().await.map_err(BlobError)?;

@@ -87,6 +87,11 @@ pub struct Settings {
     #[arg(long, env = "FERRY_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub sweep_interval: Duration,
 
+    /// How long requests in flight may take to finish once ferryd is told to
+    /// stop (SIGTERM, SIGINT); running merges are then handed back.
+    #[arg(long, env = "FERRY_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
     /// Tokens, download access, instant upload, limits and timeouts.
     #[command(flatten)]
     pub security: SecuritySettings,
@@ -155,6 +160,9 @@ impl Settings {
         }
         if self.merge_wait > Duration::from_secs(3600) {
             return Err("the merge wait must be at most 1h".into());
+        }
+        if self.shutdown_grace > Duration::from_secs(3600) {
+            return Err("FERRY_SHUTDOWN_GRACE must be at most 1h".into());
         }
         if self.sweep_interval.is_zero() || self.sweep_interval > MAX_DURATION {
             return Err("the sweep interval must be between 1ms and 3650d".into());

@@ -28,6 +28,32 @@ use crate::upload::{AccessPolicy, DownloadLinks, InstantUpload, OwnerLimits, Upl
 /// One access-log line per request: peer, request line, status, bytes, time.
 const ACCESS_LOG: &str = "%a \"%r\" %s %b %Dms";
 
+/// Returns when the process is told to stop: SIGTERM, or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = terminate => {}
+        interrupted = tokio::signal::ctrl_c() => {
+            if interrupted.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// How long stopping waits for running merges to give their leases back.
+const HAND_BACK_BOUND: Duration = Duration::from_secs(5);
+
 /// A bound, ready-to-run server.
 pub struct Application {
     address: SocketAddr,
@@ -67,19 +93,24 @@ impl Application {
         let data = web::Data::new(uploads.clone());
         let body_timeout = web::Data::new(BodyTimeout(settings.security.body_idle_timeout));
         let cors_origins = settings.security.cors_origins.clone();
-        let server = serve(listener, &settings.security, move || {
-            App::new()
-                .app_data(data.clone())
-                .app_data(gatekeeper.clone())
-                .app_data(download_gate.clone())
-                .app_data(body_timeout.clone())
-                .wrap(http::cors(&cors_origins))
-                .wrap(actix_web::middleware::NormalizePath::trim())
-                .wrap(from_fn(http::guard_head))
-                .wrap(Logger::new(ACCESS_LOG))
-                .configure(http::configure)
-                .default_service(web::to(http::not_found))
-        })?;
+        let server = serve(
+            listener,
+            &settings.security,
+            settings.shutdown_grace,
+            move || {
+                App::new()
+                    .app_data(data.clone())
+                    .app_data(gatekeeper.clone())
+                    .app_data(download_gate.clone())
+                    .app_data(body_timeout.clone())
+                    .wrap(http::cors(&cors_origins))
+                    .wrap(actix_web::middleware::NormalizePath::trim())
+                    .wrap(from_fn(http::guard_head))
+                    .wrap(Logger::new(ACCESS_LOG))
+                    .configure(http::configure)
+                    .default_service(web::to(http::not_found))
+            },
+        )?;
         let sweeper = tokio::spawn(sweep_forever(uploads.clone(), settings.sweep_interval));
         Ok(Application {
             address,
@@ -105,10 +136,21 @@ impl Application {
         &self.uploads
     }
 
-    /// Serves until the process is told to stop.
+    /// Serves until the process is told to stop (SIGTERM, SIGINT): then
+    /// stops accepting, lets requests in flight finish within the shutdown
+    /// grace, and hands running merges back to the other instances.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let server = self.server.handle();
+        let uploads = self.uploads.clone();
+        let stopper = tokio::spawn(async move {
+            stop_signal().await;
+            tracing::info!("stopping: no new connections, handing merges back");
+            tokio::join!(uploads.hand_back_merges(HAND_BACK_BOUND), server.stop(true));
+        });
         let result = self.server.await;
         self.sweeper.abort();
+        stopper.abort();
+        self.uploads.hand_back_merges(HAND_BACK_BOUND).await;
         result
     }
 }
@@ -118,6 +160,7 @@ impl Application {
 fn serve<F, T, B>(
     listener: TcpListener,
     security: &SecuritySettings,
+    shutdown_grace: Duration,
     app: F,
 ) -> std::io::Result<Server>
 where
@@ -142,6 +185,8 @@ where
     let address = listener.local_addr()?;
     Ok(Server::build()
         .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(shutdown_grace.as_secs())
         .max_concurrent_connections(connections_per_worker(security.max_connections, workers))
         .listen("ferryd", listener, move || {
             let app = app().into_factory().map_err(|error| error.error_response());

@@ -3,7 +3,7 @@
 //! (what S3 requires, and R2 more strictly). A multipart upload is always
 //! completed or aborted, also when the write is dropped half-way.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use object_store::path::Path;
@@ -13,9 +13,37 @@ use tokio::task::JoinSet;
 /// Parts sent at once; memory is one part being filled plus these.
 const PARTS_IN_FLIGHT: usize = 2;
 
+/// Aborts of multipart uploads whose writes were dropped, still running.
+#[derive(Debug, Clone, Default)]
+pub(super) struct PendingAborts(Arc<Mutex<JoinSet<()>>>);
+
+impl PendingAborts {
+    fn spawn(&self, upload: Box<dyn MultipartUpload>, path: Path) {
+        let mut aborts = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while aborts.try_join_next().is_some() {}
+        aborts.spawn(async move { abort(upload, &path).await });
+    }
+
+    /// Waits for every abort started so far.
+    pub(super) async fn settle(&self) {
+        let mut aborts = {
+            let mut running = self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            std::mem::take(&mut *running)
+        };
+        while aborts.join_next().await.is_some() {}
+    }
+}
+
 /// A write of one object, streaming.
 pub(super) struct ObjectWriter {
     store: Arc<dyn ObjectStore>,
+    aborts: PendingAborts,
     path: Path,
     part_size: usize,
     buffer: BytesMut,
@@ -24,10 +52,17 @@ pub(super) struct ObjectWriter {
 }
 
 impl ObjectWriter {
-    /// A write to `path`, in parts of `part_size` bytes once it needs parts.
-    pub(super) fn new(store: Arc<dyn ObjectStore>, path: Path, part_size: usize) -> Self {
+    /// A write to `path`, in parts of `part_size` bytes once it needs parts;
+    /// if it is dropped unfinished, its abort joins `aborts`.
+    pub(super) fn new(
+        store: Arc<dyn ObjectStore>,
+        aborts: PendingAborts,
+        path: Path,
+        part_size: usize,
+    ) -> Self {
         ObjectWriter {
             store,
+            aborts,
             path,
             part_size,
             buffer: BytesMut::new(),
@@ -106,12 +141,10 @@ impl Drop for ObjectWriter {
             return;
         };
         self.parts.abort_all();
-        let path = self.path.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move { abort(upload, &path).await });
-            }
-            Err(_) => tracing::warn!(%path, "a dropped write left its multipart upload behind"),
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.aborts.spawn(upload, self.path.clone());
+        } else {
+            tracing::warn!(path = %self.path, "a dropped write left its multipart upload behind");
         }
     }
 }

@@ -40,6 +40,7 @@ const CONCURRENT_MERGES: usize = 4;
 pub(super) struct Registry {
     running: Arc<Mutex<HashMap<UploadId, watch::Receiver<bool>>>>,
     permits: Arc<Semaphore>,
+    stopping: Arc<watch::Sender<bool>>,
 }
 
 impl Default for Registry {
@@ -47,11 +48,24 @@ impl Default for Registry {
         Registry {
             running: Arc::default(),
             permits: Arc::new(Semaphore::new(CONCURRENT_MERGES)),
+            stopping: Arc::new(watch::channel(false).0),
         }
     }
 }
 
 impl Registry {
+    /// Returns once the process has begun to stop.
+    async fn until_stopping(&self) {
+        let mut stopping = self.stopping.subscribe();
+        if stopping.wait_for(|stopping| *stopping).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
     fn follow(&self, session_id: &UploadId) -> Option<watch::Receiver<bool>> {
         self.lock().get(session_id).cloned()
     }
@@ -67,6 +81,7 @@ impl Registry {
 enum Interrupted {
     Mismatch,
     LeaseLost,
+    HandedBack,
     Failed(UploadError),
 }
 
@@ -113,6 +128,24 @@ impl Uploads {
             }
         }
         Ok(resumed)
+    }
+
+    /// Stops merging in this process: running merges give their lease back
+    /// at once, so that another instance takes them up without waiting for
+    /// the lease to run out, and what they had written is removed. Waits
+    /// for them up to `bound`.
+    pub async fn hand_back_merges(&self, bound: Duration) {
+        self.merges.stopping.send_replace(true);
+        let running: Vec<watch::Receiver<bool>> = self.merges.lock().values().cloned().collect();
+        let handed_back = async {
+            for mut done in running {
+                let _ = done.wait_for(|finished| *finished).await;
+            }
+            self.blobs.settle().await;
+        };
+        if tokio::time::timeout(bound, handed_back).await.is_err() {
+            tracing::warn!("merges still running at exit; their leases run out instead");
+        }
     }
 
     /// Moves the session to `merging`, or says which chunks are missing.
@@ -171,6 +204,9 @@ impl Uploads {
     async fn merge(&self, session: Session) -> UploadResult<()> {
         let mut pause = Duration::from_millis(50);
         loop {
+            if self.merges.is_stopping() {
+                return Ok(());
+            }
             let Some(current) = self.current_merge(&session).await? else {
                 return Ok(());
             };
@@ -234,6 +270,7 @@ impl Uploads {
         let outcome = tokio::select! {
             outcome = self.merge_and_verify(session, &lease.object_key) => outcome,
             () = self.keep_lease(lease, held_until) => Err(Interrupted::LeaseLost),
+            () = self.merges.until_stopping() => Err(Interrupted::HandedBack),
         };
         match outcome {
             Ok(()) => {
@@ -274,6 +311,13 @@ impl Uploads {
             Err(Interrupted::LeaseLost) => {
                 tracing::warn!(sha256 = %session.sha256, "merge lease lost; another attempt goes on");
                 self.blobs.delete(&lease.object_key).await?;
+                Ok(())
+            }
+            Err(Interrupted::HandedBack) => {
+                tracing::info!(sha256 = %session.sha256, "stopping: merge handed back");
+                self.blobs.settle().await;
+                self.blobs.delete(&lease.object_key).await?;
+                self.meta.drop_merge(&session.sha256, &lease.token).await?;
                 Ok(())
             }
             Err(Interrupted::Failed(error)) => {

@@ -1,0 +1,343 @@
+//! Several `ferryd` processes over one PostgreSQL database and one bucket on
+//! a real S3-compatible server, as instances behind a load balancer run:
+//! chunks spread across them, completes racing, an instance killed in the
+//! middle of a merge, and an instance told to stop while it works.
+
+#[allow(dead_code, reason = "shared with the API tests, which use all of it")]
+#[path = "../common/databases.rs"]
+mod databases;
+#[allow(dead_code, reason = "shared with the API tests, which use all of it")]
+#[path = "../common/s3_server.rs"]
+mod s3_server;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+
+use databases::{Backend, TestDatabase};
+use s3_server::S3Server;
+
+/// Longest wait for anything in these tests.
+const PATIENCE: Duration = Duration::from_secs(60);
+/// Chunk size the tests upload with.
+const CHUNK: usize = 1 << 20;
+
+/// One `ferryd` process.
+struct Instance {
+    url: String,
+    child: Child,
+}
+
+impl Instance {
+    /// Starts ferryd over `database` and `bucket`, once it answers `/healthz`.
+    fn start(database: &TestDatabase, bucket: &str) -> Instance {
+        let s3 = S3Server::shared();
+        let options = s3.options();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_ferryd"))
+            .env_clear()
+            .env("FERRY_BIND", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", &database.url)
+            .env("FERRY_STORE", format!("s3://{bucket}/ferry"))
+            .env("FERRY_S3_ENDPOINT", &s3.endpoint)
+            .env("FERRY_S3_REGION", "us-east-1")
+            .env("FERRY_S3_ACCESS_KEY_ID", options.access_key_id.unwrap())
+            .env(
+                "FERRY_S3_SECRET_ACCESS_KEY",
+                options.secret_access_key.unwrap().expose_secret(),
+            )
+            .env("FERRY_MIN_CHUNK_SIZE", "64KiB")
+            .env("FERRY_MERGE_WAIT", "0s")
+            .env("FERRY_MERGE_LEASE", "2s")
+            .env("FERRY_SWEEP_INTERVAL", "300ms")
+            .env("FERRY_SHUTDOWN_GRACE", "10s")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ferryd starts");
+        let instance = Instance {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let address = format!("127.0.0.1:{port}");
+        let started = Instant::now();
+        while TcpStream::connect(&address).is_err() {
+            assert!(started.elapsed() < PATIENCE, "ferryd did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        instance
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Kills the process at once, as a crash or an evicted pod would end.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Tells the process to stop, as Kubernetes does, and waits for its exit.
+    fn terminate(&mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the exit status") {
+                return status;
+            }
+            assert!(started.elapsed() < PATIENCE, "ferryd did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+fn hex_sha256(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// Creates the session at the first instance and sends the chunks of `data`,
+/// round-robin across `instances`.
+async fn send_everywhere(client: &reqwest::Client, instances: &[&Instance], data: &[u8]) {
+    let sha = hex_sha256(data);
+    let created = client
+        .post(instances[0].url("/v1/uploads"))
+        .json(&json!({"sha256": sha, "size": data.len(), "chunk_size": CHUNK}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let sends = data.chunks(CHUNK).enumerate().map(|(index, chunk)| {
+        let url =
+            instances[index % instances.len()].url(&format!("/v1/uploads/{sha}/chunks/{index}"));
+        let request = client.put(url).body(chunk.to_vec()).send();
+        async move {
+            let answer = request.await.unwrap();
+            assert_eq!(answer.status(), StatusCode::OK, "chunk {index}");
+        }
+    });
+    join_all(sends).await;
+}
+
+/// Merge leases held in the database now.
+async fn leases(database: &TestDatabase) -> i64 {
+    let mut connection = PgConnection::connect(&database.url).await.unwrap();
+    sqlx::query_scalar("SELECT count(*) FROM merges")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap()
+}
+
+/// The state of the session for `sha` in the database.
+async fn session_status(database: &TestDatabase, sha: &str) -> String {
+    let mut connection = PgConnection::connect(&database.url).await.unwrap();
+    sqlx::query_scalar("SELECT status FROM uploads WHERE sha256 = $1")
+        .bind(sha)
+        .fetch_one(&mut connection)
+        .await
+        .unwrap()
+}
+
+async fn wait_for_a_lease(database: &TestDatabase) {
+    let started = Instant::now();
+    while leases(database).await == 0 {
+        assert!(started.elapsed() < PATIENCE, "no merge took its lease");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The upload's state as `instance` reports it.
+async fn status(client: &reqwest::Client, instance: &Instance, sha: &str) -> String {
+    let progress: Value = client
+        .get(instance.url(&format!("/v1/uploads/{sha}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    progress["status"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn wait_until_complete(client: &reqwest::Client, instance: &Instance, sha: &str) {
+    let started = Instant::now();
+    while status(client, instance, sha).await != "complete" {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the upload was never published"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn downloaded(client: &reqwest::Client, instance: &Instance, sha: &str) -> Vec<u8> {
+    let answer = client
+        .get(instance.url(&format!("/v1/files/{sha}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    answer.bytes().await.unwrap().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_whose_instances_are_killed_is_finished_by_another() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let s3 = S3Server::shared();
+    let bucket = s3.new_bucket().await;
+    let mut first = Instance::start(&database, &bucket);
+    let mut second = Instance::start(&database, &bucket);
+    let third = Instance::start(&database, &bucket);
+    let client = reqwest::Client::new();
+    let data = random_bytes(24 << 20, 1);
+    let sha = hex_sha256(&data);
+    send_everywhere(&client, &[&first, &second, &third], &data).await;
+
+    let completes = join_all([&first, &second].map(|instance| {
+        client
+            .post(instance.url(&format!("/v1/uploads/{sha}/complete")))
+            .send()
+    }))
+    .await;
+    for answer in completes {
+        let status = answer.unwrap().status();
+        assert!(
+            status == StatusCode::ACCEPTED || status == StatusCode::OK,
+            "{status}"
+        );
+    }
+    wait_for_a_lease(&database).await;
+    first.kill();
+    second.kill();
+
+    wait_until_complete(&client, &third, &sha).await;
+    assert_eq!(downloaded(&client, &third, &sha).await, data);
+    let keys = s3.keys(&bucket).await;
+    assert_eq!(keys.len(), 1, "one stored file and no chunk: {keys:?}");
+    assert!(keys[0].starts_with(&format!("ferry/files/{sha}/")));
+    assert_eq!(leases(&database).await, 0);
+    let unfinished = s3.unfinished_uploads(&bucket).await;
+    assert!(
+        unfinished.len() <= 1,
+        "only the killed merge's multipart upload may be left to the bucket's \
+         lifecycle rule: {unfinished:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_instance_answers_its_chunk_and_hands_its_merge_back() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let s3 = S3Server::shared();
+    let bucket = s3.new_bucket().await;
+    let mut stopping = Instance::start(&database, &bucket);
+    let client = reqwest::Client::new();
+    let merged = random_bytes(24 << 20, 2);
+    let merged_sha = hex_sha256(&merged);
+    send_everywhere(&client, &[&stopping], &merged).await;
+    let pending = random_bytes(2 * CHUNK, 3);
+    let pending_sha = hex_sha256(&pending);
+    let created = client
+        .post(stopping.url("/v1/uploads"))
+        .json(&json!({"sha256": pending_sha, "size": pending.len(), "chunk_size": CHUNK}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let address = stopping.url.trim_start_matches("http://").to_owned();
+    let mut in_flight = TcpStream::connect(&address).unwrap();
+    in_flight.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        in_flight,
+        "PUT /v1/uploads/{pending_sha}/chunks/0 HTTP/1.1\r\nHost: ferry\r\n\
+         Content-Length: {CHUNK}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    in_flight.write_all(&pending[..CHUNK / 2]).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let answer = client
+        .post(stopping.url(&format!("/v1/uploads/{merged_sha}/complete")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::ACCEPTED);
+    wait_for_a_lease(&database).await;
+
+    let terminating = std::thread::spawn(move || {
+        let status = stopping.terminate();
+        (stopping, status)
+    });
+    let started = Instant::now();
+    while TcpStream::connect(&address).is_ok() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "ferryd still accepts connections"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    in_flight.write_all(&pending[CHUNK / 2..CHUNK]).unwrap();
+    let mut answer = String::new();
+    in_flight.read_to_string(&mut answer).unwrap();
+    let (_stopped, status) = terminating.join().unwrap();
+
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(status.success(), "ferryd exited with {status}");
+    assert_eq!(
+        leases(&database).await,
+        0,
+        "the merge lease was handed back"
+    );
+    assert_eq!(
+        session_status(&database, &merged_sha).await,
+        "merging",
+        "the merge was handed back, not finished"
+    );
+    assert_eq!(s3.unfinished_uploads(&bucket).await, Vec::<String>::new());
+    let successor = Instance::start(&database, &bucket);
+    wait_until_complete(&client, &successor, &merged_sha).await;
+    assert_eq!(downloaded(&client, &successor, &merged_sha).await, merged);
+    let progress: Value = client
+        .get(successor.url(&format!("/v1/uploads/{pending_sha}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(progress["received_chunks"], json!([[0, 0]]));
+}
