@@ -324,11 +324,12 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Leases that expired before `now` whose session is gone or not merging.
     async fn orphaned_merges(&self, now: DateTime<Utc>) -> MetaResult<Vec<MergeLease>>;
 
-    /// Whether a session with this id exists, in any state.
-    async fn session_exists(&self, id: &UploadId) -> MetaResult<bool>;
+    /// Whether a session with this id still needs its staged chunks: it is
+    /// uploading or merging.
+    async fn session_holds_chunks(&self, id: &UploadId) -> MetaResult<bool>;
 
-    /// Whether a published file's bytes are stored under this key.
-    async fn file_key_in_use(&self, object_key: &ObjectKey) -> MetaResult<bool>;
+    /// Whether a published file, or a merge under way, points at this key.
+    async fn object_key_in_use(&self, object_key: &ObjectKey) -> MetaResult<bool>;
 
     /// Gives up a lease if its token still matches, leaving any merging
     /// session for a later attempt; `false` when the token no longer held it.

@@ -71,15 +71,16 @@ impl ObjectWriter {
         }
     }
 
-    /// Adds bytes to the object, sending every part they fill.
+    /// Adds bytes to the object, sending each part once it is full and more
+    /// follows, so that an object of at most one part is one request.
     pub(super) async fn put(&mut self, mut bytes: Bytes) -> object_store::Result<()> {
         while !bytes.is_empty() {
-            let room = self.part_size - self.buffer.len();
-            let piece = bytes.split_to(room.min(bytes.len()));
-            self.buffer.extend_from_slice(&piece);
             if self.buffer.len() == self.part_size {
                 self.send_part().await?;
             }
+            let room = self.part_size - self.buffer.len();
+            let piece = bytes.split_to(room.min(bytes.len()));
+            self.buffer.extend_from_slice(&piece);
         }
         Ok(())
     }

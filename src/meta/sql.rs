@@ -547,19 +547,24 @@ macro_rules! meta_store {
                     Ok(rows.iter().map(lease_from_row).collect::<Result<_, _>>()?)
                 }
 
-                async fn session_exists(&self, id: &UploadId) -> MetaResult<bool> {
-                    let found = sqlx::query("SELECT 1 FROM uploads WHERE id = $1")
-                        .bind(id.as_str())
-                        .fetch_optional(&self.pool)
-                        .await?;
+                async fn session_holds_chunks(&self, id: &UploadId) -> MetaResult<bool> {
+                    let found = sqlx::query(
+                        "SELECT 1 FROM uploads WHERE id = $1 AND status IN ('uploading', 'merging')",
+                    )
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
                     Ok(found.is_some())
                 }
 
-                async fn file_key_in_use(&self, object_key: &ObjectKey) -> MetaResult<bool> {
-                    let found = sqlx::query("SELECT 1 FROM files WHERE object_key = $1")
-                        .bind(object_key.as_str())
-                        .fetch_optional(&self.pool)
-                        .await?;
+                async fn object_key_in_use(&self, object_key: &ObjectKey) -> MetaResult<bool> {
+                    let found = sqlx::query(
+                        "SELECT 1 FROM files WHERE object_key = $1
+                         UNION ALL SELECT 1 FROM merges WHERE object_key = $1",
+                    )
+                    .bind(object_key.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
                     Ok(found.is_some())
                 }
 

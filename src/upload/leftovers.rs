@@ -1,6 +1,7 @@
-//! Collecting what a crash can leave in the object store with no database
-//! row pointing at it: chunk folders of sessions that are gone, and
-//! one-request uploads that were stored but never published.
+//! Collecting what a crash or a failed delete can leave in the object store
+//! with no database row needing it: chunk folders of sessions that are gone
+//! or done, and merged or one-request files that were stored but never
+//! published (or published twice, the second copy not deleted).
 
 use std::time::Duration;
 
@@ -11,8 +12,8 @@ use super::error::UploadResult;
 use crate::ids::UploadId;
 
 impl Uploads {
-    /// Deletes leftovers as of `now`; one-request uploads younger than
-    /// `min_age` are left alone, as they may be about to be published.
+    /// Deletes leftovers as of `now`; files younger than `min_age` are left
+    /// alone, as they may be about to be published.
     /// Answers how many folders and objects were removed.
     pub async fn collect_leftovers(
         &self,
@@ -23,7 +24,7 @@ impl Uploads {
         for folder in self.blobs.list_folders("chunks").await? {
             let owner = folder.rsplit('/').next().map(UploadId::parse);
             let orphaned = match owner {
-                Some(Ok(upload_id)) => !self.meta.session_exists(&upload_id).await?,
+                Some(Ok(upload_id)) => !self.meta.session_holds_chunks(&upload_id).await?,
                 _ => true,
             };
             if orphaned {
@@ -32,12 +33,8 @@ impl Uploads {
             }
         }
         let cutoff = now - min_age;
-        for key in self
-            .blobs
-            .list_written_before("files/direct", cutoff)
-            .await?
-        {
-            if !self.meta.file_key_in_use(&key).await? {
+        for key in self.blobs.list_written_before("files", cutoff).await? {
+            if !self.meta.object_key_in_use(&key).await? {
                 self.blobs.delete(&key).await?;
                 removed += 1;
             }

@@ -321,7 +321,9 @@ impl Uploads {
                 Ok(())
             }
             Err(Interrupted::Failed(error)) => {
-                self.blobs.delete(&lease.object_key).await?;
+                if let Err(cleanup) = self.blobs.delete(&lease.object_key).await {
+                    tracing::warn!(key = %lease.object_key, error = %cleanup, "could not delete a failed merge's object; the leftover sweep will");
+                }
                 self.meta.drop_merge(&session.sha256, &lease.token).await?;
                 Err(error)
             }

@@ -4,6 +4,8 @@
 
 #[path = "../common/databases.rs"]
 mod databases;
+#[path = "../common/faulty_proxy.rs"]
+mod faulty_proxy;
 mod helpers;
 #[path = "../common/s3_server.rs"]
 mod s3_server;

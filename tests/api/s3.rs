@@ -11,9 +11,10 @@ use futures::stream::{self, StreamExt};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use ferry::blob::WriteError;
+use ferry::blob::{BlobStore, S3Options, WriteError};
 use ferry::ids::ObjectKey;
 
+use crate::faulty_proxy::FaultyProxy;
 use crate::helpers::{Backend, sha256_hex, spawn_app_over, spawn_cluster_over, test_bytes};
 use crate::s3_server::S3Server;
 
@@ -150,4 +151,81 @@ async fn a_source_that_fails_half_way_leaves_nothing_in_the_bucket() {
     assert!(matches!(written, Err(WriteError::Source(_))), "{written:?}");
     assert_eq!(s3.unfinished_uploads(&bucket).await, Vec::<String>::new());
     assert_eq!(s3.keys(&bucket).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_over_a_faulty_link_to_the_bucket_end_byte_identical_and_leave_nothing() {
+    let s3 = S3Server::shared();
+    let bucket = s3.new_bucket().await;
+    let upstream = s3.endpoint.trim_start_matches("http://").to_owned();
+    let proxy = FaultyProxy::start(upstream, 6).await;
+    let options = S3Options {
+        endpoint: Some(proxy.endpoint.clone()),
+        ..s3.options()
+    };
+    let store = BlobStore::open_with(&format!("s3://{bucket}/ferry"), &options).unwrap();
+    let app = spawn_app_over(Backend::Postgres, store, |_| {}).await;
+    let data = test_bytes(12 << 20, 66);
+    let sha = sha256_hex(&data);
+    app.create_for(&data, 1 << 20).await;
+
+    for (index, chunk) in data.chunks(1 << 20).enumerate() {
+        let mut attempts = 0;
+        loop {
+            let answer = app.put_chunk(&sha, index, chunk.to_vec()).await;
+            if answer.status() == StatusCode::OK {
+                break;
+            }
+            assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+            attempts += 1;
+            assert!(attempts < 20, "chunk {index} never stored");
+        }
+    }
+    let mut completes = 0;
+    loop {
+        let answer = app.complete(&sha).await;
+        match answer.status() {
+            StatusCode::OK => break,
+            StatusCode::ACCEPTED | StatusCode::SERVICE_UNAVAILABLE => completes += 1,
+            other => panic!("complete answered {other}"),
+        }
+        assert!(completes < 100, "the merge never finished");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut downloads = 0;
+    loop {
+        let answer = app.download(&sha).await;
+        if answer.status() == StatusCode::OK {
+            if let Ok(body) = answer.bytes().await {
+                if body.len() == data.len() {
+                    assert!(
+                        body == data,
+                        "the served bytes differ from the uploaded ones"
+                    );
+                    break;
+                }
+            }
+        }
+        downloads += 1;
+        assert!(downloads < 20, "the file could not be downloaded");
+    }
+
+    assert!(proxy.faults.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    let mut sweeps = 0;
+    while app
+        .uploads
+        .collect_leftovers(chrono::Utc::now(), Duration::ZERO)
+        .await
+        .is_err()
+    {
+        sweeps += 1;
+        assert!(sweeps < 20, "the leftover sweep never got through");
+    }
+    let keys = s3.keys(&bucket).await;
+    assert_eq!(keys.len(), 1, "one stored file and no chunk: {keys:?}");
+    eventually(
+        "every multipart upload being completed or aborted",
+        || async { s3.unfinished_uploads(&bucket).await.is_empty() },
+    )
+    .await;
 }

@@ -444,19 +444,27 @@ pub(crate) async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStor
     assert!(meta.drop_merge(&hash(5), &token("t5")).await.expect("drop"));
     assert!(meta.orphaned_merges(now).await.expect("orphans").is_empty());
 
-    assert!(meta.session_exists(&id("live")).await.expect("exists"));
-    assert!(!meta.session_exists(&id("old")).await.expect("exists"));
+    assert!(meta.session_holds_chunks(&id("live")).await.expect("holds"));
+    assert!(
+        meta.session_holds_chunks(&id("running"))
+            .await
+            .expect("holds")
+    );
+    assert!(!meta.session_holds_chunks(&id("old")).await.expect("holds"));
+    let mut done = session("done", "alice", 7, 20);
+    done.status = UploadStatus::Complete;
+    meta.insert_session(&done).await.expect("insert");
+    assert!(!meta.session_holds_chunks(&id("done")).await.expect("holds"));
     meta.insert_file(&file(6, "files/direct/kept"))
         .await
         .expect("insert");
-    assert!(
-        meta.file_key_in_use(&key("files/direct/kept"))
-            .await
-            .expect("in use")
-    );
+    let merging_key = lease(4, "running", "t4", 30).object_key;
+    for in_use in [key("files/direct/kept"), merging_key] {
+        assert!(meta.object_key_in_use(&in_use).await.expect("in use"));
+    }
     assert!(
         !meta
-            .file_key_in_use(&key("files/direct/leftover"))
+            .object_key_in_use(&key("files/direct/leftover"))
             .await
             .expect("in use")
     );
