@@ -5,14 +5,13 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ferry_proto::{ContentHash, ProofChallenge, UploadStatus, proof_of};
 use subtle::ConstantTimeEq;
-use ferry_proto::{ContentHash, ProofChallenge, UploadStatus};
 
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
 use super::policy::InstantUpload;
 use super::validate::ValidCreate;
-use crate::access::proof_of;
 use crate::ids::OwnerId;
 use crate::meta::{FileRecord, Session};
 
@@ -79,7 +78,9 @@ impl Uploads {
             pieces.push(bytes);
         }
         let expected = proof_of(pieces.iter().map(|piece| piece.as_ref()));
-        Ok(bool::from(expected.as_bytes().ct_eq(proof.to_hex().as_bytes())))
+        Ok(bool::from(
+            expected.as_bytes().ct_eq(proof.to_hex().as_bytes()),
+        ))
     }
 
     /// Refuses a new session that would take `owner` over its limits.
