@@ -313,6 +313,62 @@ mod tests {
         assert!(matches!(error, ClientError::Network(_)), "{error}");
     }
 
+    const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    fn uploading() -> String {
+        serde_json::json!({
+            "sha256": SHA, "size": 10, "chunk_size": 65536, "chunk_count": 1,
+            "status": "uploading", "received_chunks": [], "received_bytes": 0,
+            "filename": null, "content_type": null,
+            "expires_at": "2026-11-22T22:00:00Z", "file": null
+        })
+        .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_429_is_tried_again_no_sooner_than_its_retry_after() {
+        let asked = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&asked);
+        let stub = Stub::start(move |_| {
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                Reply::new("429 Too Many Requests", &[("retry-after", "1")], b"")
+            } else {
+                Reply::new(
+                    "200 OK",
+                    &[("content-type", "application/json")],
+                    uploading().as_bytes(),
+                )
+            }
+        })
+        .await;
+        let client = client_of(stub.url.as_str(), None);
+        let started = std::time::Instant::now();
+        let upload = client
+            .retrying(|| client.progress(SHA))
+            .await
+            .expect("progress");
+        assert_eq!(upload.sha256, SHA);
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_401_is_final_and_says_the_token_is_missing() {
+        let stub = Stub::start(|_| Reply::new("401 Unauthorized", &[], b"")).await;
+        let client = client_of(stub.url.as_str(), None);
+        let error = client
+            .retrying(|| client.progress(SHA))
+            .await
+            .expect_err("unauthorized");
+        assert_eq!(error.code(), Some(ferry_proto::ErrorCode::Unauthorized));
+        assert!(error.to_string().contains("token is missing"), "{error}");
+        assert_eq!(stub.heads().len(), 1);
+    }
+
     #[test]
     fn a_server_url_gets_a_trailing_slash_so_that_paths_join_below_it() {
         let base = Url::parse("http://h:1/prefix").expect("url");

@@ -268,7 +268,8 @@ impl Fetcher {
     /// Fetches one range whole, picking up where a cut answer stopped.
     /// Every failed attempt counts against the policy's attempts, even one
     /// that brought bytes, so a link that cuts every answer short is not
-    /// tried without end; the pause grows only while attempts bring nothing.
+    /// tried without end; the pause grows only while attempts bring nothing,
+    /// and is never shorter than the server's `Retry-After`.
     async fn fetch(self: Arc<Self>, range: Range<u64>) -> Result<Vec<u8>, CliError> {
         let length = usize::try_from(range.end - range.start)
             .map_err(|_| ClientError::Unexpected("a range too large for memory".into()))?;
@@ -286,9 +287,11 @@ impl Fetcher {
             }
             failures += 1;
             barren = if bytes.len() > before { 1 } else { barren + 1 };
-            let pause = policy
-                .pause(failures, 0.0)
-                .and(policy.pause(barren, rand::random::<f64>()));
+            let pause = policy.pause(failures, 0.0).and(policy.pause_after(
+                barren,
+                rand::random::<f64>(),
+                error.retry_after(),
+            ));
             match pause {
                 Some(pause) => tokio::time::sleep(pause).await,
                 None => return Err(error.into()),
