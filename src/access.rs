@@ -8,7 +8,7 @@ mod signed_links;
 mod token_keys;
 mod tokens;
 
-pub use proof::{ProofKey, proof_of};
+pub use proof::ProofKey;
 pub use rate::OwnerRates;
 pub use signed_links::{LinkRefusal, LinkSigner, SignedQuery};
 pub use token_keys::{KeyError, load_keys};

@@ -4,7 +4,8 @@
 //!
 //! The bearer token goes only to the server's own origin (scheme, host and
 //! port of `--server`): a download URL may name any host, and that host must
-//! not learn the token. (reqwest also drops it on a redirect to another origin.)
+//! not learn the token. No redirect is followed, so no answer can send a
+//! request, or the token, anywhere else.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,21 +14,22 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderValue};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
+use reqwest::{Method, RequestBuilder, StatusCode, redirect};
+use secrecy::SecretString;
 use url::Url;
 
 use super::retry::RetryPolicy;
 use ferry_proto::{CONTENT_DIGEST, ChunkReceipt, CreateUpload, Upload};
 
+mod answer;
 mod content_range;
 mod error;
 mod files;
+mod token;
 mod watchdog;
 
+pub use answer::MAX_JSON_BODY;
 pub use error::ClientError;
-use error::{failure, network};
 pub use files::{FileHead, RangeAnswer};
 use watchdog::{Patience, watch};
 pub use watchdog::{STALL_TIMEOUT, next_piece};
@@ -62,13 +64,9 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client of the server at `base`, sending `token` as a bearer token
-    /// to that server only, and trying failed requests again as `policy` says.
-    pub fn new(
-        base: &Url,
-        token: Option<&SecretString>,
-        policy: RetryPolicy,
-    ) -> Result<Self, ClientError> {
+    /// A client of the server at `base`, without a token, trying failed
+    /// requests again as `policy` says.
+    pub fn new(base: &Url, policy: RetryPolicy) -> Result<Self, ClientError> {
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(ClientError::Setup(format!(
                 "the server URL must be http:// or https://, not {base}"
@@ -78,27 +76,30 @@ impl Client {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        let token = token
-            .map(|token| {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-                    .map_err(|_| {
-                        ClientError::Setup("the token has characters a header cannot hold".into())
-                    })?;
-                value.set_sensitive(true);
-                Ok::<_, ClientError>(value)
-            })
-            .transpose()?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)
+            .redirect(redirect::Policy::none())
             .build()
             .map_err(|error| ClientError::Setup(format!("cannot set up HTTP: {error}")))?;
         Ok(Client {
             http,
             base,
-            token,
+            token: None,
             policy,
         })
+    }
+
+    /// This client, sending `token` as a bearer token to its server only.
+    /// Refused when the server is plain `http` on a host that is not
+    /// loopback, unless `allow_plain_http`.
+    pub fn with_token(
+        mut self,
+        token: &SecretString,
+        allow_plain_http: bool,
+    ) -> Result<Self, ClientError> {
+        self.token = Some(token::bearer(&self.base, token, allow_plain_http)?);
+        Ok(self)
     }
 
     /// Whether `url` has the scheme, host and port of the server, and so
@@ -141,7 +142,7 @@ impl Client {
             .timeout(CALL_TIMEOUT)
             .send()
             .await;
-        Ok(json_answer(answer, CALL_TIMEOUT).await?.1)
+        Ok(self.json_answer(answer, CALL_TIMEOUT).await?.1)
     }
 
     /// `GET /v1/uploads/{sha256}`: the session's progress.
@@ -152,7 +153,7 @@ impl Client {
             .timeout(CALL_TIMEOUT)
             .send()
             .await;
-        Ok(json_answer(answer, CALL_TIMEOUT).await?.1)
+        Ok(self.json_answer(answer, CALL_TIMEOUT).await?.1)
     }
 
     /// `POST /v1/uploads/{sha256}/complete`: merge, verify, publish.
@@ -163,7 +164,7 @@ impl Client {
             .timeout(COMPLETE_TIMEOUT)
             .send()
             .await;
-        match json_answer(answer, CALL_TIMEOUT).await? {
+        match self.json_answer(answer, CALL_TIMEOUT).await? {
             (StatusCode::ACCEPTED, upload) => Ok(Completion::Pending(upload)),
             (_, upload) => Ok(Completion::Done(upload)),
         }
@@ -200,12 +201,12 @@ impl Client {
             .send();
         let length = length as u64;
         let answer = watch(request, &taken, length, Patience::for_chunk(length)).await?;
-        Ok(json_answer(answer, CALL_TIMEOUT).await?.1)
+        Ok(self.json_answer(answer, CALL_TIMEOUT).await?.1)
     }
 
     /// Runs `op` until it succeeds, fails for good, or the attempts run out,
-    /// pausing between attempts as the policy says. Transient failures are
-    /// tried again.
+    /// pausing between attempts as the policy and the server's `Retry-After`
+    /// say. Transient failures (network, 5xx, 408, 429) are tried again.
     pub async fn retrying<T, Fut>(&self, op: impl FnMut() -> Fut) -> Result<T, ClientError>
     where
         Fut: Future<Output = Result<T, ClientError>>,
@@ -227,7 +228,11 @@ impl Client {
             match op().await {
                 Err(error) if again(&error) => {
                     failures += 1;
-                    match self.policy.pause(failures, rand::random::<f64>()) {
+                    let asked = error.retry_after();
+                    match self
+                        .policy
+                        .pause_after(failures, rand::random::<f64>(), asked)
+                    {
                         Some(pause) => tokio::time::sleep(pause).await,
                         None => return Err(error),
                     }
@@ -238,35 +243,6 @@ impl Client {
     }
 }
 
-/// Reads a JSON answer: the value on success, the error body otherwise.
-/// Its body must arrive within `limit` of its head.
-async fn json_answer<T: DeserializeOwned>(
-    answer: Result<Response, reqwest::Error>,
-    limit: Duration,
-) -> Result<(StatusCode, T), ClientError> {
-    let response = answer.map_err(network)?;
-    let status = response.status();
-    let url = response.url().clone();
-    let body = tokio::time::timeout(limit, response.bytes())
-        .await
-        .map_err(|_| {
-            ClientError::Network(format!(
-                "{url}: the body of the answer did not come within {limit:?}"
-            ))
-        })?
-        .map_err(network)?;
-    if !status.is_success() {
-        return Err(failure(status, &url, &body));
-    }
-    serde_json::from_slice(&body)
-        .map(|value| (status, value))
-        .map_err(|error| {
-            ClientError::Unexpected(format!(
-                "{url} answered {status} with unexpected JSON: {error}"
-            ))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,8 +251,13 @@ mod tests {
 
     fn client_of(base: &str, token: Option<&str>) -> Client {
         let base = Url::parse(base).expect("url");
-        let token = token.map(|token| SecretString::from(token.to_owned()));
-        Client::new(&base, token.as_ref(), RetryPolicy::default()).expect("client")
+        let client = Client::new(&base, RetryPolicy::default()).expect("client");
+        match token {
+            Some(token) => client
+                .with_token(&SecretString::from(token.to_owned()), true)
+                .expect("token"),
+            None => client,
+        }
     }
 
     #[test]
@@ -323,7 +304,8 @@ mod tests {
         .await;
         let answer = reqwest::get(stub.url.clone()).await;
         let limit = Duration::from_millis(200);
-        let read = json_answer::<Upload>(answer, limit);
+        let client = client_of(stub.url.as_str(), None);
+        let read = client.json_answer::<Upload>(answer, limit);
         let outcome = tokio::time::timeout(Duration::from_secs(10), read)
             .await
             .expect("the read is bounded");
@@ -331,10 +313,66 @@ mod tests {
         assert!(matches!(error, ClientError::Network(_)), "{error}");
     }
 
+    const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    fn uploading() -> String {
+        serde_json::json!({
+            "sha256": SHA, "size": 10, "chunk_size": 65536, "chunk_count": 1,
+            "status": "uploading", "received_chunks": [], "received_bytes": 0,
+            "filename": null, "content_type": null,
+            "expires_at": "2026-11-22T22:00:00Z", "file": null
+        })
+        .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_429_is_tried_again_no_sooner_than_its_retry_after() {
+        let asked = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&asked);
+        let stub = Stub::start(move |_| {
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                Reply::new("429 Too Many Requests", &[("retry-after", "1")], b"")
+            } else {
+                Reply::new(
+                    "200 OK",
+                    &[("content-type", "application/json")],
+                    uploading().as_bytes(),
+                )
+            }
+        })
+        .await;
+        let client = client_of(stub.url.as_str(), None);
+        let started = std::time::Instant::now();
+        let upload = client
+            .retrying(|| client.progress(SHA))
+            .await
+            .expect("progress");
+        assert_eq!(upload.sha256, SHA);
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_401_is_final_and_says_the_token_is_missing() {
+        let stub = Stub::start(|_| Reply::new("401 Unauthorized", &[], b"")).await;
+        let client = client_of(stub.url.as_str(), None);
+        let error = client
+            .retrying(|| client.progress(SHA))
+            .await
+            .expect_err("unauthorized");
+        assert_eq!(error.code(), Some(ferry_proto::ErrorCode::Unauthorized));
+        assert!(error.to_string().contains("token is missing"), "{error}");
+        assert_eq!(stub.heads().len(), 1);
+    }
+
     #[test]
     fn a_server_url_gets_a_trailing_slash_so_that_paths_join_below_it() {
         let base = Url::parse("http://h:1/prefix").expect("url");
-        let client = Client::new(&base, None, RetryPolicy::default()).expect("client");
+        let client = Client::new(&base, RetryPolicy::default()).expect("client");
         assert_eq!(
             client.url("/v1/uploads").map(String::from).ok(),
             Some("http://h:1/prefix/v1/uploads".to_owned())
@@ -345,7 +383,7 @@ mod tests {
     fn a_server_url_that_is_not_http_is_refused() {
         let base = Url::parse("ftp://h/").expect("url");
         assert!(matches!(
-            Client::new(&base, None, RetryPolicy::default()),
+            Client::new(&base, RetryPolicy::default()),
             Err(ClientError::Setup(_))
         ));
     }

@@ -1,6 +1,7 @@
 //! `ferry download`: fetch a published file into `PATH.<hash>.part`,
 //! resuming what an earlier run left there, verify its SHA-256 against the
-//! ETag, and only then rename it into place.
+//! ETag, and only then rename it into place. An existing file is never
+//! replaced without `--force`.
 //!
 //! The partial file is named after the content (the first 16 hex digits of
 //! its SHA-256), so it is only ever resumed for the same bytes: a `.part`
@@ -42,6 +43,8 @@ pub struct DownloadOptions {
     pub output: Option<PathBuf>,
     /// Ranges in flight at once.
     pub parallel: usize,
+    /// Replace the output file if it exists.
+    pub force: bool,
 }
 
 /// What one download did; printed as one JSON object with `--json`.
@@ -94,6 +97,9 @@ pub async fn download(
         .into());
     }
     let output = target.output_path(options.output.as_deref(), head.disposition.as_deref());
+    if !options.force {
+        refuse_existing(&output)?;
+    }
     let part = part_path(&output, &target.sha256);
     let (file, resumed) = open_part(&part, head.size).await?;
     bar.phase("checking", resumed, 0);
@@ -125,6 +131,9 @@ pub async fn download(
             part.display()
         )));
     }
+    if !options.force {
+        refuse_existing(&output)?;
+    }
     finish_part(&part, &output, file).await?;
     Ok(DownloadReport {
         path: output.display().to_string(),
@@ -134,6 +143,22 @@ pub async fn download(
         resumed_bytes: resumed,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Fails when something already exists at `output` (a dangling link too).
+fn refuse_existing(output: &Path) -> Result<(), CliError> {
+    match std::fs::symlink_metadata(output) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(CliError::local("checking", output, error)),
+        Ok(_) => Err(CliError::local(
+            "not replacing",
+            output,
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "it exists; give --force to replace it",
+            ),
+        )),
+    }
 }
 
 /// Hex digits of the SHA-256 that name a partial file.
@@ -243,7 +268,8 @@ impl Fetcher {
     /// Fetches one range whole, picking up where a cut answer stopped.
     /// Every failed attempt counts against the policy's attempts, even one
     /// that brought bytes, so a link that cuts every answer short is not
-    /// tried without end; the pause grows only while attempts bring nothing.
+    /// tried without end; the pause grows only while attempts bring nothing,
+    /// and is never shorter than the server's `Retry-After`.
     async fn fetch(self: Arc<Self>, range: Range<u64>) -> Result<Vec<u8>, CliError> {
         let length = usize::try_from(range.end - range.start)
             .map_err(|_| ClientError::Unexpected("a range too large for memory".into()))?;
@@ -261,9 +287,11 @@ impl Fetcher {
             }
             failures += 1;
             barren = if bytes.len() > before { 1 } else { barren + 1 };
-            let pause = policy
-                .pause(failures, 0.0)
-                .and(policy.pause(barren, rand::random::<f64>()));
+            let pause = policy.pause(failures, 0.0).and(policy.pause_after(
+                barren,
+                rand::random::<f64>(),
+                error.retry_after(),
+            ));
             match pause {
                 Some(pause) => tokio::time::sleep(pause).await,
                 None => return Err(error.into()),
@@ -348,6 +376,17 @@ mod tests {
             part_path(Path::new("report.pdf"), SHA),
             part_path(Path::new("report.pdf"), &other)
         );
+    }
+
+    #[test]
+    fn an_existing_file_is_not_replaced() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let output = folder.path().join("x.bin");
+        assert!(refuse_existing(&output).is_ok());
+        std::fs::write(&output, b"mine").expect("write");
+        let error = refuse_existing(&output).expect_err("exists");
+        assert_eq!(error.status(), 1);
+        assert!(error.to_string().contains("--force"), "{error}");
     }
 
     #[tokio::test]

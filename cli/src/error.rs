@@ -103,6 +103,7 @@ mod tests {
             status: reqwest::StatusCode::CONFLICT,
             code: Some(code),
             message: "no".to_owned(),
+            retry_after: None,
         })
     }
 

@@ -14,6 +14,7 @@ pub mod client;
 pub mod download;
 pub mod error;
 pub mod hashing;
+pub mod layout;
 pub mod local;
 pub mod plan;
 pub mod progress;
@@ -55,9 +56,12 @@ pub struct ServerArgs {
     /// Base URL of the ferry server.
     #[arg(long, env = "FERRY_SERVER", default_value = DEFAULT_SERVER, global = true)]
     pub server: Url,
-    /// Token sent as `Authorization: Bearer`.
+    /// Token sent as `Authorization: Bearer`, to the server only.
     #[arg(long, env = "FERRY_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<SecretString>,
+    /// Send the token over plain http to a server that is not loopback.
+    #[arg(long, env = "FERRY_ALLOW_INSECURE_TOKEN", global = true)]
+    pub allow_insecure_token: bool,
     /// Attempts per request before a network or server failure is final.
     #[arg(long, env = "FERRY_RETRIES", default_value_t = 8, global = true,
           value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -87,8 +91,8 @@ pub struct UploadArgs {
     /// Chunks in flight at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
-    /// Chunk size to ask for, such as 8MiB; the server has the last word.
-    #[arg(long, value_parser = ferry_proto::parse_size)]
+    /// Chunk size to ask for, 64KiB to 256MiB, such as 8MiB; the server has the last word.
+    #[arg(long, value_parser = layout::parse_chunk_size)]
     pub chunk_size: Option<u64>,
     /// Name to publish the file under (one file only).
     #[arg(long)]
@@ -113,6 +117,9 @@ pub struct DownloadArgs {
     /// Ranges in flight at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
     /// Print one JSON object instead of progress and words.
     #[arg(long)]
     pub json: bool,
@@ -135,7 +142,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         max_attempts: cli.server.retries,
         ..RetryPolicy::default()
     };
-    let client = Client::new(&cli.server.server, cli.server.token.as_ref(), policy)?;
+    let mut client = Client::new(&cli.server.server, policy)?;
+    if let Some(token) = &cli.server.token {
+        client = client.with_token(token, cli.server.allow_insecure_token)?;
+    }
     match cli.command {
         Command::Upload(args) => upload(&client, args).await,
         Command::Download(args) => download(&client, args).await,
@@ -192,6 +202,7 @@ async fn download(client: &Client, args: DownloadArgs) -> Result<(), CliError> {
     let options = DownloadOptions {
         output: args.output,
         parallel: usize::from(args.parallel),
+        force: args.force,
     };
     let reporter = Reporter::new(shows_progress(args.json));
     let bar = reporter.bar(target.filename.as_deref().unwrap_or(&target.sha256));

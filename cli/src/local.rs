@@ -68,15 +68,21 @@ impl LocalFile {
 
     /// Reads the bytes of `span` and their `Content-Digest`.
     pub async fn chunk(&self, span: Range<u64>) -> Result<(Bytes, String), CliError> {
+        let bytes = self.read(span).await?;
+        let digest = content_digest(&bytes);
+        Ok((bytes, digest))
+    }
+
+    /// Reads the bytes of `span`.
+    pub async fn read(&self, span: Range<u64>) -> Result<Bytes, CliError> {
         let file = Arc::clone(&self.file);
-        let length = usize::try_from(span.end - span.start).map_err(|_| {
+        let length = usize::try_from(span.end.saturating_sub(span.start)).map_err(|_| {
             CliError::local("reading", &self.path, io::ErrorKind::OutOfMemory.into())
         })?;
         blocking(&self.path, "reading", move || {
             let mut bytes = vec![0; length];
             super::hashing::read_exact_at(&file, &mut bytes, span.start)?;
-            let digest = content_digest(&bytes);
-            Ok((Bytes::from(bytes), digest))
+            Ok(Bytes::from(bytes))
         })
         .await
     }

@@ -10,36 +10,35 @@ const MAX_SEGMENT: u64 = 8 << 20;
 /// Ranges per parallel request slot, so that slow ranges do not leave slots idle.
 const SEGMENTS_PER_SLOT: u64 = 4;
 
-/// The indices in `[0, chunk_count)` that none of the inclusive `received`
-/// ranges covers, ascending. Ranges may be unsorted, overlapping or out of bounds.
-pub fn missing_chunks(chunk_count: u64, received: &[[u64; 2]]) -> Vec<u64> {
+/// The inclusive index ranges in `[0, chunk_count)` that none of the
+/// inclusive `received` ranges covers, ascending. Ranges may be unsorted,
+/// overlapping or out of bounds. As long as `received`, whatever the count.
+pub fn missing_ranges(chunk_count: u64, received: &[[u64; 2]]) -> Vec<[u64; 2]> {
     let mut ranges: Vec<[u64; 2]> = received
         .iter()
         .filter(|[first, last]| first <= last && *first < chunk_count)
-        .map(|&[first, last]| [first, last.min(chunk_count.saturating_sub(1))])
+        .map(|&[first, last]| [first, last.min(chunk_count - 1)])
         .collect();
     ranges.sort_unstable();
     let mut missing = Vec::new();
     let mut next = 0;
     for [first, last] in ranges {
-        missing.extend(next..first.max(next));
+        if first > next {
+            missing.push([next, first - 1]);
+        }
         next = next.max(last + 1);
     }
-    missing.extend(next..chunk_count);
+    if next < chunk_count {
+        missing.push([next, chunk_count - 1]);
+    }
     missing
 }
 
-/// Ascending indices as sorted, merged, inclusive ranges: `[0, 1, 2, 5]`
-/// becomes `[[0, 2], [5, 5]]`.
-pub fn as_ranges(indices: &[u64]) -> Vec<[u64; 2]> {
-    let mut ranges: Vec<[u64; 2]> = Vec::new();
-    for &index in indices {
-        match ranges.last_mut() {
-            Some(last) if last[1].checked_add(1) == Some(index) => last[1] = index,
-            _ => ranges.push([index, index]),
-        }
-    }
-    ranges
+/// The indices of [`missing_ranges`], ascending, one at a time.
+pub fn missing_chunks(chunk_count: u64, received: &[[u64; 2]]) -> impl Iterator<Item = u64> {
+    missing_ranges(chunk_count, received)
+        .into_iter()
+        .flat_map(|[first, last]| first..=last)
 }
 
 /// The bytes of chunk `index` of a `size`-byte file cut into `chunk_size`
@@ -74,43 +73,45 @@ pub fn segments(start: u64, size: u64, parallel: usize) -> Vec<Range<u64>> {
 mod tests {
     use super::*;
 
+    fn missing(chunk_count: u64, received: &[[u64; 2]]) -> Vec<u64> {
+        missing_chunks(chunk_count, received).collect()
+    }
+
     #[test]
     fn a_fresh_session_misses_every_chunk() {
-        assert_eq!(missing_chunks(4, &[]), [0, 1, 2, 3]);
+        assert_eq!(missing(4, &[]), [0, 1, 2, 3]);
     }
 
     #[test]
     fn received_ranges_are_inclusive_and_leave_the_gaps() {
-        assert_eq!(
-            missing_chunks(13, &[[0, 3], [5, 5]]),
-            [4, 6, 7, 8, 9, 10, 11, 12]
-        );
+        assert_eq!(missing(13, &[[0, 3], [5, 5]]), [4, 6, 7, 8, 9, 10, 11, 12]);
     }
 
     #[test]
     fn a_complete_session_misses_nothing() {
-        assert!(missing_chunks(3, &[[0, 2]]).is_empty());
-        assert!(missing_chunks(0, &[]).is_empty());
+        assert!(missing(3, &[[0, 2]]).is_empty());
+        assert!(missing(0, &[]).is_empty());
     }
 
     #[test]
     fn unsorted_overlapping_and_out_of_bounds_ranges_are_tolerated() {
         assert_eq!(
-            missing_chunks(10, &[[6, 20], [1, 2], [2, 3], [9, 4], [30, 40]]),
+            missing(10, &[[6, 20], [1, 2], [2, 3], [9, 4], [30, 40]]),
             [0, 4, 5]
         );
     }
 
     #[test]
-    fn indices_fold_into_inclusive_ranges() {
-        assert_eq!(as_ranges(&[0, 1, 2, 5, 7, 8]), [[0, 2], [5, 5], [7, 8]]);
-        assert!(as_ranges(&[]).is_empty());
+    fn missing_ranges_are_the_gaps_between_received_ranges() {
+        assert_eq!(missing_ranges(13, &[[0, 3], [5, 5]]), [[4, 4], [6, 12]]);
     }
 
     #[test]
-    fn missing_chunks_as_ranges_are_the_gaps_between_received_ranges() {
-        let missing = missing_chunks(13, &[[0, 3], [5, 5]]);
-        assert_eq!(as_ranges(&missing), [[4, 4], [6, 12]]);
+    fn a_huge_chunk_count_is_told_in_ranges_without_counting_them() {
+        assert_eq!(
+            missing_ranges(u64::MAX, &[[1, 1]]),
+            [[0, 0], [2, u64::MAX - 1]]
+        );
     }
 
     #[test]

@@ -1,9 +1,13 @@
-//! When to try a failed request again: exponential backoff with full jitter.
+//! When to try a failed request again: exponential backoff with full jitter,
+//! and never sooner than the server's `Retry-After`.
 //!
 //! Pure: the caller supplies the random draw, so the policy is unit-tested
 //! without clocks or randomness.
 
 use std::time::Duration;
+
+/// Longest `Retry-After` waited out; a server asking for more is given up on.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(5 * 60);
 
 /// How often and how patiently a request is tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +55,22 @@ impl RetryPolicy {
         }
         Some(self.ceiling(failures).mul_f64(draw.clamp(0.0, 1.0)))
     }
+
+    /// Like [`RetryPolicy::pause`], but at least `asked`, the server's
+    /// `Retry-After`; `None` as well when `asked` is over [`MAX_RETRY_AFTER`].
+    pub fn pause_after(
+        &self,
+        failures: u32,
+        draw: f64,
+        asked: Option<Duration>,
+    ) -> Option<Duration> {
+        let pause = self.pause(failures, draw)?;
+        match asked {
+            Some(asked) if asked > MAX_RETRY_AFTER => None,
+            Some(asked) => Some(pause.max(asked)),
+            None => Some(pause),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +117,39 @@ mod tests {
             .count();
         assert_eq!(pauses, 7, "eight attempts in all means seven pauses");
         assert_eq!(policy.pause(8, 0.5), None);
+    }
+
+    #[test]
+    fn the_servers_retry_after_is_the_shortest_pause() {
+        let policy = RetryPolicy::default();
+        let asked = Some(Duration::from_secs(3));
+        assert_eq!(
+            policy.pause_after(1, 0.5, asked),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            policy.pause_after(7, 1.0, asked),
+            Some(Duration::from_secs(10)),
+            "a longer backoff stands"
+        );
+        assert_eq!(
+            policy.pause_after(8, 0.5, asked),
+            None,
+            "attempts still run out"
+        );
+    }
+
+    #[test]
+    fn a_retry_after_over_five_minutes_is_not_waited_out() {
+        let policy = RetryPolicy::default();
+        assert_eq!(
+            policy.pause_after(1, 0.5, Some(MAX_RETRY_AFTER)),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            policy.pause_after(1, 0.5, Some(Duration::from_secs(301))),
+            None
+        );
     }
 
     #[test]

@@ -5,8 +5,9 @@ use std::path::Path;
 use indicatif::BinaryBytes;
 use serde::Serialize;
 
-use super::client::Client;
+use super::client::{Client, ClientError};
 use super::error::CliError;
+use super::layout;
 use super::local::LocalFile;
 use super::plan;
 use super::progress::FileBar;
@@ -81,11 +82,11 @@ pub async fn status(client: &Client, what: &str, bar: &FileBar) -> Result<Status
 }
 
 fn from_upload(client: &Client, upload: &Upload) -> Result<StatusReport, CliError> {
+    layout::check_chunks(upload).map_err(ClientError::Unexpected)?;
     let missing = match upload.status {
-        UploadStatus::Uploading => plan::as_ranges(&plan::missing_chunks(
-            upload.chunk_count,
-            &upload.received_chunks,
-        )),
+        UploadStatus::Uploading => {
+            plan::missing_ranges(upload.chunk_count, &upload.received_chunks)
+        }
         _ => Vec::new(),
     };
     let url = upload

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ferry_proto::ContentHash;
+use ferry_proto::{ContentHash, is_format_character};
 use percent_encoding::percent_decode_str;
 use url::Url;
 
@@ -117,10 +117,32 @@ pub fn disposition_filename(value: &str) -> Option<String> {
     })
 }
 
-/// The last component of `name`, if it is a usable file name (not empty, `.` or `..`).
+/// Longest local file name made from an offered one, in bytes.
+const MAX_NAME_BYTES: usize = 255;
+
+/// A local file name made from one a server or URL offers: its last path
+/// component, without control or invisible format characters (such as
+/// U+202E, which shows `a<U+202E>fdp.exe` as `aexe.pdf`), without leading
+/// dots (no hidden files, no `..`), trimmed, at most 255 bytes; `None`
+/// when nothing usable is left.
 pub fn safe_file_name(name: &str) -> Option<String> {
-    let last = name.rsplit(['/', '\\']).next()?.trim();
-    (!last.is_empty() && last != "." && last != "..").then(|| last.to_owned())
+    let visible: String = name
+        .chars()
+        .filter(|&c| !c.is_control() && !is_format_character(c))
+        .collect();
+    let last = visible.rsplit(['/', '\\']).next()?;
+    let mut name = last
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end()
+        .to_owned();
+    if name.len() > MAX_NAME_BYTES {
+        let mut end = MAX_NAME_BYTES;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+    }
+    (!name.is_empty()).then_some(name)
 }
 
 #[cfg(test)]
@@ -131,7 +153,7 @@ mod tests {
 
     fn client() -> Client {
         let base = Url::parse("http://server:8080").expect("url");
-        Client::new(&base, None, crate::retry::RetryPolicy::default()).expect("client")
+        Client::new(&base, crate::retry::RetryPolicy::default()).expect("client")
     }
 
     #[test]
@@ -203,6 +225,31 @@ mod tests {
         assert_eq!(safe_file_name("a\\..\\b.txt").as_deref(), Some("b.txt"));
         assert_eq!(safe_file_name(".."), None);
         assert_eq!(safe_file_name("dir/"), None);
+    }
+
+    #[test]
+    fn control_and_format_characters_and_leading_dots_are_dropped() {
+        let clean = |name: &str| safe_file_name(name);
+        assert_eq!(
+            clean("invoice\u{202E}fdp.exe").as_deref(),
+            Some("invoicefdp.exe")
+        );
+        assert_eq!(clean("a\r\nb\u{0}.txt").as_deref(), Some("ab.txt"));
+        assert_eq!(clean("\u{200B}.bashrc").as_deref(), Some("bashrc"));
+        assert_eq!(clean("...").as_deref(), None);
+        assert_eq!(
+            clean("../.ssh/.authorized_keys").as_deref(),
+            Some("authorized_keys")
+        );
+        assert_eq!(clean(". .profile").as_deref(), Some("profile"));
+        assert_eq!(clean("\u{1b}[31m").as_deref(), Some("[31m"));
+        assert_eq!(clean("课 a.mp4").as_deref(), Some("课 a.mp4"));
+    }
+
+    #[test]
+    fn a_long_name_is_cut_at_255_bytes_on_a_character_boundary() {
+        let name = safe_file_name(&"é".repeat(200)).expect("a name");
+        assert_eq!(name, "é".repeat(127));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `ferry upload`: hash the file, create or resume its session, send only the
-//! chunks the server lacks, then complete and wait out the merge. No local
-//! state: the server's session, keyed by the file's SHA-256, is the state.
+//! `ferry upload`: hash the file, create or resume its session (proving it
+//! holds the file when the server asks), send only the chunks the server
+//! lacks, then complete and wait out the merge. No local state: the server's
+//! session, keyed by the file's SHA-256, is the state.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,12 +13,14 @@ use serde::Serialize;
 
 use super::client::{Client, ClientError};
 use super::error::CliError;
+use super::layout;
 use super::local::LocalFile;
 use super::plan;
 use super::progress::{FileBar, Tally};
 use ferry_proto::{CreateUpload, ErrorCode, Upload, UploadStatus};
 
 mod merge;
+mod proof;
 
 use merge::{Finished, finish, merge_patience};
 
@@ -147,9 +150,9 @@ impl Session<'_> {
     /// Creates or resumes the session, sends what it lacks and completes it,
     /// for as many rounds as the server's state asks for.
     async fn publish(&self, request: &CreateUpload) -> Result<Upload, CliError> {
+        let mut request = request.clone();
         for _ in 0..MAX_ROUNDS {
-            let upload = self.client.retrying(|| self.client.create(request)).await?;
-            self.check(&upload)?;
+            let upload = self.open(&mut request).await?;
             self.tally.rebase(upload.received_bytes);
             match upload.status {
                 UploadStatus::Complete => return Ok(upload),
@@ -177,25 +180,35 @@ impl Session<'_> {
         .into())
     }
 
-    /// Checks that the server's session describes this file.
-    fn check(&self, upload: &Upload) -> Result<(), CliError> {
-        let size = self.local.size();
-        let plausible = upload.size == size
-            && (size == 0 || upload.chunk_size > 0)
-            && upload.chunk_count == size.div_ceil(upload.chunk_size.max(1));
-        if plausible {
-            Ok(())
-        } else {
-            Err(ClientError::Unexpected(format!(
-                "the session has size {} and {} chunks of {}, but the file has {size} bytes",
-                upload.size, upload.chunk_count, upload.chunk_size
-            ))
-            .into())
+    /// Creates or resumes the session. When the answer carries a proof
+    /// challenge, answers it from the file once, keeping the proof in
+    /// `request` for later rounds, and creates again: a file the server
+    /// already holds then publishes at once.
+    async fn open(&self, request: &mut CreateUpload) -> Result<Upload, CliError> {
+        let upload = self.create(request).await?;
+        match &upload.proof_challenge {
+            Some(challenge) if request.proof.is_none() => {
+                request.proof = Some(proof::answer(self.local, challenge).await?);
+                self.create(request).await
+            }
+            _ => Ok(upload),
         }
     }
 
+    /// One create, tried again while that may help, whose answer must
+    /// describe this file in a chunk layout the client can work with.
+    async fn create(&self, request: &CreateUpload) -> Result<Upload, CliError> {
+        let upload = self.client.retrying(|| self.client.create(request)).await?;
+        layout::check(&upload, self.local.size()).map_err(ClientError::Unexpected)?;
+        Ok(upload)
+    }
+
     /// Sends the `missing` chunks, `parallel` at a time.
-    async fn send(&self, upload: &Upload, missing: Vec<u64>) -> Result<Sent, CliError> {
+    async fn send(
+        &self,
+        upload: &Upload,
+        missing: impl Iterator<Item = u64>,
+    ) -> Result<Sent, CliError> {
         let mut sends = stream::iter(missing)
             .map(|index| self.send_chunk(upload, index))
             .buffer_unordered(self.parallel);

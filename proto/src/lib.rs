@@ -10,6 +10,7 @@ mod digest;
 mod error_code;
 mod file;
 mod names;
+mod proof;
 mod units;
 mod upload;
 
@@ -19,6 +20,7 @@ pub use digest::{
 };
 pub use error_code::{ErrorBody, ErrorCode};
 pub use file::{File, file_url};
-pub use names::{FileName, InvalidName, MediaType};
+pub use names::{FileName, InvalidName, MediaType, is_format_character};
+pub use proof::proof_of;
 pub use units::{parse_duration, parse_size};
 pub use upload::{ChunkReceipt, CreateUpload, ProofChallenge, Upload, UploadStatus};

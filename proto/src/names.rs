@@ -98,7 +98,7 @@ impl fmt::Display for MediaType {
 
 /// Whether `c` is in Unicode's general category Cf (format): characters
 /// that change how text around them shows without showing themselves.
-fn is_format_character(c: char) -> bool {
+pub fn is_format_character(c: char) -> bool {
     matches!(
         u32::from(c),
         0x00AD

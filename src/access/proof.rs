@@ -58,17 +58,6 @@ impl ProofKey {
     }
 }
 
-/// The lower-case hex SHA-256 of the challenged bytes, given in order: the
-/// `proof` a holder of the file sends back.
-pub fn proof_of<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> String {
-    use sha2::Digest;
-    let mut hasher = Sha256::new();
-    for piece in pieces {
-        hasher.update(piece);
-    }
-    hex::encode(hasher.finalize())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,11 +99,5 @@ mod tests {
         let small = key.challenge(&owner, &hash(2), 10);
         assert!(small.ranges.iter().all(|range| *range == [0, 9]));
         assert!(key.challenge(&owner, &hash(2), 0).ranges.is_empty());
-    }
-
-    #[test]
-    fn the_proof_hashes_the_pieces_in_order() {
-        assert_eq!(proof_of([&b"ab"[..], &b"c"[..]]), proof_of([&b"abc"[..]]));
-        assert_ne!(proof_of([&b"c"[..], &b"ab"[..]]), proof_of([&b"abc"[..]]));
     }
 }

@@ -5,14 +5,13 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ferry_proto::{ContentHash, ProofChallenge, UploadStatus};
+use ferry_proto::{ContentHash, ProofChallenge, UploadStatus, proof_of};
 use subtle::ConstantTimeEq;
 
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
 use super::policy::InstantUpload;
 use super::validate::ValidCreate;
-use crate::access::proof_of;
 use crate::ids::OwnerId;
 use crate::meta::{FileRecord, Session};
 

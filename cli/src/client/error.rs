@@ -1,6 +1,8 @@
 //! Why a request got no useful answer, built from the server's error body
 //! or from the transport's failure.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use url::Url;
 
@@ -21,6 +23,8 @@ pub enum ClientError {
         code: Option<ErrorCode>,
         /// The server's message, or one made up from the status.
         message: String,
+        /// How long the server asked to wait before trying again.
+        retry_after: Option<Duration>,
     },
     /// The server failed (5xx).
     #[error("the server failed: {status}: {message}")]
@@ -29,6 +33,8 @@ pub enum ClientError {
         status: StatusCode,
         /// The server's message, or the status's reason.
         message: String,
+        /// How long the server asked to wait before trying again.
+        retry_after: Option<Duration>,
     },
     /// No answer: the connection failed, was cut or timed out.
     #[error("network error: {0}")]
@@ -43,6 +49,16 @@ impl ClientError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             ClientError::Refused { code, .. } => *code,
+            _ => None,
+        }
+    }
+
+    /// How long the server asked to wait before trying again (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::Refused { retry_after, .. } | ClientError::Server { retry_after, .. } => {
+                *retry_after
+            }
             _ => None,
         }
     }
@@ -68,15 +84,25 @@ fn refusal_code(code: Option<ErrorCode>, status: StatusCode) -> String {
     )
 }
 
-/// The error for a non-success status, from its JSON error body when it has one.
-pub(super) fn failure(status: StatusCode, url: &Url, body: &[u8]) -> ClientError {
+/// The error for a non-success status, from its JSON error body when it
+/// has one, with the wait the server asked for.
+pub(super) fn failure(
+    status: StatusCode,
+    url: &Url,
+    body: &[u8],
+    retry_after: Option<Duration>,
+) -> ClientError {
     let error = serde_json::from_slice::<ErrorBody>(body).ok();
     if status.is_server_error() {
         let message = error.map_or_else(
             || status.canonical_reason().unwrap_or("").to_owned(),
             |e| e.message,
         );
-        return ClientError::Server { status, message };
+        return ClientError::Server {
+            status,
+            message,
+            retry_after,
+        };
     }
     if status.is_client_error() {
         return match error {
@@ -84,11 +110,13 @@ pub(super) fn failure(status: StatusCode, url: &Url, body: &[u8]) -> ClientError
                 status,
                 code: Some(error.code),
                 message: error.message,
+                retry_after,
             },
             None => ClientError::Refused {
                 status,
                 code: None,
                 message: format!("{status} from {url}"),
+                retry_after,
             },
         };
     }
@@ -105,6 +133,7 @@ pub(super) fn refusal_without_body(
         status,
         code: Some(code),
         message: message.to_owned(),
+        retry_after: None,
     }
 }
 
@@ -131,7 +160,8 @@ mod tests {
         assert!(
             ClientError::Server {
                 status: StatusCode::BAD_GATEWAY,
-                message: String::new()
+                message: String::new(),
+                retry_after: None,
             }
             .is_transient()
         );
@@ -145,7 +175,7 @@ mod tests {
     fn an_error_body_becomes_a_refusal_with_its_code() {
         let url = Url::parse("http://h/v1/uploads").expect("url");
         let body = br#"{"code":"size-mismatch","message":"other size"}"#;
-        let error = failure(StatusCode::UNPROCESSABLE_ENTITY, &url, body);
+        let error = failure(StatusCode::UNPROCESSABLE_ENTITY, &url, body, None);
         assert_eq!(error.code(), Some(ErrorCode::SizeMismatch));
         assert_eq!(
             error.to_string(),
@@ -156,7 +186,7 @@ mod tests {
     #[test]
     fn a_refusal_without_a_json_body_is_named_by_its_status() {
         let url = Url::parse("http://h/x").expect("url");
-        let error = failure(StatusCode::FORBIDDEN, &url, b"<html>");
+        let error = failure(StatusCode::FORBIDDEN, &url, b"<html>", None);
         assert_eq!(error.code(), None);
         assert!(error.to_string().ends_with("(http-403)"), "{error}");
     }

@@ -9,7 +9,7 @@ use reqwest::header::{
 use reqwest::{Method, Response, StatusCode};
 use url::Url;
 
-use super::error::{failure, network, refusal_without_body};
+use super::error::{network, refusal_without_body};
 use super::{CALL_TIMEOUT, Client, ClientError, content_range};
 use ferry_proto::ErrorCode;
 
@@ -50,9 +50,7 @@ impl Client {
                 "no published file has this sha256",
             ));
         }
-        if !status.is_success() {
-            return Err(failure(status, url, &[]));
-        }
+        let response = self.accept(response).await?;
         let header = |name| {
             response
                 .headers()
@@ -114,10 +112,7 @@ impl Client {
                 Ok(RangeAnswer::Partial(response))
             }
             StatusCode::OK => Ok(RangeAnswer::Changed),
-            status => {
-                let body = response.bytes().await.unwrap_or_default();
-                Err(failure(status, url, &body))
-            }
+            _ => Err(self.refusal(response).await),
         }
     }
 }

@@ -152,7 +152,7 @@ mod tests {
             )
         })
         .await;
-        let client = Client::new(&stub.url, None, RetryPolicy::default()).expect("client");
+        let client = Client::new(&stub.url, RetryPolicy::default()).expect("client");
         let patience = Duration::from_millis(1_500);
         let started = Instant::now();
 

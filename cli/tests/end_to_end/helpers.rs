@@ -102,6 +102,26 @@ fn ferryd_binary() -> PathBuf {
     ferryd
 }
 
+/// An HS256 token for `sub`, valid for an hour, from `ferryd token`
+/// signed with `secret` (the server's `FERRY_JWT_SECRET`).
+pub fn token(secret: &str, sub: &str) -> String {
+    let output = Command::new(ferryd_binary())
+        .env_clear()
+        .env("FERRY_JWT_SECRET", secret)
+        .args(["token", "--sub", sub, "--ttl", "1h"])
+        .output()
+        .expect("run ferryd token");
+    assert!(
+        output.status.success(),
+        "ferryd token failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("a token is text")
+        .trim()
+        .to_owned()
+}
+
 /// A port nothing listens on now; the server is started on it at once.
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -170,6 +190,7 @@ pub fn ferry(server: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
     command
         .env_remove("FERRY_TOKEN")
+        .env_remove("FERRY_ALLOW_INSECURE_TOKEN")
         .env_remove("FERRY_RETRIES")
         .env("FERRY_SERVER", server)
         .stdin(Stdio::null());

@@ -4,6 +4,8 @@
 mod commands;
 mod download;
 mod helpers;
+mod hostile;
 mod proxy;
+mod security;
 mod stub;
 mod upload;
