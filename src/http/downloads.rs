@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use ferry_proto::{ErrorCode, FileName};
 
-use super::body::path_hash;
+use super::body::{path_hash, utf8_target};
 use crate::access::{LinkSigner, SignedQuery};
 use crate::error::ApiError;
 use crate::range::{
@@ -118,6 +118,7 @@ pub(super) async fn download(
     uploads: web::Data<Uploads>,
     gate: web::Data<DownloadGate>,
 ) -> Result<HttpResponse, ApiError> {
+    utf8_target(&request)?;
     let sha256 = path_hash(&path.sha256)?;
     let filename = path
         .filename
