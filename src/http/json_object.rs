@@ -29,7 +29,9 @@ impl<'de> Visitor<'de> for ObjectVisitor {
         let mut members = Map::new();
         while let Some((key, value)) = access.next_entry::<String, Value>()? {
             if members.contains_key(&key) {
-                return Err(A::Error::custom(format_args!("the field {key:?} appears twice")));
+                return Err(A::Error::custom(format_args!(
+                    "the field {key:?} appears twice"
+                )));
             }
             members.insert(key, value);
         }
@@ -55,7 +57,10 @@ mod tests {
     #[test]
     fn a_repeated_key_is_refused_naming_it() {
         let error = parse(r#"{"size":1,"size":2}"#).unwrap_err();
-        assert!(error.to_string().contains("\"size\" appears twice"), "{error}");
+        assert!(
+            error.to_string().contains("\"size\" appears twice"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -96,13 +96,20 @@ mod tests {
     #[test]
     fn one_oversized_header_is_refused() {
         let headers = head(&[("x-padding", "a".repeat(MAX_HEADER_BYTES))]);
-        assert_eq!(refusal(&headers).unwrap().code(), ErrorCode::HeadersTooLarge);
+        assert_eq!(
+            refusal(&headers).unwrap().code(),
+            ErrorCode::HeadersTooLarge
+        );
     }
 
     #[test]
     fn many_headers_that_add_up_are_refused() {
-        let headers: Vec<(&str, String)> =
-            (0..5).map(|_| ("x-padding", "a".repeat(7 * 1024))).collect();
-        assert_eq!(refusal(&head(&headers)).unwrap().code(), ErrorCode::HeadersTooLarge);
+        let headers: Vec<(&str, String)> = (0..5)
+            .map(|_| ("x-padding", "a".repeat(7 * 1024)))
+            .collect();
+        assert_eq!(
+            refusal(&head(&headers)).unwrap().code(),
+            ErrorCode::HeadersTooLarge
+        );
     }
 }

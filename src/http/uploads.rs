@@ -106,9 +106,8 @@ fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
 
 /// Reads the create body field by field, so that an error names its field.
 fn parse_create(body: &[u8]) -> Result<CreateUpload, ApiError> {
-    let JsonObject(fields) = serde_json::from_slice(body).map_err(|e| {
-        ApiError::invalid("body", format!("the body must be one JSON object: {e}"))
-    })?;
+    let JsonObject(fields) = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid("body", format!("the body must be one JSON object: {e}")))?;
     if let Some(unknown) = fields
         .keys()
         .find(|key| !CREATE_FIELDS.contains(&key.as_str()))

@@ -7,8 +7,8 @@ use futures::Stream;
 use ferry_proto::{ContentHash, FileName, MediaType};
 
 use super::Uploads;
-use super::policy::InstantUpload;
 use super::error::{UploadError, UploadResult};
+use super::policy::InstantUpload;
 use super::view::file_view;
 use crate::blob::{BlobStore, WriteError};
 use crate::ids::{ObjectKey, WriteToken};

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use subtle::ConstantTimeEq;
 use ferry_proto::{ContentHash, ProofChallenge, UploadStatus};
+use subtle::ConstantTimeEq;
 
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
@@ -79,7 +79,9 @@ impl Uploads {
             pieces.push(bytes);
         }
         let expected = proof_of(pieces.iter().map(|piece| piece.as_ref()));
-        Ok(bool::from(expected.as_bytes().ct_eq(proof.to_hex().as_bytes())))
+        Ok(bool::from(
+            expected.as_bytes().ct_eq(proof.to_hex().as_bytes()),
+        ))
     }
 
     /// Refuses a new session that would take `owner` over its limits.
