@@ -27,8 +27,10 @@ macro_rules! on_both_backends {
     };
 }
 
+mod auth;
 mod chunks;
 mod complete;
+mod databases;
 mod direct;
 mod downloads;
 mod instances;
