@@ -30,7 +30,6 @@ macro_rules! on_both_backends {
 mod auth;
 mod chunks;
 mod complete;
-mod databases;
 mod direct;
 mod downloads;
 mod instances;
