@@ -33,5 +33,6 @@ mod complete;
 mod direct;
 mod downloads;
 mod instances;
+mod ownership;
 mod sessions;
 mod transport;
