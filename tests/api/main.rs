@@ -35,4 +35,5 @@ mod downloads;
 mod instances;
 mod ownership;
 mod sessions;
+mod signed_links;
 mod transport;
