@@ -34,6 +34,7 @@ mod direct;
 mod downloads;
 mod instances;
 mod ownership;
+mod proof;
 mod sessions;
 mod signed_links;
 mod transport;
