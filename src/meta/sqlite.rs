@@ -51,6 +51,9 @@ mod dialect {
     /// Starts a writing transaction, holding the write lock from the start.
     pub(super) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+    /// No lock beyond the write lock every writing transaction holds.
+    pub(super) const LOCK_OWNER: Option<&str> = None;
+
     /// A time as milliseconds since the Unix epoch.
     pub(super) fn time(time: DateTime<Utc>) -> i64 {
         time.timestamp_millis()

@@ -210,4 +210,31 @@ on_both_backends!(
     another_owners_session_is_404_for_every_operation_and_stays_as_it_was,
     an_owner_over_its_live_session_limit_gets_429_and_nothing_is_created,
     an_owner_over_its_staged_byte_limit_gets_429_and_nothing_is_created,
+    concurrent_creates_do_not_take_an_owner_over_its_session_limit,
 );
+
+async fn concurrent_creates_do_not_take_an_owner_over_its_session_limit(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| {
+        with_tokens(settings);
+        settings.security.owner_max_sessions = 2;
+    })
+    .await;
+    let alice = app.as_owner("alice");
+    let files: Vec<Vec<u8>> = (0..12).map(|seed| test_bytes(2000, 70 + seed)).collect();
+    let answers = futures::future::join_all(
+        files
+            .iter()
+            .map(|data| alice.create(json!({"sha256": sha256_hex(data), "size": 2000}))),
+    )
+    .await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|answer| answer.status()).collect();
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 2, "{statuses:?}");
+    assert_eq!(
+        app.snapshot(&["alice"]).await.usage,
+        [("alice".to_owned(), 2, 4000)]
+    );
+}

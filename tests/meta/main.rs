@@ -37,4 +37,5 @@ on_both_databases!(
     publishing_needs_the_lease_and_keeps_the_first_file,
     a_failed_merge_marks_the_session_failed,
     the_sweep_queries_find_what_they_promise,
+    a_session_quota_holds_against_concurrent_inserts,
 );
