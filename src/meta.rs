@@ -7,6 +7,8 @@
 //!
 //! * **Sessions** are unique per `(owner, sha256)`. [`MetaStore::insert_session`]
 //!   never replaces a row: when one exists it answers [`Inserted::Existing`].
+//!   [`MetaStore::insert_session_within`] checks the owner's quota and inserts
+//!   as one step, so that concurrent inserts cannot together exceed it.
 //! * **Chunks** are recorded only while their session is `uploading`, checked
 //!   in the same transaction as the write, so that no chunk changes after a
 //!   merge has started. Recording an index again replaces the row and hands
@@ -181,6 +183,22 @@ pub struct OwnerUsage {
     pub bytes: u64,
 }
 
+/// The most one owner may hold in live sessions once a session is inserted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionQuota {
+    /// Live sessions.
+    pub max_sessions: u64,
+    /// The sizes of their files, added up.
+    pub max_bytes: u64,
+}
+
+impl SessionQuota {
+    /// Whether one more session of `size` bytes on top of `usage` fits.
+    pub fn admits(&self, usage: OwnerUsage, size: u64) -> bool {
+        usage.sessions < self.max_sessions && usage.bytes.saturating_add(size) <= self.max_bytes
+    }
+}
+
 /// Outcome of [`MetaStore::insert_session`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
@@ -188,6 +206,9 @@ pub enum Inserted {
     Created(Session),
     /// A session for this owner and hash was already there; it is unchanged.
     Existing(Session),
+    /// The session would take its owner over the quota, with this usage;
+    /// nothing was inserted.
+    OverQuota(OwnerUsage),
 }
 
 /// Outcome of [`MetaStore::record_chunk`].
@@ -254,6 +275,17 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Inserts a session unless the owner has one for this hash.
     async fn insert_session(&self, session: &Session) -> MetaResult<Inserted>;
+
+    /// Inserts a session as [`MetaStore::insert_session`] does, unless it
+    /// would take its owner's live sessions at `now` over `quota`
+    /// ([`Inserted::OverQuota`]). The check and the insert are one step:
+    /// concurrent inserts of one owner cannot together exceed the quota.
+    async fn insert_session_within(
+        &self,
+        session: &Session,
+        quota: SessionQuota,
+        now: DateTime<Utc>,
+    ) -> MetaResult<Inserted>;
 
     /// Deletes a session and its chunk rows; `false` when it was not there.
     async fn delete_session(&self, id: &UploadId) -> MetaResult<bool>;

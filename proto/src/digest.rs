@@ -92,5 +92,28 @@ mod tests {
         fn no_header_value_makes_the_parser_panic(value in "\\PC{0,80}") {
             let _ = parse_content_digest(&value);
         }
+
+        #[test]
+        fn no_value_of_any_bytes_makes_the_parser_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120),
+        ) {
+            let _ = parse_content_digest(&String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn a_sha256_member_after_other_algorithms_round_trips(
+            bytes: [u8; 32],
+            others in proptest::collection::vec(
+                ("[a-z][a-z0-9-]{0,9}", "[A-Za-z0-9+/=]{0,24}"),
+                0..4,
+            ),
+        ) {
+            proptest::prop_assume!(others.iter().all(|(name, _)| name != "sha-256"));
+            let hash = ContentHash::from_digest(bytes);
+            let mut members: Vec<String> =
+                others.iter().map(|(name, value)| format!("{name}=:{value}:")).collect();
+            members.push(content_digest(&hash));
+            proptest::prop_assert_eq!(parse_content_digest(&members.join(", ")), Ok(Some(hash)));
+        }
     }
 }

@@ -4,6 +4,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header::{CONTENT_LENGTH, HeaderName};
 use actix_web::web::{Bytes, BytesMut};
 use futures::StreamExt;
+use percent_encoding::percent_decode_str;
 
 use ferry_proto::ContentHash;
 
@@ -59,4 +60,25 @@ pub(super) fn header_text<'r>(
 /// The `{sha256}` path segment.
 pub(super) fn path_hash(text: &str) -> Result<ContentHash, ApiError> {
     Ok(crate::upload::sha256(text)?)
+}
+
+/// Refuses a path or query that percent-decodes to bytes that are not
+/// UTF-8: the extractors would read them as U+FFFD and take a name the
+/// client never sent.
+pub(super) fn utf8_target(request: &HttpRequest) -> Result<(), ApiError> {
+    let uri = request.uri();
+    let decodes = |text: &str| percent_decode_str(text).decode_utf8().is_ok();
+    if !decodes(uri.path()) {
+        return Err(ApiError::invalid(
+            "path",
+            "the path must be UTF-8 once percent-decoded",
+        ));
+    }
+    if !uri.query().is_none_or(decodes) {
+        return Err(ApiError::invalid(
+            "query",
+            "the query must be UTF-8 once percent-decoded",
+        ));
+    }
+    Ok(())
 }

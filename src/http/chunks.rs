@@ -135,16 +135,22 @@ async fn read_chunk_form(
     }
 }
 
+/// The `{index}` path segment: decimal digits only. A sign is refused, as
+/// `+1` would otherwise pass as 1; a negative or too large number is outside
+/// the file.
 fn chunk_index(text: &str) -> Result<u64, ApiError> {
-    if let Ok(index) = text.parse::<u64>() {
-        return Ok(index);
-    }
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::new(
+    let all_digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let out_of_range = || {
+        ApiError::new(
             ErrorCode::ChunkIndexOutOfRange,
             format!("chunk index {text} is not within this upload"),
-        ));
+        )
+    };
+    if all_digits(text) {
+        return text.parse::<u64>().map_err(|_| out_of_range());
+    }
+    if text.strip_prefix('-').is_some_and(all_digits) {
+        return Err(out_of_range());
     }
     Err(ApiError::invalid(
         "index",

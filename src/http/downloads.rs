@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use ferry_proto::{ErrorCode, FileName};
 
-use super::body::path_hash;
+use super::body::{path_hash, utf8_target};
 use crate::access::{LinkSigner, SignedQuery};
 use crate::error::ApiError;
 use crate::range::{
@@ -110,27 +110,12 @@ pub(super) struct DownloadQuery {
 }
 
 /// The name the path asks the file to be saved as, held to the rules of
-/// upload names; a segment that is not UTF-8 once percent-decoded is refused
-/// rather than read with replacement characters.
-fn requested_name(
-    decoded: Option<&str>,
-    request: &HttpRequest,
-) -> Result<Option<FileName>, ApiError> {
-    let Some(name) = decoded.filter(|name| !name.is_empty()) else {
-        return Ok(None);
-    };
-    let raw = request.path().rsplit('/').next().unwrap_or_default();
-    if percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .is_err()
-    {
-        return Err(ApiError::invalid(
-            "filename",
-            "the filename is not UTF-8 once percent-decoded",
-        ));
-    }
-    FileName::parse(name)
-        .map(Some)
+/// upload names.
+fn requested_name(decoded: Option<&str>) -> Result<Option<FileName>, ApiError> {
+    decoded
+        .filter(|name| !name.is_empty())
+        .map(FileName::parse)
+        .transpose()
         .map_err(|e| ApiError::invalid("filename", format!("the filename {e}")))
 }
 
@@ -143,8 +128,9 @@ pub(super) async fn download(
     uploads: web::Data<Uploads>,
     gate: web::Data<DownloadGate>,
 ) -> Result<HttpResponse, ApiError> {
+    utf8_target(&request)?;
     let sha256 = path_hash(&path.sha256)?;
-    let filename = requested_name(path.filename.as_deref(), &request)?;
+    let filename = requested_name(path.filename.as_deref())?;
     gate.check(&request, &query)?;
     let file = uploads.open_file(&sha256).await?;
     let etag = file.sha256().to_hex();

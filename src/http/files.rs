@@ -4,7 +4,7 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::body::{content_length, header_text, path_hash};
+use super::body::{content_length, header_text, path_hash, utf8_target};
 use super::form_request::RequestForm;
 use super::incoming::Body;
 use super::{Owner, resource};
@@ -43,6 +43,7 @@ pub(super) async fn put_file(
     body: Body,
     uploads: web::Data<Uploads>,
 ) -> Result<HttpResponse, ApiError> {
+    utf8_target(&request)?;
     let sha256 = path_hash(&path)?;
     let query = query.into_inner();
     let filename = query.filename.map(upload::filename).transpose()?;

@@ -184,6 +184,85 @@ mod tests {
         assert!(field_of(r#"{"sha256":"x","size":1,"size":2}"#).contains("appears twice"));
     }
 
+    mod properties {
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        use super::*;
+
+        /// A JSON scalar of any kind, as a hostile client may put anywhere.
+        fn scalar() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>().prop_map(|f| json!(f)),
+                "\\PC{0,70}".prop_map(Value::from),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_bytes_parse_or_are_refused_as_a_bad_request(
+                body in proptest::collection::vec(any::<u8>(), 0..512),
+            ) {
+                if let Err(error) = parse_create(&body) {
+                    prop_assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+                }
+            }
+
+            #[test]
+            fn any_object_of_scalars_parses_or_is_refused_as_a_bad_request(
+                members in proptest::collection::vec(
+                    (prop_oneof![
+                        proptest::sample::select(CREATE_FIELDS.to_vec()).prop_map(str::to_owned),
+                        "[a-z_]{1,12}",
+                    ], scalar()),
+                    0..8,
+                ),
+            ) {
+                let mut text = String::from("{");
+                for (at, (key, value)) in members.iter().enumerate() {
+                    if at > 0 {
+                        text.push(',');
+                    }
+                    text.push_str(&format!("{}:{value}", Value::from(key.as_str())));
+                }
+                text.push('}');
+                if let Err(error) = parse_create(text.as_bytes()) {
+                    prop_assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+                }
+            }
+
+            #[test]
+            fn a_valid_body_reads_back_as_written(
+                sha256 in "[0-9a-fA-F]{64}",
+                size in any::<u64>(),
+                chunk_size in proptest::option::of(any::<u64>()),
+                filename in proptest::option::of("\\PC{1,40}"),
+                content_type in proptest::option::of("[a-z]{1,10}/[a-z0-9.+-]{1,20}"),
+                proof in proptest::option::of("[0-9a-f]{64}"),
+            ) {
+                let body = json!({
+                    "sha256": sha256,
+                    "size": size,
+                    "chunk_size": chunk_size,
+                    "filename": filename,
+                    "content_type": content_type,
+                    "proof": proof,
+                });
+                let request = parse_create(body.to_string().as_bytes()).unwrap();
+                prop_assert_eq!(request.sha256, sha256);
+                prop_assert_eq!(request.size, size);
+                prop_assert_eq!(request.chunk_size, chunk_size);
+                prop_assert_eq!(request.filename, filename);
+                prop_assert_eq!(request.content_type, content_type);
+                prop_assert_eq!(request.proof, proof);
+            }
+        }
+    }
+
     #[test]
     fn null_optional_fields_are_absent() {
         let body = r#"{"sha256":"x","size":5,"chunk_size":null,"filename":null}"#;

@@ -40,6 +40,11 @@ mod dialect {
     /// The server's time, as a column `now` that [`read_time`] reads.
     pub(super) const CLOCK: &str = "SELECT now() AS now";
 
+    /// Holds, until the transaction ends, a lock on the owner `$1`, so that
+    /// the quota checks of its concurrent inserts see each other's rows.
+    pub(super) const LOCK_OWNER: Option<&str> =
+        Some("SELECT pg_advisory_xact_lock(1718773586, hashtext($1))");
+
     /// A time as a `TIMESTAMPTZ`.
     pub(super) fn time(time: DateTime<Utc>) -> DateTime<Utc> {
         time

@@ -2,9 +2,10 @@
 //!
 //! Statements use `$N` placeholders, which PostgreSQL and SQLite both read,
 //! and only SQL that both dialects agree on. What differs is named once in
-//! each backend's `dialect` module: how a writing transaction begins, how a
-//! time is stored, and how the database tells the time. [`meta_store!`]
-//! implements [`super::MetaStore`] for a backend from those three facts.
+//! each backend's `dialect` module: how a writing transaction begins, how
+//! one owner's inserts are serialized, how a time is stored, and how the
+//! database tells the time. [`meta_store!`] implements
+//! [`super::MetaStore`] for a backend from those four facts.
 
 /// The columns of a session row, in the order every query selects them.
 macro_rules! session_columns {
@@ -15,7 +16,7 @@ macro_rules! session_columns {
 
 /// Implements [`MetaStore`](super::MetaStore) for `$store`, whose `pool`
 /// field is a pool of `$db` rows `$row`, with the dialect module `$dialect`
-/// (`BEGIN_WRITE`, `CLOCK`, `time`, `read_time`).
+/// (`BEGIN_WRITE`, `LOCK_OWNER`, `CLOCK`, `time`, `read_time`).
 macro_rules! meta_store {
     ($store:ident, $db:ty, $row:ty, $dialect:ident) => {
         mod store {
@@ -28,7 +29,8 @@ macro_rules! meta_store {
             use $crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
             use $crate::meta::{
                 Chunk, Claim, FileRecord, Inserted, MergeLease, MetaError, MetaResult, MetaStore,
-                OwnerUsage, Published, Recorded, Session, decoded, parse_status, to_i64, to_u64,
+                OwnerUsage, Published, Recorded, Session, SessionQuota, decoded, parse_status,
+                to_i64, to_u64,
             };
 
             /// Attempts at inserting a session whose conflicting row vanishes
@@ -39,7 +41,116 @@ macro_rules! meta_store {
                 async fn begin_write(&self) -> MetaResult<Transaction<'static, $db>> {
                     Ok(self.pool.begin_with($dialect::BEGIN_WRITE).await?)
                 }
+
+                /// Inserts `session` unless one of its owner and hash is
+                /// there, and, given a quota, unless it would take its owner
+                /// over it; the quota is checked under a lock on the owner.
+                async fn insert_session_checked(
+                    &self,
+                    session: &Session,
+                    quota: Option<(SessionQuota, DateTime<Utc>)>,
+                ) -> MetaResult<Inserted> {
+                    for _ in 0..INSERT_ATTEMPTS {
+                        let mut tx = self.begin_write().await?;
+                        if let Some((quota, now)) = quota {
+                            if let Some(lock) = $dialect::LOCK_OWNER {
+                                sqlx::query(lock)
+                                    .bind(session.owner.as_str())
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                            let usage = usage_of(&mut tx, &session.owner, now).await?;
+                            if !quota.admits(usage, session.size) {
+                                let existing =
+                                    session_of(&mut tx, &session.owner, &session.sha256).await?;
+                                tx.commit().await?;
+                                return Ok(match existing {
+                                    Some(existing) => Inserted::Existing(existing),
+                                    None => Inserted::OverQuota(usage),
+                                });
+                            }
+                        }
+                        let created = sqlx::query(concat!(
+                            "INSERT INTO uploads (id, owner, sha256, size, chunk_size, chunk_count,
+                                                  filename, content_type, status, expires_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                             ON CONFLICT (owner, sha256) DO NOTHING
+                             RETURNING ",
+                            session_columns!()
+                        ))
+                        .bind(session.id.as_str())
+                        .bind(session.owner.as_str())
+                        .bind(session.sha256.to_hex())
+                        .bind(to_i64(session.size))
+                        .bind(to_i64(session.chunk_size))
+                        .bind(to_i64(session.chunk_count()))
+                        .bind(session.filename.as_ref().map(FileName::as_str))
+                        .bind(session.content_type.as_ref().map(MediaType::as_str))
+                        .bind(session.status.as_str())
+                        .bind($dialect::time(session.expires_at))
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some(row) = created {
+                            tx.commit().await?;
+                            return Ok(Inserted::Created(session_from_row(&row)?));
+                        }
+                        let existing = session_of(&mut tx, &session.owner, &session.sha256).await?;
+                        tx.commit().await?;
+                        if let Some(existing) = existing {
+                            return Ok(Inserted::Existing(existing));
+                        }
+                    }
+                    Err(MetaError::Unavailable(sqlx::Error::Protocol(
+                        "a session kept vanishing while it was created".into(),
+                    )))
+                }
             }
+
+            /// The session of `owner` for `sha256`, read in `tx`.
+            async fn session_of(
+                tx: &mut Transaction<'_, $db>,
+                owner: &OwnerId,
+                sha256: &ContentHash,
+            ) -> MetaResult<Option<Session>> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM uploads WHERE owner = $1 AND sha256 = $2"
+                ))
+                .bind(owner.as_str())
+                .bind(sha256.to_hex())
+                .fetch_optional(&mut **tx)
+                .await?;
+                Ok(row.as_ref().map(session_from_row).transpose()?)
+            }
+
+            /// What `owner` holds in sessions live at `now`, read in `tx`.
+            async fn usage_of(
+                tx: &mut Transaction<'_, $db>,
+                owner: &OwnerId,
+                now: DateTime<Utc>,
+            ) -> MetaResult<OwnerUsage> {
+                let row = sqlx::query(OWNER_USAGE)
+                    .bind(owner.as_str())
+                    .bind($dialect::time(now))
+                    .fetch_one(&mut **tx)
+                    .await?;
+                usage_from_row(&row)
+            }
+
+            fn usage_from_row(row: &$row) -> MetaResult<OwnerUsage> {
+                Ok(OwnerUsage {
+                    sessions: to_u64(row.try_get("n")?)?,
+                    bytes: to_u64(row.try_get("bytes")?)?,
+                })
+            }
+
+            /// The live sessions of `$1` at `$2`: uploading and unexpired, or merging.
+            const OWNER_USAGE: &str =
+                "SELECT count(*) AS n, CAST(coalesce(sum(size), 0) AS BIGINT) AS bytes
+                 FROM uploads
+                 WHERE owner = $1 AND (status = 'merging'
+                       OR (status = 'uploading' AND expires_at >= $2))";
 
             fn session_from_row(row: &$row) -> Result<Session, sqlx::Error> {
                 Ok(Session {
@@ -173,66 +284,25 @@ macro_rules! meta_store {
                     owner: &OwnerId,
                     now: DateTime<Utc>,
                 ) -> MetaResult<OwnerUsage> {
-                    let row = sqlx::query(
-                        "SELECT count(*) AS n, CAST(coalesce(sum(size), 0) AS BIGINT) AS bytes
-                         FROM uploads
-                         WHERE owner = $1 AND (status = 'merging'
-                               OR (status = 'uploading' AND expires_at >= $2))",
-                    )
-                    .bind(owner.as_str())
-                    .bind($dialect::time(now))
-                    .fetch_one(&self.pool)
-                    .await?;
-                    Ok(OwnerUsage {
-                        sessions: to_u64(row.try_get("n")?)?,
-                        bytes: to_u64(row.try_get("bytes")?)?,
-                    })
+                    let row = sqlx::query(OWNER_USAGE)
+                        .bind(owner.as_str())
+                        .bind($dialect::time(now))
+                        .fetch_one(&self.pool)
+                        .await?;
+                    usage_from_row(&row)
                 }
 
                 async fn insert_session(&self, session: &Session) -> MetaResult<Inserted> {
-                    for _ in 0..INSERT_ATTEMPTS {
-                        let mut tx = self.begin_write().await?;
-                        let created = sqlx::query(concat!(
-                            "INSERT INTO uploads (id, owner, sha256, size, chunk_size, chunk_count,
-                                                  filename, content_type, status, expires_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                             ON CONFLICT (owner, sha256) DO NOTHING
-                             RETURNING ",
-                            session_columns!()
-                        ))
-                        .bind(session.id.as_str())
-                        .bind(session.owner.as_str())
-                        .bind(session.sha256.to_hex())
-                        .bind(to_i64(session.size))
-                        .bind(to_i64(session.chunk_size))
-                        .bind(to_i64(session.chunk_count()))
-                        .bind(session.filename.as_ref().map(FileName::as_str))
-                        .bind(session.content_type.as_ref().map(MediaType::as_str))
-                        .bind(session.status.as_str())
-                        .bind($dialect::time(session.expires_at))
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        if let Some(row) = created {
-                            tx.commit().await?;
-                            return Ok(Inserted::Created(session_from_row(&row)?));
-                        }
-                        let existing = sqlx::query(concat!(
-                            "SELECT ",
-                            session_columns!(),
-                            " FROM uploads WHERE owner = $1 AND sha256 = $2"
-                        ))
-                        .bind(session.owner.as_str())
-                        .bind(session.sha256.to_hex())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        tx.commit().await?;
-                        if let Some(row) = existing {
-                            return Ok(Inserted::Existing(session_from_row(&row)?));
-                        }
-                    }
-                    Err(MetaError::Unavailable(sqlx::Error::Protocol(
-                        "a session kept vanishing while it was created".into(),
-                    )))
+                    self.insert_session_checked(session, None).await
+                }
+
+                async fn insert_session_within(
+                    &self,
+                    session: &Session,
+                    quota: SessionQuota,
+                    now: DateTime<Utc>,
+                ) -> MetaResult<Inserted> {
+                    self.insert_session_checked(session, Some((quota, now))).await
                 }
 
                 async fn delete_session(&self, id: &UploadId) -> MetaResult<bool> {

@@ -55,6 +55,9 @@ mod dialect {
     pub(super) const CLOCK: &str =
         "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER) AS now";
 
+    /// No lock beyond the write lock every writing transaction holds.
+    pub(super) const LOCK_OWNER: Option<&str> = None;
+
     /// A time as milliseconds since the Unix epoch.
     pub(super) fn time(time: DateTime<Utc>) -> i64 {
         time.timestamp_millis()

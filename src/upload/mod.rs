@@ -131,7 +131,6 @@ impl Uploads {
         let status = if instant {
             UploadStatus::Complete
         } else {
-            self.check_owner_limits(owner, request.size, now).await?;
             UploadStatus::Uploading
         };
         let session = Session {
@@ -145,13 +144,25 @@ impl Uploads {
             status,
             expires_at,
         };
-        let (created, session) = match self.meta.insert_session(&session).await? {
+        let quota = self
+            .session_quota()
+            .filter(|_| status == UploadStatus::Uploading);
+        let inserted = match quota {
+            Some(quota) => {
+                self.meta
+                    .insert_session_within(&session, quota, now)
+                    .await?
+            }
+            None => self.meta.insert_session(&session).await?,
+        };
+        let (created, session) = match inserted {
             Inserted::Created(session) if status == UploadStatus::Uploading => {
                 (Created::New, session)
             }
             Inserted::Created(session) | Inserted::Existing(session) => {
                 (Created::Existing, session)
             }
+            Inserted::OverQuota(usage) => return Err(self.over_limit(usage)),
         };
         Ok((created, self.view(&session).await?))
     }

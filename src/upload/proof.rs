@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use ferry_proto::{ContentHash, ProofChallenge, UploadStatus, proof_of};
 use subtle::ConstantTimeEq;
 
@@ -13,7 +12,7 @@ use super::error::{UploadError, UploadResult};
 use super::policy::InstantUpload;
 use super::validate::ValidCreate;
 use crate::ids::OwnerId;
-use crate::meta::{FileRecord, Session};
+use crate::meta::{FileRecord, OwnerUsage, Session, SessionQuota};
 
 /// When an owner over its limits may try again: sessions end by being
 /// completed, aborted or swept, none of which a client can time exactly.
@@ -83,29 +82,26 @@ impl Uploads {
         ))
     }
 
-    /// Refuses a new session that would take `owner` over its limits.
-    pub(super) async fn check_owner_limits(
-        &self,
-        owner: &OwnerId,
-        size: u64,
-        now: DateTime<Utc>,
-    ) -> UploadResult<()> {
-        let Some(limits) = self.policy.owner_limits else {
-            return Ok(());
+    /// The quota a new uploading session must fit in, when owners have limits.
+    pub(super) fn session_quota(&self) -> Option<SessionQuota> {
+        self.policy.owner_limits.map(|limits| SessionQuota {
+            max_sessions: limits.max_sessions,
+            max_bytes: limits.max_staged_bytes,
+        })
+    }
+
+    /// The refusal of a new session that did not fit beside `usage`.
+    pub(super) fn over_limit(&self, usage: OwnerUsage) -> UploadError {
+        let what = match self.policy.owner_limits {
+            Some(limits) if usage.sessions >= limits.max_sessions => {
+                format!("at most {} live upload sessions", limits.max_sessions)
+            }
+            Some(limits) => format!("at most {} bytes in live uploads", limits.max_staged_bytes),
+            None => "no more live uploads now".to_owned(),
         };
-        let usage = self.meta.owner_usage(owner, now).await?;
-        if usage.sessions >= limits.max_sessions {
-            return Err(UploadError::OverLimit {
-                what: format!("at most {} live upload sessions", limits.max_sessions),
-                retry_after: OVER_LIMIT_RETRY,
-            });
+        UploadError::OverLimit {
+            what,
+            retry_after: OVER_LIMIT_RETRY,
         }
-        if usage.bytes.saturating_add(size) > limits.max_staged_bytes {
-            return Err(UploadError::OverLimit {
-                what: format!("at most {} bytes in live uploads", limits.max_staged_bytes),
-                retry_after: OVER_LIMIT_RETRY,
-            });
-        }
-        Ok(())
     }
 }

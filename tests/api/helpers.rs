@@ -35,6 +35,7 @@ impl Backend {
 }
 
 /// A running server and what a test needs to talk to it.
+#[derive(Clone)]
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -153,6 +154,24 @@ async fn start(
     }
 }
 
+/// The HS256 secret of servers started with [`with_tokens`].
+pub const JWT_SECRET: &str = "a test secret of at least thirty-two bytes";
+
+/// Turns authentication on with the HS256 secret [`JWT_SECRET`].
+pub fn with_tokens(settings: &mut Settings) {
+    settings.security.jwt_secret = Some(JWT_SECRET.to_owned().into());
+}
+
+/// A valid HS256 token for owner `sub`, signed with [`JWT_SECRET`].
+pub fn token_for(sub: &str) -> String {
+    ferry::access::issue_hs256(
+        JWT_SECRET.as_bytes(),
+        sub,
+        Duration::from_secs(600),
+        std::time::SystemTime::now(),
+    )
+}
+
 /// Hex SHA-256 of some bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -168,6 +187,46 @@ pub fn test_bytes(len: usize, seed: u8) -> Vec<u8> {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// The same server, spoken to with `Authorization: Bearer <token>` on
+    /// every request, so every helper acts as that token's owner.
+    pub fn as_bearer(&self, token: &str) -> TestApp {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = format!("Bearer {token}").parse().expect("a header value");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("a client");
+        TestApp {
+            client,
+            ..self.clone()
+        }
+    }
+
+    /// The same server, as the owner `sub` with a valid HS256 token.
+    pub fn as_owner(&self, sub: &str) -> TestApp {
+        self.as_bearer(&token_for(sub))
+    }
+
+    /// What is stored: every object key, and the live sessions and staged
+    /// bytes of each of `owners`; equal snapshots mean nothing changed.
+    pub async fn snapshot(&self, owners: &[&str]) -> Snapshot {
+        let mut usage = Vec::new();
+        for owner in owners {
+            let id = ferry::ids::OwnerId::parse(*owner).expect("an owner id");
+            let held = self
+                .meta
+                .owner_usage(&id, chrono::Utc::now())
+                .await
+                .expect("owner usage");
+            usage.push((owner.to_string(), held.sessions, held.bytes));
+        }
+        Snapshot {
+            keys: self.stored_keys().await,
+            usage,
+        }
     }
 
     pub async fn create(&self, body: Value) -> Response {
@@ -286,6 +345,43 @@ impl TestApp {
         let keys = self.stored_keys().await;
         assert!(keys.is_empty(), "the store still holds {keys:?}");
     }
+}
+
+/// What a server holds, as [`TestApp::snapshot`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub keys: Vec<String>,
+    pub usage: Vec<(String, u64, u64)>,
+}
+
+/// Asserts a 401 `unauthorized` that asks for a bearer token.
+pub async fn assert_unauthorized(response: Response) -> Value {
+    let challenge = response
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .map(|value| value.to_str().expect("an ASCII challenge").to_owned());
+    let body = assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert!(
+        challenge
+            .as_deref()
+            .is_some_and(|value| value.starts_with("Bearer ")),
+        "WWW-Authenticate: {challenge:?}"
+    );
+    body
+}
+
+/// Asserts a 429 `too-many-requests` with a `Retry-After` of whole seconds;
+/// returns those seconds.
+pub async fn assert_too_many(response: Response) -> u64 {
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "too-many-requests").await;
+    let seconds = retry_after.expect("Retry-After in whole seconds");
+    assert!(seconds >= 1, "Retry-After: {seconds}");
+    seconds
 }
 
 /// Asserts an error answer: its status and contract code; returns its body.

@@ -36,11 +36,15 @@ macro_rules! on_both_backends {
     };
 }
 
+mod auth;
 mod chunks;
 mod complete;
 mod direct;
 mod downloads;
 mod instances;
+mod ownership;
+mod proof;
 mod s3;
 mod sessions;
+mod signed_links;
 mod transport;

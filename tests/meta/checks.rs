@@ -7,6 +7,7 @@ use chrono::{Duration, SubsecRound, Utc};
 use ferry::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use ferry::meta::{
     Chunk, Claim, FileRecord, Inserted, MergeLease, MetaStore, Published, Recorded, Session,
+    SessionQuota,
 };
 use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
 use sha2::{Digest, Sha256};
@@ -483,4 +484,72 @@ pub async fn the_database_tells_the_time(meta: &dyn MetaStore) {
         later = meta.clock().await.expect("the database's time");
     }
     assert!(later > first);
+}
+
+pub(crate) async fn a_session_quota_holds_against_concurrent_inserts(meta: &dyn MetaStore) {
+    let quota = SessionQuota {
+        max_sessions: 2,
+        max_bytes: 100,
+    };
+    let now = Utc::now();
+    let racing: Vec<Session> = (0..10)
+        .map(|seed| session(&format!("r{seed}"), "alice", seed, 20))
+        .collect();
+    let answers = futures::future::join_all(
+        racing
+            .iter()
+            .map(|session| meta.insert_session_within(session, quota, now)),
+    )
+    .await;
+    let created = answers
+        .iter()
+        .filter(|answer| matches!(answer, Ok(Inserted::Created(_))))
+        .count();
+    assert_eq!(created, 2, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|answer| matches!(answer, Ok(Inserted::Created(_) | Inserted::OverQuota(_))))
+    );
+    let usage = meta.owner_usage(&owner("alice"), now).await.expect("usage");
+    assert_eq!((usage.sessions, usage.bytes), (2, 40));
+
+    let winner = answers
+        .into_iter()
+        .find_map(|answer| match answer {
+            Ok(Inserted::Created(session)) => Some(session),
+            _ => None,
+        })
+        .expect("a winner");
+    let again = session("again", "alice", winner.sha256.as_bytes()[0], 20);
+    assert_eq!(
+        meta.insert_session_within(&again, quota, now)
+            .await
+            .expect("insert"),
+        Inserted::Existing(winner),
+        "an existing session is found, not refused, when the quota is full"
+    );
+    let roomy = SessionQuota {
+        max_sessions: 10,
+        max_bytes: 100,
+    };
+    assert_eq!(
+        meta.insert_session_within(&session("big", "alice", 50, 61), roomy, now)
+            .await
+            .expect("insert"),
+        Inserted::OverQuota(usage),
+        "60 bytes more would take alice over 100"
+    );
+    assert!(matches!(
+        meta.insert_session_within(&session("fits", "alice", 51, 60), roomy, now)
+            .await
+            .expect("insert"),
+        Inserted::Created(_)
+    ));
+    assert!(matches!(
+        meta.insert_session_within(&session("bob", "bob", 52, 100), roomy, now)
+            .await
+            .expect("insert"),
+        Inserted::Created(_)
+    ));
 }

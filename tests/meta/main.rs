@@ -38,4 +38,5 @@ on_both_databases!(
     a_failed_merge_marks_the_session_failed,
     the_sweep_queries_find_what_they_promise,
     the_database_tells_the_time,
+    a_session_quota_holds_against_concurrent_inserts,
 );

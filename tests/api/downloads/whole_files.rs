@@ -223,16 +223,16 @@ async fn quotes_and_percent_signs_in_a_filename_stay_out_of_the_fallback(backend
         header(&response, "content-disposition"),
         "attachment; filename=\"100_.txt\"; filename*=UTF-8''100%25.txt"
     );
-    for name in [
-        "a%0D%0Ab.txt",
-        "a%5Cb.txt",
-        "a%E2%80%AEfdp.exe",
-        "a%FFb.txt",
+    for (name, field) in [
+        ("a%0D%0Ab.txt", "filename"),
+        ("a%5Cb.txt", "filename"),
+        ("a%E2%80%AEfdp.exe", "filename"),
+        ("a%FFb.txt", "path"),
     ] {
         let path = format!("/v1/files/{sha}/{name}");
         let response = send(&app, Method::GET, &path, &[]).await;
         let body = assert_error(response, StatusCode::BAD_REQUEST, "invalid-request").await;
-        assert_eq!(body["field"], "filename", "{name}");
+        assert_eq!(body["field"], field, "{name}");
     }
 }
 
