@@ -3,7 +3,8 @@
 //! Keys are laid out so that any instance can find any object:
 //! `chunks/<upload id>/<index>.<token>` for a staged chunk,
 //! `files/<sha256>/<token>` for merged (and then published) bytes,
-//! `files/direct/<token>` for one-request uploads.
+//! `files/direct/<token>` for one-request uploads,
+//! `multipart/<token>` for the note of a multipart upload under way.
 //! The store is a local folder or an S3-compatible bucket; no instance
 //! keeps anything of its own on disk when it is a bucket.
 //! A fresh token per write means that no write ever overwrites another:
@@ -28,9 +29,11 @@ use ferry_proto::ContentHash;
 use crate::ids::{ObjectKey, UploadId, WriteToken};
 
 mod s3;
+mod tracked;
 mod writer;
 
 pub use s3::{MIN_PART_SIZE, S3Options};
+use tracked::{NOTES, Note, TrackedBucket};
 use writer::{ObjectWriter, PendingAborts};
 
 /// A failure of the object store.
@@ -101,10 +104,22 @@ pub struct Written {
     pub sha256: ContentHash,
 }
 
+/// A multipart upload noted in a bucket.
+#[derive(Debug, Clone)]
+pub struct NotedUpload {
+    location: Path,
+    note: Note,
+    /// The key the upload writes.
+    pub target: ObjectKey,
+    /// When the upload started.
+    pub noted_at: DateTime<Utc>,
+}
+
 /// The object store with ferry's key layout, streaming in and out.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
+    tracked: Option<TrackedBucket>,
     aborts: PendingAborts,
     part_size: usize,
     local: Option<Arc<LocalFileSystem>>,
@@ -132,8 +147,14 @@ impl BlobStore {
                 )
             })?,
             Ok(url) if url.scheme() == "s3" => {
-                let store = s3::open(&url, s3)?;
-                return Ok(Self::new(store, s3.part_size));
+                let bucket = s3::open(&url, s3)?;
+                return Ok(BlobStore {
+                    store: bucket.notes.clone(),
+                    tracked: Some(bucket),
+                    aborts: PendingAborts::default(),
+                    part_size: s3.part_size,
+                    local: None,
+                });
             }
             Ok(url) if url.scheme().len() > 1 => {
                 return Err(BlobError::io(
@@ -151,6 +172,7 @@ impl BlobStore {
             Arc::new(LocalFileSystem::new_with_prefix(&folder)?.with_automatic_cleanup(true));
         Ok(BlobStore {
             store: local.clone(),
+            tracked: None,
             aborts: PendingAborts::default(),
             part_size: 1 << 20,
             local: Some(local),
@@ -161,6 +183,7 @@ impl BlobStore {
     pub fn new(store: Arc<dyn ObjectStore>, part_size: usize) -> Self {
         BlobStore {
             store,
+            tracked: None,
             aborts: PendingAborts::default(),
             part_size,
             local: None,
@@ -215,6 +238,7 @@ impl BlobStore {
     {
         let mut writer = ObjectWriter::new(
             self.store.clone(),
+            self.tracked.clone(),
             self.aborts.clone(),
             path(key),
             self.part_size,
@@ -343,6 +367,48 @@ impl BlobStore {
             .try_collect()
             .await
             .map_err(BlobError)
+    }
+
+    /// The multipart uploads whose notes are in the bucket: running, or left
+    /// by a process that died. Empty for stores other than buckets.
+    pub async fn noted_uploads(&self) -> Result<Vec<NotedUpload>, BlobError> {
+        if self.tracked.is_none() {
+            return Ok(Vec::new());
+        }
+        let notes: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(Some(&Path::from(NOTES)))
+            .try_collect()
+            .await?;
+        let mut noted = Vec::new();
+        for meta in notes {
+            let bytes = match self.store.get(&meta.location).await {
+                Ok(found) => found.bytes().await?,
+                Err(object_store::Error::NotFound { .. }) => continue,
+                Err(error) => return Err(error.into()),
+            };
+            let Some(note) = Note::parse(&bytes) else {
+                continue;
+            };
+            let Ok(target) = ObjectKey::parse(note.key.clone()) else {
+                continue;
+            };
+            noted.push(NotedUpload {
+                location: meta.location,
+                note,
+                target,
+                noted_at: meta.last_modified,
+            });
+        }
+        Ok(noted)
+    }
+
+    /// Aborts a noted multipart upload and removes its note.
+    pub async fn abort_noted(&self, upload: &NotedUpload) -> Result<(), BlobError> {
+        match &self.tracked {
+            Some(bucket) => Ok(bucket.abandon(&upload.location, &upload.note).await?),
+            None => Ok(()),
+        }
     }
 
     /// Deletes one object; a missing object is not an error.

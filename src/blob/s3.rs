@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::BlobError;
+use super::tracked::TrackedBucket;
 
 /// The smallest part S3 accepts in a multipart upload, but for the last.
 pub const MIN_PART_SIZE: usize = 5 << 20;
@@ -52,9 +53,10 @@ impl Default for S3Options {
     }
 }
 
-/// Opens `s3://<bucket>[/<prefix>]`, every key under the prefix.
-pub(super) fn open(url: &Url, options: &S3Options) -> Result<Arc<dyn ObjectStore>, BlobError> {
-    let bucket = url
+/// Opens `s3://<bucket>[/<prefix>]`: the store of every key under the
+/// prefix, and the bucket whose multipart uploads are tracked.
+pub(super) fn open(url: &Url, options: &S3Options) -> Result<TrackedBucket, BlobError> {
+    let name = url
         .host_str()
         .filter(|bucket| !bucket.is_empty())
         .ok_or_else(|| config_error(format!("{url} names no bucket: use s3://BUCKET[/PREFIX]")))?;
@@ -65,7 +67,7 @@ pub(super) fn open(url: &Url, options: &S3Options) -> Result<Arc<dyn ObjectStore
         )));
     }
     let mut builder = AmazonS3Builder::from_env()
-        .with_bucket_name(bucket)
+        .with_bucket_name(name)
         .with_virtual_hosted_style_request(options.virtual_hosted)
         .with_client_options(
             ClientOptions::new()
@@ -86,14 +88,19 @@ pub(super) fn open(url: &Url, options: &S3Options) -> Result<Arc<dyn ObjectStore
             .with_endpoint(endpoint)
             .with_allow_http(endpoint.starts_with("http://"));
     }
-    let bucket_store = builder.build()?;
-    let prefix = url.path().trim_matches('/');
-    if prefix.is_empty() {
-        return Ok(Arc::new(bucket_store));
-    }
-    let prefix = Path::parse(prefix)
+    let bucket = builder.build()?;
+    let prefix = Path::parse(url.path().trim_matches('/'))
         .map_err(|error| config_error(format!("the prefix in {url} is not usable: {error}")))?;
-    Ok(Arc::new(PrefixStore::new(bucket_store, prefix)))
+    let notes: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+        Arc::new(bucket.clone())
+    } else {
+        Arc::new(PrefixStore::new(bucket.clone(), prefix.clone()))
+    };
+    Ok(TrackedBucket {
+        bucket: Arc::new(bucket),
+        prefix,
+        notes,
+    })
 }
 
 fn config_error(message: String) -> BlobError {

@@ -10,6 +10,8 @@ use object_store::path::Path;
 use object_store::{MultipartUpload, ObjectStore, PutPayload};
 use tokio::task::JoinSet;
 
+use super::tracked::TrackedBucket;
+
 /// Parts sent at once; memory is one part being filled plus these.
 const PARTS_IN_FLIGHT: usize = 2;
 
@@ -43,6 +45,7 @@ impl PendingAborts {
 /// A write of one object, streaming.
 pub(super) struct ObjectWriter {
     store: Arc<dyn ObjectStore>,
+    tracked: Option<TrackedBucket>,
     aborts: PendingAborts,
     path: Path,
     part_size: usize,
@@ -52,16 +55,19 @@ pub(super) struct ObjectWriter {
 }
 
 impl ObjectWriter {
-    /// A write to `path`, in parts of `part_size` bytes once it needs parts;
-    /// if it is dropped unfinished, its abort joins `aborts`.
+    /// A write to `path`, in parts of `part_size` bytes once it needs parts
+    /// (noted in `tracked` when the store is a bucket); if it is dropped
+    /// unfinished, its abort joins `aborts`.
     pub(super) fn new(
         store: Arc<dyn ObjectStore>,
+        tracked: Option<TrackedBucket>,
         aborts: PendingAborts,
         path: Path,
         part_size: usize,
     ) -> Self {
         ObjectWriter {
             store,
+            tracked,
             aborts,
             path,
             part_size,
@@ -89,9 +95,13 @@ impl ObjectWriter {
         let part = std::mem::take(&mut self.buffer).freeze();
         let upload = match &mut self.upload {
             Some(upload) => upload,
-            None => self
-                .upload
-                .insert(self.store.put_multipart(&self.path).await?),
+            None => {
+                let started = match &self.tracked {
+                    Some(bucket) => bucket.start(&self.path).await?,
+                    None => self.store.put_multipart(&self.path).await?,
+                };
+                self.upload.insert(started)
+            }
         };
         while self.parts.len() >= PARTS_IN_FLIGHT {
             finished(self.parts.join_next().await)?;

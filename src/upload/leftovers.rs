@@ -1,7 +1,10 @@
 //! Collecting what a crash or a failed delete can leave in the object store
 //! with no database row needing it: chunk folders of sessions that are gone
 //! or done, and merged or one-request files that were stored but never
-//! published (or published twice, the second copy not deleted).
+//! published (or published twice, the second copy not deleted), and
+//! multipart uploads a killed process left unfinished in a bucket: a
+//! merge's once no lease holds its key, any other once it is older than
+//! the minimum age.
 
 use std::time::Duration;
 
@@ -36,6 +39,19 @@ impl Uploads {
         for key in self.blobs.list_written_before("files", cutoff).await? {
             if !self.meta.object_key_in_use(&key).await? {
                 self.blobs.delete(&key).await?;
+                removed += 1;
+            }
+        }
+        for upload in self.blobs.noted_uploads().await? {
+            let target = upload.target.as_str();
+            let merging = target.starts_with("files/") && !target.starts_with("files/direct/");
+            let abandoned = if merging {
+                !self.meta.object_key_in_use(&upload.target).await?
+            } else {
+                upload.noted_at < cutoff
+            };
+            if abandoned {
+                self.blobs.abort_noted(&upload).await?;
                 removed += 1;
             }
         }
