@@ -8,6 +8,7 @@ use clap::{Args, FromArgMatches};
 use ferry_proto::{parse_duration, parse_size};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::telemetry::LogFormat;
 use crate::upload::{Limits, Timings};
 
 mod bucket;
@@ -91,6 +92,10 @@ pub struct Settings {
     /// stop (SIGTERM, SIGINT); running merges are then handed back.
     #[arg(long, env = "FERRY_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// How log lines are written: `text` for a terminal, `json` for a log store.
+    #[arg(long, env = "FERRY_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 
     /// Tokens, download access, instant upload, limits and timeouts.
     #[command(flatten)]

@@ -26,7 +26,7 @@ use crate::meta::sqlite::SqliteMeta;
 use crate::upload::{AccessPolicy, DownloadLinks, InstantUpload, OwnerLimits, Uploads};
 
 /// One access-log line per request: peer, request line, status, bytes, time.
-const ACCESS_LOG: &str = "%a \"%r\" %s %b %Dms";
+const ACCESS_LOG: &str = "%a \"%r\" %s %b %Dms %{x-request-id}o";
 
 /// Returns when the process is told to stop: SIGTERM, or SIGINT (Ctrl-C).
 async fn stop_signal() {
@@ -107,6 +107,7 @@ impl Application {
                     .wrap(actix_web::middleware::NormalizePath::trim())
                     .wrap(from_fn(http::guard_head))
                     .wrap(Logger::new(ACCESS_LOG))
+                    .wrap(from_fn(http::tag_request))
                     .configure(http::configure)
                     .default_service(web::to(http::not_found))
             },

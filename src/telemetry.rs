@@ -1,13 +1,31 @@
-//! Logging: human-readable lines on stderr, filtered by `RUST_LOG`
-//! (default `info`).
+//! Logging on stderr, filtered by `RUST_LOG` (default `info`): readable
+//! lines for a terminal, or one JSON object per line for Loki or
+//! Elasticsearch, each carrying the spans it happened in (the request id
+//! among them).
 
 use tracing_subscriber::EnvFilter;
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// Installs the global subscriber; a second call does nothing.
-pub fn init() {
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(false)
+            .with_span_list(true)
+            .try_init(),
+    };
 }

@@ -12,7 +12,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(command) = command {
         return commands::run(&command, &settings);
     }
-    ferry::telemetry::init();
+    ferry::telemetry::init(settings.log_format);
     let database = if settings.uses_postgres() {
         "PostgreSQL".to_owned()
     } else {

@@ -22,6 +22,7 @@ mod incoming;
 mod json_object;
 mod owner;
 mod request_head;
+mod request_id;
 mod uploads;
 
 pub use connection::{ConnectionLimits, Watched};
@@ -30,6 +31,7 @@ pub use downloads::DownloadGate;
 pub use incoming::BodyTimeout;
 pub use owner::{Gatekeeper, Owner};
 pub use request_head::{MAX_HEAD_BYTES, MAX_HEADER_BYTES, guard_head};
+pub use request_id::{REQUEST_ID, tag_request};
 
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SubsecRound, Utc};
 use ferry_proto::{ContentHash, UploadStatus};
 use tokio::sync::{Semaphore, watch};
+use tracing::Instrument;
 
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
@@ -62,7 +63,7 @@ impl Registry {
         }
     }
 
-    fn is_stopping(&self) -> bool {
+    pub(super) fn is_stopping(&self) -> bool {
         *self.stopping.borrow()
     }
 
@@ -177,7 +178,8 @@ impl Uploads {
         running.insert(session.id.clone(), done.clone());
         drop(running);
         let uploads = self.clone();
-        tokio::spawn(async move {
+        let started_by = tracing::Span::current();
+        let merging = async move {
             let id = session.id.clone();
             let permit = uploads.merges.permits.clone().acquire_owned().await;
             if let Err(error) = uploads.merge(session).await {
@@ -186,7 +188,8 @@ impl Uploads {
             drop(permit);
             uploads.merges.lock().remove(&id);
             finished.send_replace(true);
-        });
+        };
+        tokio::spawn(merging.instrument(started_by));
         done
     }
 

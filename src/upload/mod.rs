@@ -89,8 +89,12 @@ impl Uploads {
         }
     }
 
-    /// Answers whether both stores respond.
+    /// Answers whether this instance should get traffic: it is not stopping
+    /// and both stores respond.
     pub async fn ready(&self) -> UploadResult<()> {
+        if self.merges.is_stopping() {
+            return Err(UploadError::Stopping);
+        }
         self.meta.ping().await?;
         self.blobs.ping().await?;
         Ok(())

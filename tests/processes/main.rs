@@ -10,9 +10,10 @@ mod databases;
 #[path = "../common/s3_server.rs"]
 mod s3_server;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -35,18 +36,24 @@ const CHUNK: usize = 1 << 20;
 struct Instance {
     url: String,
     child: Child,
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Instance {
-    /// Starts ferryd over `database` and `bucket`, once it answers `/healthz`.
+    /// Starts ferryd over `database` and `bucket`, once it listens.
     fn start(database: &TestDatabase, bucket: &str) -> Instance {
+        Instance::start_with(database, bucket, &[])
+    }
+
+    /// Starts ferryd with extra environment.
+    fn start_with(database: &TestDatabase, bucket: &str, env: &[(&str, &str)]) -> Instance {
         let s3 = S3Server::shared();
         let options = s3.options();
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ferryd"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferryd"))
             .env_clear()
             .env("FERRY_BIND", format!("127.0.0.1:{port}"))
             .env("DATABASE_URL", &database.url)
@@ -64,14 +71,17 @@ impl Instance {
             .env("FERRY_SWEEP_INTERVAL", "300ms")
             .env("FERRY_SHUTDOWN_GRACE", "10s")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("ferryd starts");
+        let log = collect_lines(child.stderr.take().expect("ferryd's stderr"));
         let instance = Instance {
             url: format!("http://127.0.0.1:{port}"),
             child,
+            log,
         };
         let address = format!("127.0.0.1:{port}");
         let started = Instant::now();
@@ -80,6 +90,14 @@ impl Instance {
             std::thread::sleep(Duration::from_millis(20));
         }
         instance
+    }
+
+    /// The lines logged so far.
+    fn log(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     fn url(&self, path: &str) -> String {
@@ -114,6 +132,20 @@ impl Drop for Instance {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Reads a child's output into lines, for as long as it writes.
+fn collect_lines(output: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let kept = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            kept.lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(line);
+        }
+    });
+    lines
 }
 
 fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
@@ -361,4 +393,67 @@ async fn a_stopped_instance_answers_its_chunk_and_hands_its_merge_back() {
         .await
         .unwrap();
     assert_eq!(progress["received_chunks"], json!([[0, 0]]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_follow_a_request_by_its_id_into_its_background_merge() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let s3 = S3Server::shared();
+    let bucket = s3.new_bucket().await;
+    let instance = Instance::start_with(
+        &database,
+        &bucket,
+        &[("FERRY_LOG_FORMAT", "json"), ("RUST_LOG", "info")],
+    );
+    let client = reqwest::Client::new();
+    let data = random_bytes(3 * CHUNK, 4);
+    let sha = hex_sha256(&data);
+    send_everywhere(&client, &[&instance], &data).await;
+
+    let answer = client
+        .post(instance.url(&format!("/v1/uploads/{sha}/complete")))
+        .header("x-request-id", "story-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["x-request-id"], "story-42");
+    let unnamed = client.get(instance.url("/healthz")).send().await.unwrap();
+    let generated = unnamed.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        generated.len() == 32 && generated.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{generated}"
+    );
+    let forged = client
+        .get(instance.url("/healthz"))
+        .header("x-request-id", "a\"}, {\"forged\": 1")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(forged.headers()["x-request-id"], "a\"}, {\"forged\": 1");
+
+    let published_in_story = |line: &Value| {
+        line["fields"]["message"] == "published"
+            && line["spans"]
+                .as_array()
+                .is_some_and(|spans| spans.iter().any(|span| span["request_id"] == "story-42"))
+    };
+    let started = Instant::now();
+    loop {
+        let lines: Vec<Value> = instance
+            .log()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+            .collect();
+        if lines.iter().any(published_in_story) {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no merge line carried the request id: {lines:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
