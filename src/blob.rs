@@ -28,6 +28,7 @@ use ferry_proto::ContentHash;
 
 use crate::ids::{ObjectKey, UploadId, WriteToken};
 
+mod local_read;
 mod s3;
 mod tracked;
 mod writer;
@@ -317,6 +318,10 @@ impl BlobStore {
         key: &ObjectKey,
         range: Option<Range<u64>>,
     ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+        if let Some(local) = &self.local {
+            let file = local.path_to_filesystem(&path(key))?;
+            return local_read::read_local(file, range).await;
+        }
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
             ..GetOptions::default()
