@@ -363,6 +363,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Whether a published file, or a merge under way, points at this key.
     async fn object_key_in_use(&self, object_key: &ObjectKey) -> MetaResult<bool>;
 
+    /// Whether a merge under way writes to this key (its lease names it).
+    async fn merge_writes_to(&self, object_key: &ObjectKey) -> MetaResult<bool>;
+
     /// Gives up a lease if its token still matches, leaving any merging
     /// session for a later attempt; `false` when the token no longer held it.
     async fn drop_merge(&self, sha256: &ContentHash, token: &WriteToken) -> MetaResult<bool>;

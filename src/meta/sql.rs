@@ -627,6 +627,14 @@ macro_rules! meta_store {
                     Ok(found.is_some())
                 }
 
+                async fn merge_writes_to(&self, object_key: &ObjectKey) -> MetaResult<bool> {
+                    let found = sqlx::query("SELECT 1 FROM merges WHERE object_key = $1")
+                        .bind(object_key.as_str())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    Ok(found.is_some())
+                }
+
                 async fn object_key_in_use(&self, object_key: &ObjectKey) -> MetaResult<bool> {
                     let found = sqlx::query(
                         "SELECT 1 FROM files WHERE object_key = $1

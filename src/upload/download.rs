@@ -27,11 +27,18 @@ pub struct Download {
 impl Uploads {
     /// Opens the published file with this hash.
     pub async fn open_file(&self, sha256: &ContentHash) -> UploadResult<Download> {
-        let file = self
-            .meta
-            .find_file(sha256)
-            .await?
-            .ok_or(UploadError::FileNotFound)?;
+        let file = match self.published.get(sha256) {
+            Some(file) => file,
+            None => {
+                let file = self
+                    .meta
+                    .find_file(sha256)
+                    .await?
+                    .ok_or(UploadError::FileNotFound)?;
+                self.published.remember(&file);
+                file
+            }
+        };
         Ok(Download {
             file,
             blobs: self.blobs.clone(),

@@ -2,9 +2,9 @@
 //! with no database row needing it: chunk folders of sessions that are gone
 //! or done, and merged or one-request files that were stored but never
 //! published (or published twice, the second copy not deleted), and
-//! multipart uploads a killed process left unfinished in a bucket: a
-//! merge's once no lease holds its key, any other once it is older than
-//! the minimum age.
+//! multipart uploads a killed process left unfinished in a bucket, or
+//! finished without removing their note: a merge's once no lease names its
+//! key, any other once it is older than the minimum age.
 
 use std::time::Duration;
 
@@ -46,7 +46,7 @@ impl Uploads {
             let target = upload.target.as_str();
             let merging = target.starts_with("files/") && !target.starts_with("files/direct/");
             let abandoned = if merging {
-                !self.meta.object_key_in_use(&upload.target).await?
+                !self.meta.merge_writes_to(&upload.target).await?
             } else {
                 upload.noted_at < cutoff
             };

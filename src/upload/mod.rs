@@ -22,6 +22,7 @@ mod limits;
 mod merge;
 mod policy;
 mod proof;
+mod published;
 mod sweep;
 mod validate;
 mod view;
@@ -68,6 +69,7 @@ pub struct Uploads {
     timings: Timings,
     policy: AccessPolicy,
     merges: merge::Registry,
+    published: published::PublishedFiles,
 }
 
 impl Uploads {
@@ -86,6 +88,7 @@ impl Uploads {
             timings,
             policy,
             merges: merge::Registry::default(),
+            published: published::PublishedFiles::default(),
         }
     }
 

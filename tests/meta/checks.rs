@@ -460,9 +460,16 @@ pub(crate) async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStor
         .await
         .expect("insert");
     let merging_key = lease(4, "running", "t4", 30).object_key;
-    for in_use in [key("files/direct/kept"), merging_key] {
+    for in_use in [key("files/direct/kept"), merging_key.clone()] {
         assert!(meta.object_key_in_use(&in_use).await.expect("in use"));
     }
+    assert!(meta.merge_writes_to(&merging_key).await.expect("written"));
+    assert!(
+        !meta
+            .merge_writes_to(&key("files/direct/kept"))
+            .await
+            .expect("written")
+    );
     assert!(
         !meta
             .object_key_in_use(&key("files/direct/leftover"))
