@@ -1,6 +1,9 @@
-//! What `ferryd` can be asked besides serving: print a token for an owner,
-//! or a signed download link, with the keys the settings name.
+//! `ferryd`'s command line: the settings, read from flags, environment and
+//! configuration file, and the commands it can run besides serving (print a
+//! token for an owner, or a signed download link; probe the running server,
+//! as a container's health check does).
 
+use std::ffi::OsString;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -9,8 +12,9 @@ use ferry_proto::parse_duration;
 use secrecy::ExposeSecret;
 
 use crate::access::{LinkSigner, issue_hs256};
-use crate::config::Settings;
+use crate::config::{self, LoadError, Settings};
 use crate::ids::OwnerId;
+use crate::probe;
 
 /// `ferryd`'s command line: the settings, and optionally a command.
 #[derive(Debug, Parser)]
@@ -26,6 +30,41 @@ pub struct Invocation {
     /// A command instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Invocation {
+    /// The invocation this process was started with: its arguments, its
+    /// environment and the configuration file they name. Help and usage
+    /// mistakes are shown by clap; an invalid setting is one line on
+    /// standard error. Either ends the process.
+    pub fn from_process() -> Invocation {
+        let env =
+            |name: &str| std::env::var_os(name).map(|value| value.to_string_lossy().into_owned());
+        match Invocation::load(std::env::args_os(), env) {
+            Ok(invocation) => invocation,
+            Err(LoadError::Usage(error)) => error.exit(),
+            Err(LoadError::Invalid(line)) => {
+                eprintln!("ferryd: {line}");
+                std::process::exit(2)
+            }
+        }
+    }
+
+    /// Reads an invocation from `args`, `env` and the configuration file
+    /// they name; when it starts the server, its settings must agree.
+    pub fn load(
+        args: impl IntoIterator<Item = impl Into<OsString>>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Invocation, LoadError> {
+        let (invocation, provenance) = config::load::<Invocation>(args, env)?;
+        if invocation.command.is_none() {
+            invocation
+                .settings
+                .validate()
+                .map_err(|message| LoadError::Invalid(provenance.explain(&message)))?;
+        }
+        Ok(invocation)
+    }
 }
 
 /// Commands that print something and exit.
@@ -50,6 +89,16 @@ pub enum Command {
         /// Sign in the CDN type A scheme (`auth_key=`), valid for FERRY_CDN_AUTH_TTL.
         #[arg(long)]
         cdn: bool,
+    },
+    /// Ask the server listening on FERRY_BIND for a path; exit 0 only on a
+    /// 200 (a health check that needs no curl).
+    Probe {
+        /// The path to ask for: `/readyz` (ready for traffic) or `/healthz` (alive).
+        #[arg(long, default_value = "/readyz")]
+        path: String,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "3s", value_parser = parse_duration)]
+        timeout: Duration,
     },
 }
 
@@ -88,6 +137,10 @@ pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
                 signer.sign(path, *ttl, SystemTime::now())
             };
             println!("{link}");
+        }
+        Command::Probe { path, timeout } => {
+            let address = probe::local_address(settings.bind);
+            println!("{}", probe::probe(address, path, *timeout)?);
         }
     }
     Ok(())

@@ -1,10 +1,11 @@
-//! The server's settings: defaults, overridden by environment variables,
-//! overridden by command-line flags.
+//! The server's settings: defaults, overridden by a TOML file, overridden
+//! by environment variables, overridden by command-line flags.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, FromArgMatches};
+use clap::{ArgAction, Args, FromArgMatches};
 use ferry_proto::{parse_duration, parse_size};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -13,9 +14,11 @@ use crate::upload::{Limits, Timings};
 
 mod bucket;
 mod security;
+mod sources;
 
 pub use bucket::BucketSettings;
 pub use security::{DownloadAccess, InstantUploadMode, SecuritySettings};
+pub use sources::{LoadError, Provenance, Source, load};
 
 /// Longest duration a setting may name: ten years.
 const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
@@ -23,6 +26,11 @@ const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
 /// Everything `ferryd` can be told.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
+    /// TOML file of settings, each key the name of a flag with `_` for `-`
+    /// (`max_file_size = "1GiB"`); the environment and flags override it.
+    #[arg(long, env = "FERRY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Address and port to listen on.
     #[arg(long, env = "FERRY_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -93,6 +101,10 @@ pub struct Settings {
     #[arg(long, env = "FERRY_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
+    /// Serve the upload page at `/` (`false` leaves `/` a 404).
+    #[arg(long, env = "FERRY_UPLOAD_PAGE", default_value_t = true, action = ArgAction::Set)]
+    pub upload_page: bool,
+
     /// How log lines are written: `text` for a terminal, `json` for a log store.
     #[arg(long, env = "FERRY_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -142,7 +154,12 @@ impl Settings {
 
     /// Checks that the settings agree with each other.
     pub fn validate(&self) -> Result<(), String> {
-        self.limits().validate()?;
+        self.limits().validate().map_err(|reason| {
+            format!(
+                "FERRY_MAX_FILE_SIZE, FERRY_MIN_CHUNK_SIZE, FERRY_MAX_CHUNK_SIZE and \
+                 FERRY_MAX_CHUNKS disagree: {reason}"
+            )
+        })?;
         self.security.validate()?;
         self.bucket.validate()?;
         if !self.security.requires_tokens()
@@ -156,21 +173,21 @@ impl Settings {
             ));
         }
         if self.session_ttl < Duration::from_secs(1) || self.session_ttl > MAX_DURATION {
-            return Err("the session time to live must be between 1s and 3650d".into());
+            return Err("FERRY_SESSION_TTL must be between 1s and 3650d".into());
         }
         if self.merge_lease < Duration::from_millis(300)
             || self.merge_lease > Duration::from_secs(3600)
         {
-            return Err("the merge lease must be between 300ms and 1h".into());
+            return Err("FERRY_MERGE_LEASE must be between 300ms and 1h".into());
         }
         if self.merge_wait > Duration::from_secs(3600) {
-            return Err("the merge wait must be at most 1h".into());
+            return Err("FERRY_MERGE_WAIT must be at most 1h".into());
         }
         if self.shutdown_grace > Duration::from_secs(3600) {
             return Err("FERRY_SHUTDOWN_GRACE must be at most 1h".into());
         }
         if self.sweep_interval.is_zero() || self.sweep_interval > MAX_DURATION {
-            return Err("the sweep interval must be between 1ms and 3650d".into());
+            return Err("FERRY_SWEEP_INTERVAL must be between 1ms and 3650d".into());
         }
         Ok(())
     }

@@ -13,6 +13,8 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod meta;
+pub mod metrics;
+pub mod probe;
 pub mod range;
 pub mod startup;
 pub mod telemetry;

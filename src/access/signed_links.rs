@@ -29,6 +29,18 @@ pub enum LinkRefusal {
     Mismatch,
 }
 
+impl LinkRefusal {
+    /// A short stable name of the reason, for logs and metrics.
+    pub fn reason(self) -> &'static str {
+        match self {
+            LinkRefusal::Missing => "missing",
+            LinkRefusal::Malformed => "malformed",
+            LinkRefusal::Expired => "expired",
+            LinkRefusal::Mismatch => "mismatch",
+        }
+    }
+}
+
 /// The query parameters a signed link may carry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SignedQuery<'a> {

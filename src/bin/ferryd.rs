@@ -1,14 +1,13 @@
 //! `ferryd`: the ferry server, or one of its commands.
 
 use anyhow::Context;
-use clap::Parser;
 use ferry::commands::{self, Invocation};
 use ferry::startup::Application;
 use secrecy::ExposeSecret;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Invocation { settings, command } = Invocation::parse();
+    let Invocation { settings, command } = Invocation::from_process();
     if let Some(command) = command {
         return commands::run(&command, &settings);
     }

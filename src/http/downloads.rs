@@ -21,6 +21,7 @@ use ferry_proto::{ErrorCode, FileName};
 use super::body::{path_hash, utf8_target};
 use crate::access::{LinkSigner, SignedQuery};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::range::{
     ByteRange, Conditions, Decision, MultipartLayout, Validators, evaluate, format_http_date,
     multipart_content_type, multipart_layout, unsatisfied_content_range,
@@ -75,7 +76,12 @@ impl DownloadGate {
         DownloadGate(signer)
     }
 
-    fn check(&self, request: &HttpRequest, query: &DownloadQuery) -> Result<(), ApiError> {
+    fn check(
+        &self,
+        request: &HttpRequest,
+        query: &DownloadQuery,
+        metrics: &Metrics,
+    ) -> Result<(), ApiError> {
         let Some(signer) = &self.0 else {
             return Ok(());
         };
@@ -87,7 +93,8 @@ impl DownloadGate {
         signer
             .verify(request.path(), &signed, SystemTime::now())
             .map_err(|refusal| {
-                tracing::info!(reason = %refusal, "download link refused");
+                tracing::info!(reason = refusal.reason(), "download link refused");
+                metrics.auth_refused("link", refusal.reason());
                 ApiError::new(ErrorCode::Forbidden, refusal.to_string())
             })
     }
@@ -131,7 +138,7 @@ pub(super) async fn download(
     utf8_target(&request)?;
     let sha256 = path_hash(&path.sha256)?;
     let filename = requested_name(path.filename.as_deref())?;
-    gate.check(&request, &query)?;
+    gate.check(&request, &query, uploads.metrics())?;
     let file = uploads.open_file(&sha256).await?;
     let etag = file.sha256().to_hex();
     let last_modified = SystemTime::from(file.published_at());
@@ -181,6 +188,7 @@ pub(super) async fn download(
             )
         }
         Decision::Partial(range) => {
+            uploads.metrics().range_request();
             let body = read_range(&file, Some(range), is_head).await?;
             sized(
                 answer(StatusCode::PARTIAL_CONTENT)
@@ -191,6 +199,7 @@ pub(super) async fn download(
             )
         }
         Decision::MultiPart(ranges) => {
+            uploads.metrics().range_request();
             let boundary = uuid::Uuid::new_v4().simple().to_string();
             let layout = multipart_layout(&ranges, &content_type, size, &boundary);
             let length = layout.content_length;

@@ -1,6 +1,7 @@
 //! Liveness and readiness probes.
 
 use actix_web::{HttpResponse, web};
+use ferry_proto::ErrorCode;
 use serde_json::json;
 
 use super::resource;
@@ -18,6 +19,9 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(uploads: web::Data<Uploads>) -> Result<HttpResponse, ApiError> {
-    uploads.ready().await?;
+    uploads
+        .ready()
+        .await
+        .map_err(|not_ready| ApiError::new(ErrorCode::Unavailable, not_ready.to_string()))?;
     Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
 }

@@ -20,7 +20,9 @@ mod form_request;
 mod health;
 mod incoming;
 mod json_object;
+mod metrics;
 mod owner;
+mod page;
 mod request_head;
 mod request_id;
 mod uploads;
@@ -29,7 +31,9 @@ pub use connection::{ConnectionLimits, Watched};
 pub use cors::cors;
 pub use downloads::DownloadGate;
 pub use incoming::BodyTimeout;
+pub use metrics::measure;
 pub use owner::{Gatekeeper, Owner};
+pub use page::configure as configure_page;
 pub use request_head::{MAX_HEAD_BYTES, MAX_HEADER_BYTES, guard_head};
 pub use request_id::{REQUEST_ID, tag_request};
 
@@ -50,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(downloads::download)),
     );
     health::configure(cfg);
+    metrics::configure(cfg);
     docs::configure(cfg);
     cfg.app_data(
         web::PathConfig::default()

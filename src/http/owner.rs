@@ -12,6 +12,8 @@ use ferry_proto::ErrorCode;
 use crate::access::{OwnerRates, TokenRefusal, TokenVerifier};
 use crate::error::ApiError;
 use crate::ids::OwnerId;
+use crate::metrics::Metrics;
+use crate::upload::Uploads;
 
 /// The caller's identity, as stored with its sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +51,7 @@ impl Gatekeeper {
         self.tokens.is_some()
     }
 
-    fn admit(&self, request: &HttpRequest) -> Result<Owner, ApiError> {
+    fn admit(&self, request: &HttpRequest, metrics: Option<&Metrics>) -> Result<Owner, ApiError> {
         let Some((verifier, rates)) = &self.tokens else {
             return Ok(Owner(OwnerId::anonymous()));
         };
@@ -57,6 +59,9 @@ impl Gatekeeper {
             .and_then(|token| verifier.verify(token))
             .map_err(|refusal| {
                 tracing::info!(reason = refusal.reason(), "token refused");
+                if let Some(metrics) = metrics {
+                    metrics.auth_refused("token", refusal.reason());
+                }
                 unauthorized(refusal)
             })?;
         rates.admit(&owner, Instant::now()).map_err(|wait| {
@@ -107,7 +112,10 @@ impl FromRequest for Owner {
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let admitted = match request.app_data::<web::Data<Gatekeeper>>() {
-            Some(gatekeeper) => gatekeeper.admit(request),
+            Some(gatekeeper) => {
+                let uploads = request.app_data::<web::Data<Uploads>>();
+                gatekeeper.admit(request, uploads.map(|uploads| uploads.metrics()))
+            }
             None => Err(ApiError::new(
                 ErrorCode::InternalError,
                 "the server has no gatekeeper",

@@ -1,6 +1,8 @@
 //! Receiving one chunk: check it against the session, stream it to the
 //! store while hashing, verify it, then record it.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use ferry_proto::{ChunkReceipt, ContentHash, UploadStatus};
@@ -19,6 +21,7 @@ pub struct ChunkTarget {
     session: Session,
     index: u64,
     expected: u64,
+    asked_at: Instant,
 }
 
 impl ChunkTarget {
@@ -69,6 +72,7 @@ impl Uploads {
                 session,
                 index,
                 expected,
+                asked_at: Instant::now(),
             }),
         }
     }
@@ -114,6 +118,8 @@ impl Uploads {
     ) -> UploadResult<ChunkReceipt> {
         if digest.is_some_and(|claimed| claimed != staged.written.sha256) {
             self.discard(staged).await;
+            self.metrics.digest_mismatch();
+            tracing::info!(owner = %target.session.owner, sha256 = %target.session.sha256, index = target.index, "chunk refused: it does not match its digest");
             return Err(UploadError::DigestMismatch);
         }
         let chunk = Chunk {
@@ -151,6 +157,16 @@ impl Uploads {
                 tracing::warn!(key = %old, %error, "could not delete a replaced chunk copy");
             }
         }
+        self.metrics.chunk_received(chunk.size);
+        tracing::debug!(
+            owner = %target.session.owner,
+            sha256 = %target.session.sha256,
+            index = chunk.index,
+            size = chunk.size,
+            seconds = target.asked_at.elapsed().as_secs_f64(),
+            received_count,
+            "chunk accepted"
+        );
         Ok(ChunkReceipt {
             index: chunk.index,
             size: chunk.size,

@@ -59,6 +59,9 @@ impl Uploads {
             return Ok(None);
         }
         let file = self.meta.find_file(sha256).await?;
+        if file.is_some() {
+            self.metrics.upload_instant();
+        }
         Ok(file.map(|file| file_view(&file, filename, &self.policy.links)))
     }
 
@@ -71,11 +74,14 @@ impl Uploads {
         let limit = self.limits.direct_upload_max;
         let key = BlobStore::direct_key(&WriteToken::generate());
         match self.blobs.write(&key, body, limit).await {
-            Ok(written) => Ok(Received {
-                key,
-                size: written.size,
-                sha256: written.sha256,
-            }),
+            Ok(written) => {
+                self.metrics.file_received(written.size);
+                Ok(Received {
+                    key,
+                    size: written.size,
+                    sha256: written.sha256,
+                })
+            }
             Err(WriteError::TooLong { limit }) => Err(UploadError::FileTooLarge { limit }),
             Err(WriteError::Source(reason)) => Err(UploadError::BodyUnreadable(reason)),
             Err(WriteError::Store(error)) => Err(error.into()),
@@ -92,6 +98,8 @@ impl Uploads {
     ) -> UploadResult<(Stored, ferry_proto::File)> {
         if received.sha256 != *sha256 {
             self.discard_direct(&received).await;
+            self.metrics.upload_failed();
+            tracing::info!(%sha256, size = received.size, "one-request upload refused: its bytes hash to another sha256");
             return Err(UploadError::HashMismatch);
         }
         let file = FileRecord {
@@ -103,9 +111,12 @@ impl Uploads {
         };
         match self.meta.insert_file(&file).await {
             Ok(Published::Now(file)) => {
+                self.metrics.upload_completed();
+                tracing::info!(%sha256, size = file.size, "published");
                 Ok((Stored::New, file_view(&file, filename, &self.policy.links)))
             }
             Ok(Published::Already(file)) => {
+                self.metrics.upload_completed();
                 self.discard_direct(&received).await;
                 Ok((
                     Stored::Existing,

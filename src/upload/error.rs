@@ -74,9 +74,6 @@ pub enum UploadError {
     /// No published file with this hash.
     #[error("no file with this sha256")]
     FileNotFound,
-    /// The instance is stopping and takes no more work.
-    #[error("this instance is stopping; another one takes over")]
-    Stopping,
     /// The owner is over one of its limits.
     #[error("this owner may hold {what}; finish or abort an upload first")]
     OverLimit {
@@ -117,7 +114,6 @@ impl UploadError {
             UploadError::HashMismatch => ErrorCode::HashMismatch,
             UploadError::FileNotFound => ErrorCode::FileNotFound,
             UploadError::OverLimit { .. } => ErrorCode::TooManyRequests,
-            UploadError::Stopping => ErrorCode::Unavailable,
             UploadError::Meta(error) if error.is_transient() => ErrorCode::Unavailable,
             UploadError::Blob(error) if error.is_transient() => ErrorCode::Unavailable,
             UploadError::Meta(_) | UploadError::Blob(_) => ErrorCode::InternalError,

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use super::Uploads;
 use super::error::UploadResult;
 use crate::ids::UploadId;
+use crate::metrics::Swept;
 
 impl Uploads {
     /// Deletes leftovers as of `now`; files younger than `min_age` are left
@@ -55,6 +56,10 @@ impl Uploads {
                 removed += 1;
             }
         }
+        self.metrics.sweep(Swept {
+            leftover_objects: removed,
+            ..Swept::default()
+        });
         if removed > 0 {
             tracing::info!(removed, "removed leftovers no database row points at");
         }

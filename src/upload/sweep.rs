@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::Uploads;
 use super::error::UploadResult;
+use crate::metrics::Swept;
 
 /// Sessions removed per database round trip.
 const BATCH: u32 = 100;
@@ -47,6 +48,12 @@ impl Uploads {
             }
         }
         report.resumed_merges = self.resume_stalled_merges().await?;
+        self.metrics.sweep(Swept {
+            expired_sessions: report.expired_sessions,
+            orphaned_merges: report.orphaned_merges,
+            resumed_merges: report.resumed_merges,
+            leftover_objects: 0,
+        });
         if report != SweepReport::default() {
             tracing::info!(?report, "sweep");
         }

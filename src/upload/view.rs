@@ -6,13 +6,13 @@ use ferry_proto::{FileName, UploadStatus, file_url};
 use super::chunk_plan::ChunkPlan;
 use super::index_ranges::to_ranges;
 use super::policy::DownloadLinks;
-use crate::meta::{Chunk, FileRecord, Session};
+use crate::meta::{FileRecord, ReceivedChunks, Session};
 
-/// Builds the upload resource of a session from its recorded chunks and,
+/// Builds the upload resource of a session from what it has received and,
 /// once complete, its published file.
 pub fn upload_view(
     session: &Session,
-    chunks: &[Chunk],
+    received: ReceivedChunks,
     file: Option<&FileRecord>,
     links: &DownloadLinks,
 ) -> ferry_proto::Upload {
@@ -24,10 +24,7 @@ pub fn upload_view(
     let (received_chunks, received_bytes) = if complete {
         (to_ranges(0..plan.chunk_count()), session.size)
     } else {
-        (
-            to_ranges(chunks.iter().map(|chunk| chunk.index)),
-            chunks.iter().map(|chunk| chunk.size).sum(),
-        )
+        (received.runs, received.bytes)
     };
     ferry_proto::Upload {
         sha256: session.sha256.to_hex(),

@@ -8,7 +8,7 @@ use serde_json::json;
 use ferry::upload::{Created, UploadError};
 use ferry_proto::CreateUpload;
 
-use crate::helpers::{Backend, assert_error, sha256_hex, spawn_app, test_bytes};
+use crate::helpers::{Backend, assert_error, sha256_hex, spawn_app, spawn_app_with, test_bytes};
 
 async fn a_new_upload_is_created_with_the_chunk_plan(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -346,7 +346,30 @@ async fn unknown_routes_and_methods_answer_json(backend: Backend) {
     assert_eq!(ready.status(), StatusCode::OK);
 }
 
+async fn the_served_document_carries_this_servers_limits(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| {
+        settings.max_file_size = 3 << 30;
+        settings.max_chunks = 1234;
+        settings.direct_upload_max = 5 << 20;
+    })
+    .await;
+    let response = app
+        .client
+        .get(app.url("/v1/openapi.yaml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/yaml");
+    let document = response.text().await.unwrap();
+    assert!(document.starts_with("openapi: 3.1.0\n"));
+    assert!(document.contains(&format!("maximum: {}\n", 3u64 << 30)));
+    assert!(document.contains("maximum: 1233 }"));
+    assert!(document.contains(&format!("maxLength: {} }}", 5u64 << 20)));
+}
+
 on_both_backends!(
+    the_served_document_carries_this_servers_limits,
     a_new_upload_is_created_with_the_chunk_plan,
     creating_again_resumes_with_the_chunks_received,
     a_published_file_uploads_instantly,

@@ -1,0 +1,53 @@
+//! `GET /metrics` for Prometheus, and the measuring of every request by
+//! its route pattern, method and status.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::CACHE_CONTROL;
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+
+use super::resource;
+use crate::metrics::{CONTENT_TYPE, UNMATCHED_ROUTE};
+use crate::upload::Uploads;
+
+/// Registers `/metrics`.
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/metrics", "GET").route(web::get().to(metrics)));
+}
+
+async fn metrics(uploads: web::Data<Uploads>) -> HttpResponse {
+    let metrics = uploads.metrics();
+    metrics.database_connections_in_use(uploads.database_connections_in_use());
+    HttpResponse::Ok()
+        .content_type(CONTENT_TYPE)
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .body(metrics.encode())
+}
+
+/// Counts each request under the route pattern it matched, with the time
+/// until its answer's head.
+pub async fn measure(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let route = request
+        .match_pattern()
+        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    let method = request.method().clone();
+    let uploads = request.app_data::<web::Data<Uploads>>().cloned();
+    let answer = next.call(request).await;
+    let status = match &answer {
+        Ok(response) => response.status(),
+        Err(error) => error.as_response_error().status_code(),
+    };
+    if let Some(uploads) = uploads {
+        uploads
+            .metrics()
+            .request(&route, method.as_str(), status.as_u16(), started.elapsed());
+    }
+    answer
+}
