@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The one test command: formatting, lints, documentation, and the whole
-# test suite of every crate against SQLite and PostgreSQL. PostgreSQL is taken from DATABASE_URL (default: the
+# The one test command: formatting, lints, documentation, the whole
+# test suite of every crate against SQLite and PostgreSQL, and a fuzz run
+# of the API against its OpenAPI document (scripts/api-fuzz.sh). PostgreSQL is taken from DATABASE_URL (default: the
 # local server on 127.0.0.1:5432); when none answers and PostgreSQL's
 # binaries are installed, a throwaway cluster is started for the run.
+# Last, the JavaScript client's tests and the upload page in Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -84,8 +86,52 @@ install_s3_server() {
 install_s3_server &
 s3_install=$!
 
+# The API fuzz run uses schemathesis, installed from PyPI into
+# target/test-tools/schemathesis unless FERRY_TEST_SCHEMATHESIS names its
+# `st` command; it installs while the lints run too.
+FUZZ_TOOLS=target/test-tools/schemathesis
+install_schemathesis() {
+  if [ -n "${FERRY_TEST_SCHEMATHESIS:-}" ] || [ -x "$FUZZ_TOOLS/bin/st" ]; then
+    return
+  fi
+  echo "scripts/test.sh: installing schemathesis (PyPI) into $FUZZ_TOOLS for the API fuzz run"
+  mkdir -p "$(dirname "$FUZZ_TOOLS")"
+  python3 -m venv "$FUZZ_TOOLS"
+  "$FUZZ_TOOLS/bin/pip" install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
+}
+install_schemathesis &
+fuzz_install=$!
+
+# The upload page's browser test drives Debian's chromium; it is installed
+# while the lints run when it is missing and FERRY_TEST_CHROMIUM names none.
+install_chromium() {
+  if [ -n "${FERRY_TEST_CHROMIUM:-}" ] || [ -x /usr/bin/chromium ]; then
+    return
+  fi
+  local sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  echo "scripts/test.sh: installing Debian's chromium for the upload page's browser test"
+  ${sudo[@]+"${sudo[@]}"} apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive ${sudo[@]+"${sudo[@]}"} apt-get install -y -qq chromium >/dev/null
+}
+install_chromium &
+chromium_install=$!
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 wait "$s3_install" || { echo "scripts/test.sh: could not install moto's S3 server" >&2; exit 1; }
 cargo test --workspace --all-targets --locked
+wait "$fuzz_install" || { echo "scripts/test.sh: could not install schemathesis" >&2; exit 1; }
+scripts/api-fuzz.sh target/debug/ferryd
+
+# The JavaScript client's tests and the upload page in Chromium, against the
+# ferryd that cargo test just built; playwright-core comes from the npm
+# registry (clients/js/package-lock.json).
+command -v node >/dev/null 2>&1 || { echo "scripts/test.sh: Node.js 18 or later is needed for clients/js" >&2; exit 1; }
+wait "$chromium_install" || { echo "scripts/test.sh: could not install chromium" >&2; exit 1; }
+export FERRY_TEST_FERRYD="${FERRY_TEST_FERRYD:-$PWD/target/debug/ferryd}"
+if [ ! -d clients/js/node_modules/playwright-core ]; then
+  (cd clients/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+(cd clients/js && node --test test/*.test.js && node --test --test-timeout=300000 browser-test/*.test.js)

@@ -1,0 +1,15 @@
+// ferry's JavaScript client: resumable, content-addressed uploads from
+// mini-programs, browsers and Node.
+
+import { Upload } from './upload.js';
+
+export { Upload } from './upload.js';
+export { FerryError, AbortedError } from './errors.js';
+export { Sha256, sha256, toHex, toBase64 } from './sha256.js';
+
+/** Starts uploading `options.file`; the returned Upload's `done` settles with the published file. */
+export function upload(options) {
+  const task = new Upload(options);
+  task.done = task.start();
+  return task;
+}

@@ -1,0 +1,139 @@
+// The WeChat mini-program adapter. What the platform allows shapes it:
+// wx.request has PUT with an ArrayBuffer body but no PATCH; wx.uploadFile
+// sends only multipart POST of a file on disk; at most 10 requests of either
+// kind run at once; FileSystemManager.readFile takes position and length
+// (base library 2.10.0 and later), so a file is read a slice at a time; there
+// is no WebCrypto, so SHA-256 is this package's plain JavaScript one.
+
+import { Sha256 } from '../sha256.js';
+
+/** Requests WeChat runs at once, across wx.request, wx.uploadFile and wx.downloadFile. */
+export const WECHAT_MAX_REQUESTS = 10;
+
+/**
+ * A platform adapter for a WeChat mini-program. A file is `{path, size, name?, type?}`,
+ * as `wx.chooseMessageFile` and `wx.chooseMedia` give them.
+ * @param {{wx?: object, uploadFile?: boolean, maxConcurrency?: number, timeoutMs?: number}} [options]
+ *   `uploadFile: true` sends each chunk with wx.uploadFile (a multipart POST of a
+ *   temporary file) instead of a wx.request PUT.
+ */
+export function wechatPlatform({ wx = globalThis.wx, uploadFile = false, maxConcurrency = WECHAT_MAX_REQUESTS, timeoutMs = 60_000 } = {}) {
+  const fs = wx.getFileSystemManager();
+  const slots = new Slots(Math.min(maxConcurrency, WECHAT_MAX_REQUESTS));
+  const platform = {
+    name: 'wechat',
+    maxConcurrency: slots.size,
+    sizeOf: (file) => file.size,
+    nameOf: (file) => file.name ?? null,
+    typeOf: (file) => (file.type?.includes('/') ? file.type : null),
+    read: (file, start, end) =>
+      new Promise((resolve, reject) => {
+        if (end === start) return resolve(new Uint8Array(0));
+        fs.readFile({
+          filePath: file.path,
+          position: start,
+          length: end - start,
+          success: ({ data }) => resolve(new Uint8Array(data)),
+          fail: (error) => reject(new Error(error.errMsg || 'readFile failed')),
+        });
+      }),
+    createHasher: () => new Sha256(),
+    digest: async (bytes) => new Sha256().update(bytes).digest(),
+    fetch: (request) => slots.run(() => wxRequest(wx, request, timeoutMs)),
+  };
+  if (uploadFile) {
+    platform.sendChunk = (request) => slots.run(() => wxUploadFile(wx, fs, request, timeoutMs));
+  }
+  return platform;
+}
+
+/** Hands out at most `size` slots; the rest wait their turn. */
+class Slots {
+  constructor(size) {
+    this.size = size;
+    this.busy = 0;
+    this.waiting = [];
+  }
+
+  async run(operation) {
+    if (this.busy >= this.size) await new Promise((resolve) => this.waiting.push(resolve));
+    else this.busy += 1;
+    try {
+      return await operation();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.busy -= 1;
+    }
+  }
+}
+
+function wxRequest(wx, { method, url, headers, body, signal }, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const task = wx.request({
+      url,
+      method,
+      header: headers,
+      data: body instanceof Uint8Array ? arrayBufferOf(body) : body,
+      dataType: 'text',
+      responseType: 'text',
+      timeout: timeoutMs,
+      success: (res) => resolve(answer(res.statusCode, res.header, res.data)),
+      fail: (error) => reject(new Error(error.errMsg || 'wx.request failed')),
+    });
+    cutOn(signal, task, reject);
+  });
+}
+
+async function wxUploadFile(wx, fs, { url, headers, chunk, signal }, timeoutMs) {
+  const path = `${wx.env.USER_DATA_PATH}/ferry-chunk-${chunk.index}-${Math.random().toString(36).slice(2)}`;
+  await new Promise((resolve, reject) =>
+    fs.writeFile({ filePath: path, data: arrayBufferOf(chunk.bytes), success: resolve, fail: (e) => reject(new Error(e.errMsg)) }),
+  );
+  try {
+    const header = { ...headers };
+    delete header['Content-Type'];
+    delete header['Content-Digest'];
+    return await new Promise((resolve, reject) => {
+      const task = wx.uploadFile({
+        url,
+        filePath: path,
+        name: 'file',
+        header,
+        formData: { sha256: chunk.sha256 },
+        timeout: timeoutMs,
+        success: (res) => resolve(answer(res.statusCode, res.header ?? {}, res.data)),
+        fail: (error) => reject(new Error(error.errMsg || 'wx.uploadFile failed')),
+      });
+      cutOn(signal, task, reject);
+    });
+  } finally {
+    fs.unlink({ filePath: path, fail: () => {} });
+  }
+}
+
+function cutOn(signal, task, reject) {
+  if (signal?.aborted) {
+    task.abort();
+    return reject(new Error('request cut'));
+  }
+  signal?.addEventListener(
+    'abort',
+    () => {
+      task.abort();
+      reject(new Error('request cut'));
+    },
+    { once: true },
+  );
+}
+
+function answer(status, header, data) {
+  const headers = Object.fromEntries(Object.entries(header ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+  return { status, header: (name) => headers[name.toLowerCase()] ?? null, body: typeof data === 'string' ? data : JSON.stringify(data) };
+}
+
+function arrayBufferOf(bytes) {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes.buffer
+    : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+}
