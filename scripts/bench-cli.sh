@@ -7,7 +7,7 @@
 #   scripts/bench-cli.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin ferryd --bin ferry
+cargo build --release --quiet --bin ferryd && cargo build --release --quiet -p ferry-cli --bin ferry
 B=target/release
 D="$(mktemp -d /tmp/ferry-bench-cli.XXXXXX)"
 SIZE=$((1 << 30))

@@ -28,6 +28,11 @@ use ferry_proto::ContentHash;
 
 use crate::ids::{ObjectKey, UploadId, WriteToken};
 
+/// Bytes a local store writes at once: one hop to the blocking pool each,
+/// and what a write holds in memory (a piece filling, two being written), so
+/// that 64 chunks arriving at once hold under 50 MiB.
+const LOCAL_PIECE: usize = 256 << 10;
+
 mod local_read;
 mod s3;
 mod tracked;
@@ -175,7 +180,7 @@ impl BlobStore {
             store: local.clone(),
             tracked: None,
             aborts: PendingAborts::default(),
-            part_size: 1 << 20,
+            part_size: LOCAL_PIECE,
             local: Some(local),
         })
     }

@@ -33,6 +33,7 @@ use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
 
 use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 
+mod chunk_bits;
 #[macro_use]
 mod sql;
 pub mod postgres;
@@ -142,6 +143,16 @@ pub struct Chunk {
     pub sha256: ContentHash,
     /// Where its bytes are in the object store.
     pub object_key: ObjectKey,
+}
+
+/// What a session has received, summed up by the database: the received
+/// chunk indices as sorted, merged, inclusive runs, and their bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceivedChunks {
+    /// Runs of received indices, `[first, last]`, ascending.
+    pub runs: Vec<[u64; 2]>,
+    /// Sum of the received chunks' sizes.
+    pub bytes: u64,
 }
 
 /// A published file: verified bytes under their hash.
@@ -259,6 +270,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Answers whether the database is reachable.
     async fn ping(&self) -> MetaResult<()>;
 
+    /// Connections of the pool in use now.
+    fn connections_in_use(&self) -> u32;
+
     /// The database's time: what merge leases are measured by, so that
     /// instances whose clocks disagree still agree on who holds a lease.
     async fn clock(&self) -> MetaResult<DateTime<Utc>>;
@@ -298,6 +312,9 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// The chunks recorded for a session, by ascending index.
     async fn chunks(&self, upload_id: &UploadId) -> MetaResult<Vec<Chunk>>;
+
+    /// What the session has received, computed without loading its chunks.
+    async fn received(&self, upload_id: &UploadId) -> MetaResult<ReceivedChunks>;
 
     /// Records a stored chunk if the session is `uploading`, extending its expiry.
     async fn record_chunk(

@@ -13,6 +13,7 @@ use super::error::{UploadError, UploadResult};
 use super::view::served_content_type;
 use crate::blob::BlobStore;
 use crate::meta::FileRecord;
+use crate::metrics::Metrics;
 
 /// Bytes of a published file as they stream out of the store.
 pub type ByteStream = BoxStream<'static, Result<Bytes, UploadError>>;
@@ -22,27 +23,37 @@ pub type ByteStream = BoxStream<'static, Result<Bytes, UploadError>>;
 pub struct Download {
     file: FileRecord,
     blobs: BlobStore,
+    metrics: Metrics,
 }
 
 impl Uploads {
     /// Opens the published file with this hash.
     pub async fn open_file(&self, sha256: &ContentHash) -> UploadResult<Download> {
-        let file = match self.published.get(sha256) {
-            Some(file) => file,
-            None => {
-                let file = self
-                    .meta
-                    .find_file(sha256)
-                    .await?
-                    .ok_or(UploadError::FileNotFound)?;
-                self.published.remember(&file);
-                file
-            }
-        };
+        let file = self
+            .published_file(sha256)
+            .await?
+            .ok_or(UploadError::FileNotFound)?;
         Ok(Download {
             file,
             blobs: self.blobs.clone(),
+            metrics: self.metrics.clone(),
         })
+    }
+
+    /// The record of the published file with this hash: from memory when it
+    /// was seen before, else from the database.
+    pub(super) async fn published_file(
+        &self,
+        sha256: &ContentHash,
+    ) -> UploadResult<Option<FileRecord>> {
+        if let Some(file) = self.published.get(sha256) {
+            return Ok(Some(file));
+        }
+        let file = self.meta.find_file(sha256).await?;
+        if let Some(file) = &file {
+            self.published.remember(file);
+        }
+        Ok(file)
     }
 }
 
@@ -73,6 +84,10 @@ impl Download {
             return Ok(futures::stream::empty().boxed());
         }
         let bytes = self.blobs.read(&self.file.object_key, range).await?;
-        Ok(bytes.map_err(UploadError::from).boxed())
+        let metrics = self.metrics.clone();
+        Ok(bytes
+            .map_err(UploadError::from)
+            .inspect_ok(move |piece| metrics.served(piece.len() as u64))
+            .boxed())
     }
 }

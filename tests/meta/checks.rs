@@ -6,8 +6,8 @@
 use chrono::{Duration, SubsecRound, Utc};
 use ferry::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use ferry::meta::{
-    Chunk, Claim, FileRecord, Inserted, MergeLease, MetaStore, Published, Recorded, Session,
-    SessionQuota,
+    Chunk, Claim, FileRecord, Inserted, MergeLease, MetaStore, Published, ReceivedChunks, Recorded,
+    Session, SessionQuota,
 };
 use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
 use sha2::{Digest, Sha256};
@@ -17,7 +17,7 @@ fn hash(seed: u8) -> ContentHash {
 }
 
 /// A valid upload id standing for a short name, the same for the same name.
-fn id(name: &str) -> UploadId {
+pub(crate) fn id(name: &str) -> UploadId {
     let bytes: [u8; 16] = Sha256::digest(name.as_bytes())[..16]
         .try_into()
         .expect("16 bytes");
@@ -559,4 +559,40 @@ pub(crate) async fn a_session_quota_holds_against_concurrent_inserts(meta: &dyn 
             .expect("insert"),
         Inserted::Created(_)
     ));
+}
+
+/// Records chunks 0-2, 5, 7, 8 and 10 of an 11-chunk session `s1`
+/// (105 bytes in chunks of 10) and answers what it then has received.
+pub(crate) async fn record_scattered_chunks(meta: &dyn MetaStore) -> ReceivedChunks {
+    meta.insert_session(&session("s1", "alice", 1, 105))
+        .await
+        .expect("insert");
+    assert_eq!(
+        meta.received(&id("s1")).await.expect("received"),
+        ReceivedChunks::default(),
+        "nothing received yet"
+    );
+    let expires = Utc::now() + Duration::hours(48);
+    for index in [10, 0, 2, 1, 5, 8, 7, 5] {
+        let size = if index == 10 { 5 } else { 10 };
+        let mut chunk = chunk(index, &format!("k{index}"));
+        chunk.size = size;
+        meta.record_chunk(&id("s1"), &chunk, expires)
+            .await
+            .expect("record");
+    }
+    ReceivedChunks {
+        runs: vec![[0, 2], [5, 5], [7, 8], [10, 10]],
+        bytes: 65,
+    }
+}
+
+pub(crate) async fn what_a_session_received_is_summed_up_in_runs(meta: &dyn MetaStore) {
+    let expected = record_scattered_chunks(meta).await;
+    assert_eq!(meta.received(&id("s1")).await.expect("received"), expected);
+    assert_eq!(
+        meta.received(&id("s2")).await.expect("received"),
+        ReceivedChunks::default(),
+        "an unknown session has received nothing"
+    );
 }

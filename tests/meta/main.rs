@@ -39,4 +39,69 @@ on_both_databases!(
     the_sweep_queries_find_what_they_promise,
     the_database_tells_the_time,
     a_session_quota_holds_against_concurrent_inserts,
+    what_a_session_received_is_summed_up_in_runs,
 );
+
+/// A session created before received chunks were kept as bits on its row
+/// (`received` is NULL there) still reports what it has, counted in SQL.
+mod sessions_from_before_received_bits {
+    use crate::databases::{Backend, TestDatabase};
+
+    async fn report_what_they_received(backend: Backend) {
+        let database = TestDatabase::create(backend).await;
+        let meta = database.meta().await;
+        let expected = crate::checks::record_scattered_chunks(meta.as_ref()).await;
+        let forget = "UPDATE uploads SET received = NULL";
+        let forgotten = match backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&database.url)
+                    .await
+                    .expect("SQLite");
+                sqlx::query(forget)
+                    .execute(&pool)
+                    .await
+                    .map(|done| done.rows_affected())
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&database.url)
+                    .await
+                    .expect("PostgreSQL");
+                sqlx::query(forget)
+                    .execute(&pool)
+                    .await
+                    .map(|done| done.rows_affected())
+            }
+        };
+        assert_eq!(forgotten.expect("forgetting the bits"), 1);
+        let session = crate::checks::id("s1");
+        assert_eq!(meta.received(&session).await.expect("received"), expected);
+        let chunk = ferry::meta::Chunk {
+            index: 3,
+            size: 10,
+            sha256: ferry_proto::ContentHash::from_digest([3; 32]),
+            object_key: ferry::ids::ObjectKey::parse("k3").expect("a key"),
+        };
+        let expires = chrono::Utc::now() + chrono::Duration::hours(48);
+        assert_eq!(
+            meta.record_chunk(&session, &chunk, expires)
+                .await
+                .expect("record"),
+            ferry::meta::Recorded::Accepted {
+                replaced_key: None,
+                received_count: 8,
+                received_bytes: 75,
+            },
+            "a chunk recorded on such a session is counted in SQL"
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        report_what_they_received(Backend::Sqlite).await
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        report_what_they_received(Backend::Postgres).await
+    }
+}
