@@ -1,0 +1,79 @@
+//! Reading rows back into the store's types, the same for both databases.
+
+/// Defines, inside [`meta_store!`]'s module, the functions that decode rows
+/// of type `$row`, reading times with the dialect module `$dialect`.
+macro_rules! row_decoders {
+    ($row:ty, $dialect:ident) => {
+        fn usage_from_row(row: &$row) -> MetaResult<OwnerUsage> {
+            Ok(OwnerUsage {
+                sessions: to_u64(row.try_get("n")?)?,
+                bytes: to_u64(row.try_get("bytes")?)?,
+            })
+        }
+
+        fn session_from_row(row: &$row) -> Result<Session, sqlx::Error> {
+            Ok(Session {
+                id: decoded(UploadId::parse(row.try_get::<String, _>("id")?))?,
+                owner: decoded(OwnerId::parse(row.try_get::<String, _>("owner")?))?,
+                sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
+                size: to_u64(row.try_get("size")?)?,
+                chunk_size: to_u64(row.try_get("chunk_size")?)?,
+                filename: row
+                    .try_get::<Option<String>, _>("filename")?
+                    .map(|name| decoded(FileName::parse(name)))
+                    .transpose()?,
+                content_type: media_type(row.try_get("content_type")?)?,
+                status: parse_status(row.try_get("status")?)?,
+                expires_at: $dialect::read_time(row, "expires_at")?,
+            })
+        }
+
+        fn file_from_row(row: &$row) -> Result<FileRecord, sqlx::Error> {
+            Ok(FileRecord {
+                sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
+                size: to_u64(row.try_get("size")?)?,
+                content_type: media_type(row.try_get("content_type")?)?,
+                object_key: decoded(ObjectKey::parse(row.try_get::<String, _>("object_key")?))?,
+                published_at: $dialect::read_time(row, "published_at")?,
+            })
+        }
+
+        fn lease_from_row(row: &$row) -> Result<MergeLease, sqlx::Error> {
+            Ok(MergeLease {
+                sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
+                upload_id: decoded(UploadId::parse(row.try_get::<String, _>("upload_id")?))?,
+                token: decoded(WriteToken::parse(row.try_get::<String, _>("token")?))?,
+                object_key: decoded(ObjectKey::parse(row.try_get::<String, _>("object_key")?))?,
+                lease_until: $dialect::read_time(row, "lease_until")?,
+            })
+        }
+
+        fn chunk_from_row(row: &$row) -> Result<Chunk, sqlx::Error> {
+            Ok(Chunk {
+                index: to_u64(row.try_get("idx")?)?,
+                size: to_u64(row.try_get("size")?)?,
+                sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
+                object_key: decoded(ObjectKey::parse(row.try_get::<String, _>("object_key")?))?,
+            })
+        }
+
+        fn media_type(value: Option<String>) -> Result<Option<MediaType>, sqlx::Error> {
+            value
+                .map(|value| decoded(MediaType::parse(value)))
+                .transpose()
+        }
+
+        fn object_key(value: Option<String>) -> Result<Option<ObjectKey>, sqlx::Error> {
+            value
+                .map(|value| decoded(ObjectKey::parse(value)))
+                .transpose()
+        }
+
+        fn sessions(rows: &[$row]) -> MetaResult<Vec<Session>> {
+            Ok(rows
+                .iter()
+                .map(session_from_row)
+                .collect::<Result<_, _>>()?)
+        }
+    };
+}

@@ -1,0 +1,258 @@
+//! Heads that are too large, malformed or ambiguous, and heads and bodies
+//! that stop arriving.
+
+use super::*;
+
+/// Heads that are too large, malformed, or frame the body two ways.
+pub fn oversized_or_ambiguous_heads() -> Vec<Case> {
+    let body = create_with("");
+    let json = ("Content-Type", "application/json");
+    let big = "a".repeat(9 << 10);
+    let medium = "a".repeat(7 << 10);
+    let too_large = "headers-too-large";
+    let mut both = request(
+        "POST",
+        "/v1/uploads",
+        &[
+            json,
+            ("Content-Length", &body.len().to_string()),
+            ("Transfer-Encoding", "chunked"),
+        ],
+        b"",
+    );
+    both.bytes
+        .extend_from_slice(&chunked(body.as_bytes(), 1024));
+    let mut both_chunk = put_chunk(
+        "1",
+        &[("Transfer-Encoding", "chunked"), ("Content-Length", "1024")],
+        b"",
+    );
+    both_chunk
+        .bytes
+        .extend_from_slice(&chunked(&chunk_one(), 1024));
+    let raw_head = |text: &str| RawRequest {
+        bytes: text.as_bytes().to_vec(),
+        close_write: false,
+    };
+    let names: Vec<String> = (0..200).map(|i| format!("X-H{i}")).collect();
+    let many_headers: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), "1")).collect();
+    let mut bad_chunk_size = put_chunk("1", &[("Transfer-Encoding", "chunked")], b"");
+    bad_chunk_size
+        .bytes
+        .extend_from_slice(b"zz\r\nabc\r\n0\r\n\r\n");
+    vec![
+        case(
+            "one header of 9 KiB",
+            request(
+                "POST",
+                "/v1/uploads",
+                &[json, ("X-Padding", &big)],
+                body.as_bytes(),
+            ),
+            431,
+            too_large,
+        ),
+        case(
+            "an Authorization header of 9 KiB",
+            request(
+                "GET",
+                &format!("/v1/uploads/{}", session()),
+                &[("Authorization", &format!("Bearer {big}"))],
+                b"",
+            ),
+            431,
+            too_large,
+        ),
+        case(
+            "four headers of 7 KiB, 28 KiB together",
+            request(
+                "POST",
+                "/v1/uploads",
+                &[
+                    json,
+                    ("X-A", &medium),
+                    ("X-B", &medium),
+                    ("X-C", &medium),
+                    ("X-D", &medium),
+                    ("X-E", &"a".repeat(5 << 10)),
+                ],
+                body.as_bytes(),
+            ),
+            431,
+            too_large,
+        ),
+        case(
+            "a head of 100 KiB",
+            request("GET", "/healthz", &[("X-A", &"a".repeat(100 << 10))], b""),
+            431,
+            too_large,
+        ),
+        case(
+            "a head of 200 small headers",
+            request(
+                "GET",
+                &format!("/v1/uploads/{}", session()),
+                &many_headers,
+                b"",
+            ),
+            431,
+            too_large,
+        ),
+        case(
+            "a Content-Length that is not a number",
+            raw_head(&format!(
+                "POST /v1/uploads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1O\r\n\r\n{body}"
+            )),
+            400,
+            INVALID,
+        ),
+        case(
+            "a negative Content-Length",
+            raw_head("POST /v1/uploads HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"),
+            400,
+            INVALID,
+        ),
+        case(
+            "two Content-Lengths that disagree",
+            raw_head(&format!(
+                "POST /v1/uploads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nContent-Length: 5\r\n\r\n{body}",
+                body.len()
+            )),
+            400,
+            INVALID,
+        ),
+        case(
+            "a request line that is not HTTP",
+            raw_head("HELLO\r\n\r\n"),
+            400,
+            INVALID,
+        ),
+        case(
+            "a header line without a colon",
+            raw_head("GET /healthz HTTP/1.1\r\nHost: x\r\nGarbage\r\n\r\n"),
+            400,
+            INVALID,
+        ),
+        case(
+            "a header name with a space",
+            raw_head("GET /healthz HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n"),
+            400,
+            INVALID,
+        ),
+        case(
+            "a Transfer-Encoding other than chunked",
+            raw_head(&format!(
+                "POST /v1/uploads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n\r\n{body}"
+            )),
+            400,
+            INVALID,
+        ),
+        // The engine refuses the framing while the route reads the body: one
+        // of the two answers wins, or the connection closes first.
+        Case {
+            name: "a chunk size that is not hex",
+            request: bad_chunk_size,
+            expect: Expect::ErrorOrClose(400, INVALID),
+        },
+        case(
+            "Content-Length with Transfer-Encoding on a create",
+            both,
+            400,
+            INVALID,
+        ),
+        case(
+            "Transfer-Encoding with Content-Length on a chunk",
+            both_chunk,
+            400,
+            INVALID,
+        ),
+    ]
+}
+
+/// Heads and bodies that stop arriving: 408 or a closed connection, and
+/// nothing kept.
+pub fn stalled_heads_and_bodies() -> Vec<Case> {
+    let session = session();
+    let fresh = fresh();
+    let stalled =
+        |method: &str, path: &str, headers: &[(&str, &str)], declared: usize, sent: &[u8]| {
+            let length = declared.to_string();
+            let mut all = headers.to_vec();
+            all.push(("Content-Length", &length));
+            let mut request = request(method, path, &all, b"");
+            request.bytes.extend_from_slice(sent);
+            Case {
+                name: "",
+                request,
+                expect: Expect::TimeoutOrClose,
+            }
+        };
+    let form_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    let chunk = chunk_one();
+    let named = |name: &'static str, mut case: Case| {
+        case.name = name;
+        case
+    };
+    let head_only = |text: &str| Case {
+        name: "",
+        request: RawRequest {
+            bytes: text.as_bytes().to_vec(),
+            close_write: false,
+        },
+        expect: Expect::TimeoutOrClose,
+    };
+    vec![
+        named(
+            "a head that stops after the request line",
+            head_only("POST /v1/uploads HTTP/1.1\r\n"),
+        ),
+        named(
+            "a head that stops in a header",
+            head_only("PUT /v1/files/x HTTP/1.1\r\nHost: ferry\r\nContent-Le"),
+        ),
+        named(
+            "a create body that stops",
+            stalled(
+                "POST",
+                "/v1/uploads",
+                &[("Content-Type", "application/json")],
+                200,
+                b"{\"sha256\":",
+            ),
+        ),
+        named(
+            "a chunk body that stops",
+            stalled(
+                "PUT",
+                &format!("/v1/uploads/{session}/chunks/1"),
+                &[],
+                CHUNK,
+                &chunk[..100],
+            ),
+        ),
+        named(
+            "a multipart chunk that stops",
+            stalled(
+                "POST",
+                &format!("/v1/uploads/{session}/chunks/1"),
+                &[("Content-Type", &form_type)],
+                CHUNK + 200,
+                &form(&[("file", &chunk)])[..300],
+            ),
+        ),
+        named(
+            "a direct upload that stops",
+            stalled("PUT", &format!("/v1/files/{fresh}"), &[], 300, b"abc"),
+        ),
+        named(
+            "a form upload that stops in its preamble",
+            stalled(
+                "POST",
+                "/v1/files",
+                &[("Content-Type", &form_type)],
+                5000,
+                b"--",
+            ),
+        ),
+    ]
+}
