@@ -93,6 +93,7 @@ impl Application {
         let data = web::Data::new(uploads.clone());
         let body_timeout = web::Data::new(BodyTimeout(settings.security.body_idle_timeout));
         let cors_origins = settings.security.cors_origins.clone();
+        let upload_page = settings.upload_page;
         let server = serve(
             listener,
             &settings.security,
@@ -104,11 +105,17 @@ impl Application {
                     .app_data(download_gate.clone())
                     .app_data(body_timeout.clone())
                     .wrap(http::cors(&cors_origins))
+                    .wrap(from_fn(http::measure))
                     .wrap(actix_web::middleware::NormalizePath::trim())
                     .wrap(from_fn(http::guard_head))
                     .wrap(Logger::new(ACCESS_LOG))
                     .wrap(from_fn(http::tag_request))
                     .configure(http::configure)
+                    .configure(|cfg| {
+                        if upload_page {
+                            http::configure_page(cfg);
+                        }
+                    })
                     .default_service(web::to(http::not_found))
             },
         )?;
@@ -138,15 +145,18 @@ impl Application {
     }
 
     /// Serves until the process is told to stop (SIGTERM, SIGINT): then
-    /// stops accepting, lets requests in flight finish within the shutdown
-    /// grace, and hands running merges back to the other instances.
+    /// answers not ready, hands running merges back to the other instances
+    /// while the HTTP workers whose stores' connections they use still run,
+    /// stops accepting, and lets requests in flight finish within the
+    /// shutdown grace.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let server = self.server.handle();
         let uploads = self.uploads.clone();
         let stopper = tokio::spawn(async move {
             stop_signal().await;
-            tracing::info!("stopping: no new connections, handing merges back");
-            tokio::join!(uploads.hand_back_merges(HAND_BACK_BOUND), server.stop(true));
+            tracing::info!("stopping: handing merges back, then no new connections");
+            uploads.hand_back_merges(HAND_BACK_BOUND).await;
+            server.stop(true).await;
         });
         let result = self.server.await;
         self.sweeper.abort();
@@ -157,7 +167,10 @@ impl Application {
 }
 
 /// Serves the apps `app` builds on `listener`, one per worker, each
-/// connection held to the security settings' time and count limits.
+/// connection held to the security settings' time and count limits. On a
+/// graceful stop, idle keep-alive connections close at once and busy ones
+/// once their request is answered, so that stopping waits for requests in
+/// flight and not for clients' connection pools.
 fn serve<F, T, B>(
     listener: TcpListener,
     security: &SecuritySettings,
@@ -184,7 +197,9 @@ where
     let keep_alive = KeepAlive::Timeout(security.keep_alive);
     let head_timeout = security.head_timeout;
     let address = listener.local_addr()?;
-    Ok(Server::build()
+    let builder = Server::build();
+    let stopping = builder.graceful_shutdown_signal();
+    Ok(builder
         .workers(workers)
         .disable_signals()
         .shutdown_timeout(shutdown_grace.as_secs())
@@ -196,6 +211,13 @@ where
                 .client_request_timeout(head_timeout)
                 .client_disconnect_timeout(Duration::from_secs(1))
                 .local_addr(address)
+                .graceful_shutdown_signal({
+                    let stopping = stopping.clone();
+                    move || {
+                        let stopping = stopping.clone();
+                        async move { stopping.notified().await }
+                    }
+                })
                 .h1(map_config(app, |_| AppConfig::default()));
             fn_service(move |stream: TcpStream| {
                 let peer = stream.peer_addr().ok();

@@ -17,7 +17,7 @@ pub(super) async fn read_small(mut incoming: Body, limit: usize) -> Result<Bytes
     while let Some(piece) = incoming.next().await {
         let piece = piece.map_err(|error| match error {
             BodyError::Stalled(idle) => stalled(idle),
-            BodyError::Broken(error) => ApiError::invalid("body", error.to_string()),
+            error => ApiError::invalid("body", error.to_string()),
         })?;
         if body.len() + piece.len() > limit {
             return Err(ApiError::invalid(

@@ -29,9 +29,21 @@ pub(super) enum BodyError {
     /// Nothing arrived for longer than the idle timeout.
     #[error("no bytes of the body arrived for {} s", .0.as_secs())]
     Stalled(Duration),
-    /// The connection broke or the framing was wrong.
+    /// The connection closed before the body was whole.
+    #[error("the connection closed before the body was whole")]
+    CutShort,
+    /// The framing was wrong or the connection failed.
     #[error(transparent)]
-    Broken(#[from] PayloadError),
+    Broken(PayloadError),
+}
+
+impl From<PayloadError> for BodyError {
+    fn from(error: PayloadError) -> Self {
+        match error {
+            PayloadError::Incomplete(_) => BodyError::CutShort,
+            error => BodyError::Broken(error),
+        }
+    }
 }
 
 /// The body of a request, ending in [`BodyError::Stalled`] if it pauses too long.

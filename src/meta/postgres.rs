@@ -5,6 +5,8 @@
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use tokio::runtime::Handle;
+
 use super::MetaResult;
 
 /// PostgreSQL migrations, embedded at build time.
@@ -14,6 +16,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/post
 #[derive(Debug, Clone)]
 pub struct PostgresMeta {
     pool: PgPool,
+    /// The runtime the store was opened on, which opens its connections.
+    runtime: Handle,
 }
 
 impl PostgresMeta {
@@ -24,7 +28,10 @@ impl PostgresMeta {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PostgresMeta { pool })
+        Ok(PostgresMeta {
+            pool,
+            runtime: Handle::current(),
+        })
     }
 }
 

@@ -7,6 +7,11 @@
 //! database tells the time. [`meta_store!`] implements
 //! [`super::MetaStore`] for a backend from those four facts.
 
+#[macro_use]
+mod rows;
+#[macro_use]
+mod steps;
+
 /// The columns of a session row, in the order every query selects them.
 macro_rules! session_columns {
     () => {
@@ -15,7 +20,8 @@ macro_rules! session_columns {
 }
 
 /// Implements [`MetaStore`](super::MetaStore) for `$store`, whose `pool`
-/// field is a pool of `$db` rows `$row`, with the dialect module `$dialect`
+/// field is a pool of `$db` rows `$row` and whose `runtime` field is the
+/// runtime that opened it, with the dialect module `$dialect`
 /// (`BEGIN_WRITE`, `LOCK_OWNER`, `CLOCK`, `time`, `read_time`).
 macro_rules! meta_store {
     ($store:ident, $db:ty, $row:ty, $dialect:ident) => {
@@ -24,13 +30,15 @@ macro_rules! meta_store {
             use async_trait::async_trait;
             use chrono::{DateTime, Utc};
             use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
+            use sqlx::pool::PoolConnection;
             use sqlx::{Row, Transaction};
 
+            use $crate::meta::chunk_bits;
             use $crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
             use $crate::meta::{
                 Chunk, Claim, FileRecord, Inserted, MergeLease, MetaError, MetaResult, MetaStore,
-                OwnerUsage, Published, Recorded, Session, SessionQuota, decoded, parse_status,
-                to_i64, to_u64,
+                OwnerUsage, Published, ReceivedChunks, Recorded, Session, SessionQuota, decoded,
+                parse_status, to_i64, to_u64,
             };
 
             /// Attempts at inserting a session whose conflicting row vanishes
@@ -38,8 +46,22 @@ macro_rules! meta_store {
             const INSERT_ATTEMPTS: usize = 5;
 
             impl $store {
+                /// A connection from the pool, taken on the runtime that
+                /// opened the store: a connection the pool opens for it then
+                /// belongs to that runtime, not to an HTTP worker's, which
+                /// ends while the process still serves.
+                async fn connection(&self) -> MetaResult<PoolConnection<$db>> {
+                    let pool = self.pool.clone();
+                    match self.runtime.spawn(async move { pool.acquire().await }).await {
+                        Ok(connection) => Ok(connection?),
+                        Err(_) => Err(MetaError::Unavailable(sqlx::Error::PoolClosed)),
+                    }
+                }
+
                 async fn begin_write(&self) -> MetaResult<Transaction<'static, $db>> {
-                    Ok(self.pool.begin_with($dialect::BEGIN_WRITE).await?)
+                    let connection = self.connection().await?;
+                    let statement = Some($dialect::BEGIN_WRITE.into());
+                    Ok(Transaction::begin(connection, statement).await?)
                 }
 
                 /// Inserts `session` unless one of its owner and hash is
@@ -72,8 +94,8 @@ macro_rules! meta_store {
                         }
                         let created = sqlx::query(concat!(
                             "INSERT INTO uploads (id, owner, sha256, size, chunk_size, chunk_count,
-                                                  filename, content_type, status, expires_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                                  filename, content_type, status, expires_at, received)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                              ON CONFLICT (owner, sha256) DO NOTHING
                              RETURNING ",
                             session_columns!()
@@ -88,6 +110,7 @@ macro_rules! meta_store {
                         .bind(session.content_type.as_ref().map(MediaType::as_str))
                         .bind(session.status.as_str())
                         .bind($dialect::time(session.expires_at))
+                        .bind(chunk_bits::empty(session.chunk_count()))
                         .fetch_optional(&mut *tx)
                         .await?;
                         if let Some(row) = created {
@@ -106,159 +129,24 @@ macro_rules! meta_store {
                 }
             }
 
-            /// The session of `owner` for `sha256`, read in `tx`.
-            async fn session_of(
-                tx: &mut Transaction<'_, $db>,
-                owner: &OwnerId,
-                sha256: &ContentHash,
-            ) -> MetaResult<Option<Session>> {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    session_columns!(),
-                    " FROM uploads WHERE owner = $1 AND sha256 = $2"
-                ))
-                .bind(owner.as_str())
-                .bind(sha256.to_hex())
-                .fetch_optional(&mut **tx)
-                .await?;
-                Ok(row.as_ref().map(session_from_row).transpose()?)
-            }
+            transaction_steps!($db, $dialect);
 
-            /// What `owner` holds in sessions live at `now`, read in `tx`.
-            async fn usage_of(
-                tx: &mut Transaction<'_, $db>,
-                owner: &OwnerId,
-                now: DateTime<Utc>,
-            ) -> MetaResult<OwnerUsage> {
-                let row = sqlx::query(OWNER_USAGE)
-                    .bind(owner.as_str())
-                    .bind($dialect::time(now))
-                    .fetch_one(&mut **tx)
-                    .await?;
-                usage_from_row(&row)
-            }
-
-            fn usage_from_row(row: &$row) -> MetaResult<OwnerUsage> {
-                Ok(OwnerUsage {
-                    sessions: to_u64(row.try_get("n")?)?,
-                    bytes: to_u64(row.try_get("bytes")?)?,
-                })
-            }
-
-            /// The live sessions of `$1` at `$2`: uploading and unexpired, or merging.
-            const OWNER_USAGE: &str =
-                "SELECT count(*) AS n, CAST(coalesce(sum(size), 0) AS BIGINT) AS bytes
-                 FROM uploads
-                 WHERE owner = $1 AND (status = 'merging'
-                       OR (status = 'uploading' AND expires_at >= $2))";
-
-            fn session_from_row(row: &$row) -> Result<Session, sqlx::Error> {
-                Ok(Session {
-                    id: decoded(UploadId::parse(row.try_get::<String, _>("id")?))?,
-                    owner: decoded(OwnerId::parse(row.try_get::<String, _>("owner")?))?,
-                    sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
-                    size: to_u64(row.try_get("size")?)?,
-                    chunk_size: to_u64(row.try_get("chunk_size")?)?,
-                    filename: row
-                        .try_get::<Option<String>, _>("filename")?
-                        .map(|name| decoded(FileName::parse(name)))
-                        .transpose()?,
-                    content_type: media_type(row.try_get("content_type")?)?,
-                    status: parse_status(row.try_get("status")?)?,
-                    expires_at: $dialect::read_time(row, "expires_at")?,
-                })
-            }
-
-            fn file_from_row(row: &$row) -> Result<FileRecord, sqlx::Error> {
-                Ok(FileRecord {
-                    sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
-                    size: to_u64(row.try_get("size")?)?,
-                    content_type: media_type(row.try_get("content_type")?)?,
-                    object_key: decoded(ObjectKey::parse(row.try_get::<String, _>("object_key")?))?,
-                    published_at: $dialect::read_time(row, "published_at")?,
-                })
-            }
-
-            fn lease_from_row(row: &$row) -> Result<MergeLease, sqlx::Error> {
-                Ok(MergeLease {
-                    sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
-                    upload_id: decoded(UploadId::parse(row.try_get::<String, _>("upload_id")?))?,
-                    token: decoded(WriteToken::parse(row.try_get::<String, _>("token")?))?,
-                    object_key: decoded(ObjectKey::parse(row.try_get::<String, _>("object_key")?))?,
-                    lease_until: $dialect::read_time(row, "lease_until")?,
-                })
-            }
-
-            fn chunk_from_row(row: &$row) -> Result<Chunk, sqlx::Error> {
-                Ok(Chunk {
-                    index: to_u64(row.try_get("idx")?)?,
-                    size: to_u64(row.try_get("size")?)?,
-                    sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
-                    object_key: decoded(ObjectKey::parse(row.try_get::<String, _>("object_key")?))?,
-                })
-            }
-
-            fn media_type(value: Option<String>) -> Result<Option<MediaType>, sqlx::Error> {
-                value.map(|value| decoded(MediaType::parse(value))).transpose()
-            }
-
-            fn object_key(value: Option<String>) -> Result<Option<ObjectKey>, sqlx::Error> {
-                value.map(|value| decoded(ObjectKey::parse(value))).transpose()
-            }
-
-            fn sessions(rows: &[$row]) -> MetaResult<Vec<Session>> {
-                Ok(rows.iter().map(session_from_row).collect::<Result<_, _>>()?)
-            }
-
-            async fn insert_file_row(
-                tx: &mut Transaction<'_, $db>,
-                file: &FileRecord,
-            ) -> MetaResult<Published> {
-                let inserted = sqlx::query(
-                    "INSERT INTO files (sha256, size, content_type, object_key, published_at)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
-                )
-                .bind(file.sha256.to_hex())
-                .bind(to_i64(file.size))
-                .bind(file.content_type.as_ref().map(MediaType::as_str))
-                .bind(file.object_key.as_str())
-                .bind($dialect::time(file.published_at))
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-                if inserted == 1 {
-                    return Ok(Published::Now(file.clone()));
-                }
-                let row = sqlx::query("SELECT * FROM files WHERE sha256 = $1")
-                    .bind(file.sha256.to_hex())
-                    .fetch_one(&mut **tx)
-                    .await?;
-                Ok(Published::Already(file_from_row(&row)?))
-            }
-
-            async fn take_lease(
-                tx: &mut Transaction<'_, $db>,
-                sha256: &ContentHash,
-                token: &WriteToken,
-            ) -> MetaResult<bool> {
-                let released = sqlx::query("DELETE FROM merges WHERE sha256 = $1 AND token = $2")
-                    .bind(sha256.to_hex())
-                    .bind(token.as_str())
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected();
-                Ok(released == 1)
-            }
+            row_decoders!($row, $dialect);
 
             #[async_trait]
             impl MetaStore for $store {
                 async fn ping(&self) -> MetaResult<()> {
-                    sqlx::query("SELECT 1").execute(&self.pool).await?;
+                    sqlx::query("SELECT 1").execute(&mut *self.connection().await?).await?;
                     Ok(())
                 }
 
+                fn connections_in_use(&self) -> u32 {
+                    let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+                    self.pool.size().saturating_sub(idle)
+                }
+
                 async fn clock(&self) -> MetaResult<DateTime<Utc>> {
-                    let row = sqlx::query($dialect::CLOCK).fetch_one(&self.pool).await?;
+                    let row = sqlx::query($dialect::CLOCK).fetch_one(&mut *self.connection().await?).await?;
                     Ok($dialect::read_time(&row, "now")?)
                 }
 
@@ -274,7 +162,7 @@ macro_rules! meta_store {
                     ))
                     .bind(owner.as_str())
                     .bind(sha256.to_hex())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.connection().await?)
                     .await?;
                     Ok(row.as_ref().map(session_from_row).transpose()?)
                 }
@@ -287,7 +175,7 @@ macro_rules! meta_store {
                     let row = sqlx::query(OWNER_USAGE)
                         .bind(owner.as_str())
                         .bind($dialect::time(now))
-                        .fetch_one(&self.pool)
+                        .fetch_one(&mut *self.connection().await?)
                         .await?;
                     usage_from_row(&row)
                 }
@@ -308,7 +196,7 @@ macro_rules! meta_store {
                 async fn delete_session(&self, id: &UploadId) -> MetaResult<bool> {
                     let deleted = sqlx::query("DELETE FROM uploads WHERE id = $1")
                         .bind(id.as_str())
-                        .execute(&self.pool)
+                        .execute(&mut *self.connection().await?)
                         .await?
                         .rows_affected();
                     Ok(deleted == 1)
@@ -324,7 +212,7 @@ macro_rules! meta_store {
                     )
                     .bind(id.as_str())
                     .bind($dialect::time(now))
-                    .execute(&self.pool)
+                    .execute(&mut *self.connection().await?)
                     .await?
                     .rows_affected();
                     Ok(deleted == 1)
@@ -338,7 +226,7 @@ macro_rules! meta_store {
                     sqlx::query("UPDATE uploads SET expires_at = $2 WHERE id = $1 AND expires_at < $2")
                         .bind(id.as_str())
                         .bind($dialect::time(expires_at))
-                        .execute(&self.pool)
+                        .execute(&mut *self.connection().await?)
                         .await?;
                     Ok(())
                 }
@@ -349,9 +237,46 @@ macro_rules! meta_store {
                          WHERE upload_id = $1 ORDER BY idx",
                     )
                     .bind(upload_id.as_str())
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.connection().await?)
                     .await?;
                     Ok(rows.iter().map(chunk_from_row).collect::<Result<_, _>>()?)
+                }
+
+                async fn received(&self, upload_id: &UploadId) -> MetaResult<ReceivedChunks> {
+                    let session = sqlx::query(
+                        "SELECT size, chunk_size, received FROM uploads WHERE id = $1",
+                    )
+                    .bind(upload_id.as_str())
+                    .fetch_optional(&mut *self.connection().await?)
+                    .await?;
+                    let Some(session) = session else {
+                        return Ok(ReceivedChunks::default());
+                    };
+                    if let Some(bits) = session.try_get::<Option<Vec<u8>>, _>("received")? {
+                        return Ok(chunk_bits::summed_up(
+                            &bits,
+                            to_u64(session.try_get("size")?)?,
+                            to_u64(session.try_get("chunk_size")?)?,
+                        ));
+                    }
+                    let rows = sqlx::query(
+                        "SELECT CAST(min(idx) AS BIGINT) AS first, CAST(max(idx) AS BIGINT) AS last,
+                                CAST(sum(size) AS BIGINT) AS bytes
+                         FROM (SELECT idx, size, idx - row_number() OVER (ORDER BY idx) AS run
+                               FROM chunks WHERE upload_id = $1) AS numbered
+                         GROUP BY run ORDER BY first",
+                    )
+                    .bind(upload_id.as_str())
+                    .fetch_all(&mut *self.connection().await?)
+                    .await?;
+                    let mut received = ReceivedChunks::default();
+                    for row in &rows {
+                        received
+                            .runs
+                            .push([to_u64(row.try_get("first")?)?, to_u64(row.try_get("last")?)?]);
+                        received.bytes += to_u64(row.try_get("bytes")?)?;
+                    }
+                    Ok(received)
                 }
 
                 async fn record_chunk(
@@ -363,19 +288,20 @@ macro_rules! meta_store {
                     let mut tx = self.begin_write().await?;
                     // Writing the session row first locks it until commit, so that
                     // no merge can start while this chunk is being recorded.
-                    let status: Option<String> = sqlx::query_scalar(
+                    let session = sqlx::query(
                         "UPDATE uploads
                          SET expires_at = CASE WHEN expires_at < $2 THEN $2 ELSE expires_at END
-                         WHERE id = $1 RETURNING status",
+                         WHERE id = $1 RETURNING status, received, size, chunk_size",
                     )
                     .bind(upload_id.as_str())
                     .bind($dialect::time(expires_at))
                     .fetch_optional(&mut *tx)
                     .await?;
-                    let Some(status) = status else {
+                    let Some(session) = session else {
                         return Ok(Recorded::SessionGone);
                     };
-                    let status = parse_status(status)?;
+                    let status = parse_status(session.try_get("status")?)?;
+                    let received: Option<Vec<u8>> = session.try_get("received")?;
                     if status != UploadStatus::Uploading {
                         return Ok(Recorded::NotWritable(status));
                     }
@@ -400,19 +326,38 @@ macro_rules! meta_store {
                     .bind(chunk.object_key.as_str())
                     .execute(&mut *tx)
                     .await?;
-                    let totals = sqlx::query(
-                        "SELECT count(*) AS n, CAST(coalesce(sum(size), 0) AS BIGINT) AS bytes
-                         FROM chunks WHERE upload_id = $1",
-                    )
-                    .bind(upload_id.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?;
+                    let (received_count, received_bytes) = match received {
+                        Some(mut bits) => {
+                            if chunk_bits::insert(&mut bits, chunk.index) {
+                                sqlx::query("UPDATE uploads SET received = $2 WHERE id = $1")
+                                    .bind(upload_id.as_str())
+                                    .bind(&bits)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                            chunk_bits::totals(
+                                &bits,
+                                to_u64(session.try_get("size")?)?,
+                                to_u64(session.try_get("chunk_size")?)?,
+                            )
+                        }
+                        None => {
+                            let totals = sqlx::query(
+                                "SELECT count(*) AS n, CAST(coalesce(sum(size), 0) AS BIGINT) AS bytes
+                                 FROM chunks WHERE upload_id = $1",
+                            )
+                            .bind(upload_id.as_str())
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            (to_u64(totals.try_get("n")?)?, to_u64(totals.try_get("bytes")?)?)
+                        }
+                    };
                     tx.commit().await?;
                     Ok(Recorded::Accepted {
                         replaced_key: object_key(replaced_key)?
                             .filter(|key| *key != chunk.object_key),
-                        received_count: to_u64(totals.try_get("n")?)?,
-                        received_bytes: to_u64(totals.try_get("bytes")?)?,
+                        received_count,
+                        received_bytes,
                     })
                 }
 
@@ -423,7 +368,7 @@ macro_rules! meta_store {
                            AND chunk_count = (SELECT count(*) FROM chunks WHERE upload_id = $1)",
                     )
                     .bind(upload_id.as_str())
-                    .execute(&self.pool)
+                    .execute(&mut *self.connection().await?)
                     .await?
                     .rows_affected();
                     Ok(updated == 1)
@@ -498,7 +443,7 @@ macro_rules! meta_store {
                     .bind(sha256.to_hex())
                     .bind(token.as_str())
                     .bind($dialect::time(lease_until))
-                    .execute(&self.pool)
+                    .execute(&mut *self.connection().await?)
                     .await?
                     .rows_affected();
                     Ok(updated == 1)
@@ -550,7 +495,7 @@ macro_rules! meta_store {
                         "UPDATE uploads SET status = 'complete' WHERE id = $1 AND status = 'merging'",
                     )
                     .bind(upload_id.as_str())
-                    .execute(&self.pool)
+                    .execute(&mut *self.connection().await?)
                     .await?
                     .rows_affected();
                     Ok(updated == 1)
@@ -566,7 +511,7 @@ macro_rules! meta_store {
                 async fn find_file(&self, sha256: &ContentHash) -> MetaResult<Option<FileRecord>> {
                     let row = sqlx::query("SELECT * FROM files WHERE sha256 = $1")
                         .bind(sha256.to_hex())
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&mut *self.connection().await?)
                         .await?;
                     Ok(row.as_ref().map(file_from_row).transpose()?)
                 }
@@ -581,7 +526,7 @@ macro_rules! meta_store {
                              WHERE m.sha256 = u.sha256 AND m.lease_until >= $1)"
                     ))
                     .bind($dialect::time(now))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.connection().await?)
                     .await?;
                     sessions(&rows)
                 }
@@ -599,7 +544,7 @@ macro_rules! meta_store {
                     ))
                     .bind($dialect::time(now))
                     .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.connection().await?)
                     .await?;
                     sessions(&rows)
                 }
@@ -612,7 +557,7 @@ macro_rules! meta_store {
                              WHERE u.id = m.upload_id AND u.status = 'merging')",
                     )
                     .bind($dialect::time(now))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.connection().await?)
                     .await?;
                     Ok(rows.iter().map(lease_from_row).collect::<Result<_, _>>()?)
                 }
@@ -622,7 +567,7 @@ macro_rules! meta_store {
                         "SELECT 1 FROM uploads WHERE id = $1 AND status IN ('uploading', 'merging')",
                     )
                     .bind(id.as_str())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.connection().await?)
                     .await?;
                     Ok(found.is_some())
                 }
@@ -630,7 +575,7 @@ macro_rules! meta_store {
                 async fn merge_writes_to(&self, object_key: &ObjectKey) -> MetaResult<bool> {
                     let found = sqlx::query("SELECT 1 FROM merges WHERE object_key = $1")
                         .bind(object_key.as_str())
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&mut *self.connection().await?)
                         .await?;
                     Ok(found.is_some())
                 }
@@ -641,7 +586,7 @@ macro_rules! meta_store {
                          UNION ALL SELECT 1 FROM merges WHERE object_key = $1",
                     )
                     .bind(object_key.as_str())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.connection().await?)
                     .await?;
                     Ok(found.is_some())
                 }

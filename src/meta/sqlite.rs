@@ -13,6 +13,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use tokio::runtime::Handle;
+
 use super::MetaResult;
 
 /// SQLite migrations, embedded at build time.
@@ -22,6 +24,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqli
 #[derive(Debug, Clone)]
 pub struct SqliteMeta {
     pool: SqlitePool,
+    /// The runtime the store was opened on, which opens its connections.
+    runtime: Handle,
 }
 
 impl SqliteMeta {
@@ -38,7 +42,10 @@ impl SqliteMeta {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteMeta { pool })
+        Ok(SqliteMeta {
+            pool,
+            runtime: Handle::current(),
+        })
     }
 }
 

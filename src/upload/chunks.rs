@@ -25,6 +25,14 @@ pub struct ChunkTarget {
 }
 
 impl ChunkTarget {
+    /// The refusal of a body that is not this chunk's size.
+    pub fn size_mismatch(&self) -> UploadError {
+        UploadError::ChunkSizeMismatch {
+            index: self.index,
+            expected: self.expected,
+        }
+    }
+
     /// The session's chunk size: the most any of its chunks holds.
     pub fn chunk_size(&self) -> u64 {
         self.session.chunk_size
@@ -88,10 +96,7 @@ impl Uploads {
         E: std::fmt::Display,
     {
         let key = BlobStore::chunk_key(&target.session.id, target.index, &WriteToken::generate());
-        let mismatch = || UploadError::ChunkSizeMismatch {
-            index: target.index,
-            expected: target.expected,
-        };
+        let mismatch = || target.size_mismatch();
         let written = match self.blobs.write(&key, body, target.expected).await {
             Ok(written) => written,
             Err(WriteError::TooLong { .. }) => return Err(mismatch()),
@@ -152,10 +157,10 @@ impl Uploads {
                 return Err(error.into());
             }
         };
-        if let Some(old) = replaced_key {
-            if let Err(error) = self.blobs.delete(&old).await {
-                tracing::warn!(key = %old, %error, "could not delete a replaced chunk copy");
-            }
+        if let Some(old) = replaced_key
+            && let Err(error) = self.blobs.delete(&old).await
+        {
+            tracing::warn!(key = %old, %error, "could not delete a replaced chunk copy");
         }
         self.metrics.chunk_received(chunk.size);
         tracing::debug!(

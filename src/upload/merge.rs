@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use ferry_proto::{ContentHash, UploadStatus};
+use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, watch};
 use tracing::Instrument;
 
@@ -21,6 +22,7 @@ use super::index_ranges::missing_ranges;
 use crate::blob::{BlobStore, ConcatError};
 use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use crate::meta::{Claim, FileRecord, MergeLease, Published, Session};
+use crate::metrics::MergeOutcome;
 
 /// The answer to a complete request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,19 +44,23 @@ pub(super) struct Registry {
     running: Arc<Mutex<HashMap<UploadId, watch::Receiver<bool>>>>,
     permits: Arc<Semaphore>,
     stopping: Arc<watch::Sender<bool>>,
+    /// The runtime merges run on: the one the service was built on, not
+    /// the HTTP worker's whose request started the merge, which ends with
+    /// that worker when the server stops.
+    runtime: Handle,
 }
 
-impl Default for Registry {
-    fn default() -> Self {
+impl Registry {
+    /// A registry whose merges run on the current Tokio runtime.
+    pub(super) fn on_current_runtime() -> Self {
         Registry {
             running: Arc::default(),
             permits: Arc::new(Semaphore::new(CONCURRENT_MERGES)),
             stopping: Arc::new(watch::channel(false).0),
+            runtime: Handle::current(),
         }
     }
-}
 
-impl Registry {
     /// Returns once the process has begun to stop.
     async fn until_stopping(&self) {
         let mut stopping = self.stopping.subscribe();
@@ -89,7 +95,7 @@ enum Interrupted {
 impl Uploads {
     /// Merges, verifies and publishes the owner's upload, waiting up to the
     /// configured time; the merge goes on in the background after that.
-    #[tracing::instrument(skip(self), fields(sha256 = %sha256))]
+    #[tracing::instrument(skip(self), fields(%owner, sha256 = %sha256))]
     pub async fn complete(
         &self,
         owner: &OwnerId,
@@ -103,9 +109,16 @@ impl Uploads {
             UploadStatus::Uploading => self.start_merge(&session).await?,
             UploadStatus::Merging => {}
         }
+        let asked = Instant::now();
         let done = self.spawn_merge(session.clone());
         self.wait_for_merge(&session, done).await;
         let session = self.live_session(owner, sha256, now).await?;
+        let seconds = asked.elapsed().as_secs_f64();
+        tracing::info!(
+            status = session.status.as_str(),
+            seconds,
+            "complete answered"
+        );
         match session.status {
             UploadStatus::Complete => Ok(Completion::Done(self.view(&session).await?)),
             UploadStatus::Failed => Err(UploadError::HashMismatch),
@@ -116,14 +129,18 @@ impl Uploads {
     }
 
     /// Takes up every merge whose lease lapsed: after a crash, at start, and
-    /// periodically, so that a dead instance's merges finish elsewhere.
+    /// periodically, so that a dead instance's merges finish elsewhere. An
+    /// instance that is stopping leaves them to the others.
     pub async fn resume_stalled_merges(&self) -> UploadResult<usize> {
+        if self.merges.is_stopping() {
+            return Ok(0);
+        }
         let now = self.meta.clock().await?;
         let stalled = self.meta.stalled_merges(now).await?;
         let mut resumed = 0;
         for session in stalled {
             if self.merges.follow(&session.id).is_none() {
-                tracing::info!(sha256 = %session.sha256, "taking up an interrupted merge");
+                tracing::info!(owner = %session.owner, sha256 = %session.sha256, "taking up an interrupted merge");
                 self.spawn_merge(session);
                 resumed += 1;
             }
@@ -137,10 +154,16 @@ impl Uploads {
     /// for them up to `bound`.
     pub async fn hand_back_merges(&self, bound: Duration) {
         self.merges.stopping.send_replace(true);
-        let running: Vec<watch::Receiver<bool>> = self.merges.lock().values().cloned().collect();
         let handed_back = async {
-            for mut done in running {
-                let _ = done.wait_for(|finished| *finished).await;
+            loop {
+                let running: Vec<watch::Receiver<bool>> =
+                    self.merges.lock().values().cloned().collect();
+                if running.is_empty() {
+                    break;
+                }
+                for mut done in running {
+                    let _ = done.wait_for(|finished| *finished).await;
+                }
             }
             self.blobs.settle().await;
         };
@@ -189,7 +212,7 @@ impl Uploads {
             uploads.merges.lock().remove(&id);
             finished.send_replace(true);
         };
-        tokio::spawn(merging.instrument(started_by));
+        self.merges.runtime.spawn(merging.instrument(started_by));
         done
     }
 
@@ -213,12 +236,14 @@ impl Uploads {
             let Some(current) = self.current_merge(&session).await? else {
                 return Ok(());
             };
-            if let Some(file) = self.meta.find_file(&current.sha256).await? {
-                if file.size == current.size {
-                    self.meta.complete_session(&current.id).await?;
-                    self.remove_chunks(&current).await;
-                    return Ok(());
-                }
+            if let Some(file) = self.meta.find_file(&current.sha256).await?
+                && file.size == current.size
+            {
+                self.meta.complete_session(&current.id).await?;
+                self.metrics.upload_completed();
+                tracing::info!(owner = %current.owner, sha256 = %current.sha256, "completed: the file was already published");
+                self.remove_chunks(&current).await;
+                return Ok(());
             }
             let token = WriteToken::generate();
             let asked = Instant::now();
@@ -269,6 +294,7 @@ impl Uploads {
         lease: &MergeLease,
         held_until: Instant,
     ) -> UploadResult<()> {
+        let timer = self.metrics.merge_started();
         let started = Instant::now();
         let outcome = tokio::select! {
             outcome = self.merge_and_verify(session, &lease.object_key) => outcome,
@@ -284,14 +310,30 @@ impl Uploads {
                     object_key: lease.object_key.clone(),
                     published_at: Utc::now().trunc_subsecs(0),
                 };
-                match self.meta.publish(&file, &session.id, &lease.token).await? {
-                    Published::Now(_) => {
-                        let seconds = started.elapsed().as_secs_f64();
-                        tracing::info!(sha256 = %session.sha256, size = session.size, seconds, "published");
+                let published = self.meta.publish(&file, &session.id, &lease.token).await;
+                let published = match published {
+                    Ok(published) => published,
+                    Err(error) => {
+                        timer.finish(MergeOutcome::Failed);
+                        return Err(error.into());
                     }
-                    Published::Already(_) => self.blobs.delete(&lease.object_key).await?,
+                };
+                match published {
+                    Published::Now(_) => {
+                        timer.finish(MergeOutcome::Published);
+                        self.metrics.upload_completed();
+                        let seconds = started.elapsed().as_secs_f64();
+                        tracing::info!(owner = %session.owner, sha256 = %session.sha256, size = session.size, seconds, "published");
+                    }
+                    Published::Already(_) => {
+                        timer.finish(MergeOutcome::Published);
+                        self.metrics.upload_completed();
+                        tracing::info!(owner = %session.owner, sha256 = %session.sha256, "completed: the file was published meanwhile");
+                        self.blobs.delete(&lease.object_key).await?;
+                    }
                     Published::LeaseLost => {
-                        tracing::warn!(sha256 = %session.sha256, "merge lease lost before publishing");
+                        timer.finish(MergeOutcome::LeaseLost);
+                        tracing::warn!(owner = %session.owner, sha256 = %session.sha256, "merge lease lost before publishing");
                         self.blobs.delete(&lease.object_key).await?;
                         return Ok(());
                     }
@@ -300,30 +342,36 @@ impl Uploads {
                 Ok(())
             }
             Err(Interrupted::Mismatch) => {
-                tracing::warn!(sha256 = %session.sha256, "merged bytes do not hash to the key, or a chunk is gone");
+                timer.finish(MergeOutcome::Mismatch);
+                let seconds = started.elapsed().as_secs_f64();
+                tracing::warn!(owner = %session.owner, sha256 = %session.sha256, seconds, "merged bytes do not hash to the key, or a chunk is gone");
                 self.blobs.delete(&lease.object_key).await?;
                 if self
                     .meta
                     .fail_merge(&session.sha256, &session.id, &lease.token)
                     .await?
                 {
+                    self.metrics.upload_failed();
                     self.remove_chunks(session).await;
                 }
                 Ok(())
             }
             Err(Interrupted::LeaseLost) => {
-                tracing::warn!(sha256 = %session.sha256, "merge lease lost; another attempt goes on");
+                timer.finish(MergeOutcome::LeaseLost);
+                tracing::warn!(owner = %session.owner, sha256 = %session.sha256, "merge lease lost; another attempt goes on");
                 self.blobs.delete(&lease.object_key).await?;
                 Ok(())
             }
             Err(Interrupted::HandedBack) => {
-                tracing::info!(sha256 = %session.sha256, "stopping: merge handed back");
+                timer.finish(MergeOutcome::HandedBack);
+                tracing::info!(owner = %session.owner, sha256 = %session.sha256, "stopping: merge handed back");
                 self.blobs.settle().await;
                 self.blobs.delete(&lease.object_key).await?;
                 self.meta.drop_merge(&session.sha256, &lease.token).await?;
                 Ok(())
             }
             Err(Interrupted::Failed(error)) => {
+                timer.finish(MergeOutcome::Failed);
                 if let Err(cleanup) = self.blobs.delete(&lease.object_key).await {
                     tracing::warn!(key = %lease.object_key, error = %cleanup, "could not delete a failed merge's object; the leftover sweep will");
                 }

@@ -9,7 +9,8 @@ use ferry_proto::{ContentHash, CreateUpload, UploadStatus};
 
 use crate::blob::BlobStore;
 use crate::ids::{OwnerId, UploadId};
-use crate::meta::{Inserted, MetaStore, Session};
+use crate::meta::{Inserted, MetaStore, ReceivedChunks, Session};
+use crate::metrics::Metrics;
 
 mod chunk_plan;
 mod chunks;
@@ -23,6 +24,7 @@ mod merge;
 mod policy;
 mod proof;
 mod published;
+mod readiness;
 mod sweep;
 mod validate;
 mod view;
@@ -36,6 +38,7 @@ pub use index_ranges::{missing_ranges, to_ranges};
 pub use limits::Limits;
 pub use merge::Completion;
 pub use policy::{AccessPolicy, DownloadLinks, InstantUpload, OwnerLimits};
+pub use readiness::{NotReady, READY_TIMEOUT};
 pub use sweep::SweepReport;
 pub use validate::{content_type, filename, sha256};
 pub use view::{file_view, upload_view};
@@ -70,10 +73,12 @@ pub struct Uploads {
     policy: AccessPolicy,
     merges: merge::Registry,
     published: published::PublishedFiles,
+    metrics: Metrics,
 }
 
 impl Uploads {
-    /// Builds the service over its two stores.
+    /// Builds the service over its two stores. Merges run on the Tokio
+    /// runtime this is called on, which must outlive the HTTP workers.
     pub fn new(
         meta: Arc<dyn MetaStore>,
         blobs: BlobStore,
@@ -87,25 +92,30 @@ impl Uploads {
             limits,
             timings,
             policy,
-            merges: merge::Registry::default(),
+            merges: merge::Registry::on_current_runtime(),
             published: published::PublishedFiles::default(),
+            metrics: Metrics::new(),
         }
     }
 
-    /// Answers whether this instance should get traffic: it is not stopping
-    /// and both stores respond.
-    pub async fn ready(&self) -> UploadResult<()> {
-        if self.merges.is_stopping() {
-            return Err(UploadError::Stopping);
-        }
-        self.meta.ping().await?;
-        self.blobs.ping().await?;
-        Ok(())
+    /// What this instance counts, for `/metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Connections of the database pool in use now.
+    pub fn database_connections_in_use(&self) -> u32 {
+        self.meta.connections_in_use()
+    }
+
+    /// The limits uploads are held to.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Creates a session, resumes the owner's live one, or answers an instant
     /// upload when the file is already published.
-    #[tracing::instrument(skip(self, request), fields(sha256 = %request.sha256, size = request.size))]
+    #[tracing::instrument(skip(self, request), fields(%owner, sha256 = %request.sha256, size = request.size))]
     pub async fn create(
         &self,
         owner: &OwnerId,
@@ -131,6 +141,8 @@ impl Uploads {
                     return Err(UploadError::UploadConflict { size: session.size });
                 }
                 self.meta.touch_session(&session.id, expires_at).await?;
+                self.metrics.upload_resumed();
+                tracing::info!(outcome = ?Created::Existing, instant, "upload session");
                 return Ok((Created::Existing, self.view(session).await?));
             }
             self.remove_session(session).await?;
@@ -171,6 +183,12 @@ impl Uploads {
             }
             Inserted::OverQuota(usage) => return Err(self.over_limit(usage)),
         };
+        match created {
+            Created::New => self.metrics.upload_created(),
+            Created::Existing if instant => self.metrics.upload_instant(),
+            Created::Existing => self.metrics.upload_resumed(),
+        }
+        tracing::info!(outcome = ?created, instant, "upload session");
         Ok((created, self.view(&session).await?))
     }
 
@@ -187,7 +205,7 @@ impl Uploads {
 
     /// Aborts the owner's session: it and its staged chunks are gone. A
     /// published file stays published.
-    #[tracing::instrument(skip(self), fields(sha256 = %sha256))]
+    #[tracing::instrument(skip(self), fields(%owner, sha256 = %sha256))]
     pub async fn abort(&self, owner: &OwnerId, sha256: &ContentHash) -> UploadResult<()> {
         let session = self
             .meta
@@ -214,11 +232,14 @@ impl Uploads {
     }
 
     async fn view(&self, session: &Session) -> UploadResult<ferry_proto::Upload> {
-        let (chunks, file) = match session.status {
-            UploadStatus::Complete => (Vec::new(), self.meta.find_file(&session.sha256).await?),
-            _ => (self.meta.chunks(&session.id).await?, None),
+        let (received, file) = match session.status {
+            UploadStatus::Complete => (
+                ReceivedChunks::default(),
+                self.published_file(&session.sha256).await?,
+            ),
+            _ => (self.meta.received(&session.id).await?, None),
         };
-        let mut upload = upload_view(session, &chunks, file.as_ref(), &self.policy.links);
+        let mut upload = upload_view(session, received, file.as_ref(), &self.policy.links);
         upload.proof_challenge = self.challenge_for(session);
         Ok(upload)
     }

@@ -195,16 +195,15 @@ async fn uploads_over_a_faulty_link_to_the_bucket_end_byte_identical_and_leave_n
     let mut downloads = 0;
     loop {
         let answer = app.download(&sha).await;
-        if answer.status() == StatusCode::OK {
-            if let Ok(body) = answer.bytes().await {
-                if body.len() == data.len() {
-                    assert!(
-                        body == data,
-                        "the served bytes differ from the uploaded ones"
-                    );
-                    break;
-                }
-            }
+        if answer.status() == StatusCode::OK
+            && let Ok(body) = answer.bytes().await
+            && body.len() == data.len()
+        {
+            assert!(
+                body == data,
+                "the served bytes differ from the uploaded ones"
+            );
+            break;
         }
         downloads += 1;
         assert!(downloads < 20, "the file could not be downloaded");

@@ -10,6 +10,8 @@ mod databases;
 #[path = "../common/s3_server.rs"]
 mod s3_server;
 
+mod readiness;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -314,7 +316,7 @@ async fn a_merge_whose_instances_are_killed_is_finished_by_another() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stopped_instance_answers_its_chunk_and_hands_its_merge_back() {
+async fn a_stopped_instance_closes_idle_connections_answers_its_chunk_and_hands_its_merge_back() {
     let database = TestDatabase::create(Backend::Postgres).await;
     let s3 = S3Server::shared();
     let bucket = s3.new_bucket().await;
@@ -338,7 +340,7 @@ async fn a_stopped_instance_answers_its_chunk_and_hands_its_merge_back() {
     write!(
         in_flight,
         "PUT /v1/uploads/{pending_sha}/chunks/0 HTTP/1.1\r\nHost: ferry\r\n\
-         Content-Length: {CHUNK}\r\nConnection: close\r\n\r\n"
+         Content-Length: {CHUNK}\r\n\r\n"
     )
     .unwrap();
     in_flight.write_all(&pending[..CHUNK / 2]).unwrap();
@@ -350,6 +352,10 @@ async fn a_stopped_instance_answers_its_chunk_and_hands_its_merge_back() {
         .unwrap();
     assert_eq!(answer.status(), StatusCode::ACCEPTED);
     wait_for_a_lease(&database).await;
+    let mut idle = TcpStream::connect(&address).unwrap();
+    idle.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(idle, "GET /healthz HTTP/1.1\r\nHost: ferry\r\n\r\n").unwrap();
+    assert!(read_one_response(&mut idle).starts_with("HTTP/1.1 200"));
 
     let terminating = std::thread::spawn(move || {
         let status = stopping.terminate();
@@ -363,12 +369,19 @@ async fn a_stopped_instance_answers_its_chunk_and_hands_its_merge_back() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "an idle connection got {rest:?}");
     in_flight.write_all(&pending[CHUNK / 2..CHUNK]).unwrap();
     let mut answer = String::new();
     in_flight.read_to_string(&mut answer).unwrap();
-    let (_stopped, status) = terminating.join().unwrap();
+    let (stopped, status) = terminating.join().unwrap();
 
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{answer} {status}\n{}",
+        stopped.log().join("\n")
+    );
     assert!(status.success(), "ferryd exited with {status}");
     assert_eq!(
         leases(&database).await,
@@ -395,6 +408,54 @@ async fn a_stopped_instance_answers_its_chunk_and_hands_its_merge_back() {
     assert_eq!(progress["received_chunks"], json!([[0, 0]]));
 }
 
+/// Reads one response with a `Content-Length` body from a kept-alive
+/// connection, leaving the connection open.
+fn read_one_response(connection: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    let mut buffer = [0; 4096];
+    loop {
+        let read = connection.read(&mut buffer).unwrap();
+        assert_ne!(read, 0, "the connection closed mid-response: {received:?}");
+        received.extend_from_slice(&buffer[..read]);
+        let text = String::from_utf8_lossy(&received).into_owned();
+        let Some(head_end) = text.find("\r\n\r\n") else {
+            continue;
+        };
+        let length: usize = text[..head_end]
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().unwrap())
+            })
+            .unwrap_or(0);
+        if received.len() >= head_end + 4 + length {
+            return text;
+        }
+    }
+}
+
+/// The secret tokens are signed with where a test turns authentication on.
+const JWT_SECRET: &str = "a secret for the log tests, thirty-two bytes or more";
+
+/// A client that sends `token` as its bearer token on every request.
+fn bearer_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = format!("Bearer {token}").parse().unwrap();
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// Whether a JSON log line happened inside the request with this id.
+fn in_request(line: &Value, request_id: &str) -> bool {
+    line["spans"]
+        .as_array()
+        .is_some_and(|spans| spans.iter().any(|span| span["request_id"] == request_id))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_follow_a_request_by_its_id_into_its_background_merge() {
     let database = TestDatabase::create(Backend::Postgres).await;
@@ -403,9 +464,19 @@ async fn json_logs_follow_a_request_by_its_id_into_its_background_merge() {
     let instance = Instance::start_with(
         &database,
         &bucket,
-        &[("FERRY_LOG_FORMAT", "json"), ("RUST_LOG", "info")],
+        &[
+            ("FERRY_LOG_FORMAT", "json"),
+            ("RUST_LOG", "info,ferry=debug"),
+            ("FERRY_JWT_SECRET", JWT_SECRET),
+        ],
     );
-    let client = reqwest::Client::new();
+    let token = ferry::access::issue_hs256(
+        JWT_SECRET.as_bytes(),
+        "alice",
+        Duration::from_secs(600),
+        std::time::SystemTime::now(),
+    );
+    let client = bearer_client(&token);
     let data = random_bytes(3 * CHUNK, 4);
     let sha = hex_sha256(&data);
     send_everywhere(&client, &[&instance], &data).await;
@@ -434,26 +505,56 @@ async fn json_logs_follow_a_request_by_its_id_into_its_background_merge() {
         .unwrap();
     assert_ne!(forged.headers()["x-request-id"], "a\"}, {\"forged\": 1");
 
-    let published_in_story = |line: &Value| {
-        line["fields"]["message"] == "published"
-            && line["spans"]
-                .as_array()
-                .is_some_and(|spans| spans.iter().any(|span| span["request_id"] == "story-42"))
-    };
+    let published_in_story =
+        |line: &Value| line["fields"]["message"] == "published" && in_request(line, "story-42");
     let started = Instant::now();
-    loop {
+    let lines = loop {
         let lines: Vec<Value> = instance
             .log()
             .iter()
             .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
             .collect();
         if lines.iter().any(published_in_story) {
-            break;
+            break lines;
         }
         assert!(
             started.elapsed() < PATIENCE,
             "no merge line carried the request id: {lines:#?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let published = lines.iter().find(|line| published_in_story(line)).unwrap();
+    assert_eq!(published["level"], "INFO");
+    assert_eq!(published["fields"]["owner"], "alice");
+    assert_eq!(published["fields"]["sha256"], sha);
+    assert!(published["fields"]["seconds"].is_f64(), "{published}");
+    let completed = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "complete answered")
+        .expect("a line for the complete request");
+    assert!(in_request(completed, "story-42"), "{completed}");
+    assert!(completed["fields"]["seconds"].is_f64(), "{completed}");
+    let chunks: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["fields"]["message"] == "chunk accepted")
+        .collect();
+    assert_eq!(chunks.len(), 3, "one line per chunk");
+    for chunk in chunks {
+        assert_eq!(chunk["level"], "DEBUG");
+        assert_eq!(chunk["fields"]["owner"], "alice");
+        assert_eq!(chunk["fields"]["sha256"], sha);
+        assert!(chunk["fields"]["seconds"].is_f64(), "{chunk}");
+        let spans = chunk["spans"].as_array().unwrap();
+        assert!(
+            spans.iter().any(|span| span["request_id"].is_string()),
+            "{chunk}"
+        );
+    }
+    let signature = token.rsplit('.').next().unwrap();
+    for line in instance.log() {
+        assert!(
+            !line.contains(signature) && !line.contains(JWT_SECRET),
+            "a secret in the log: {line}"
+        );
     }
 }

@@ -191,7 +191,10 @@ fn socket_address(url: &str) -> SocketAddr {
 
 fn connect(client: TcpStream, shared: Arc<Shared>, number: usize) {
     let faults = shared.faults;
-    if faults.drop_every.is_some_and(|every| number % every == 0) {
+    if faults
+        .drop_every
+        .is_some_and(|every| number.is_multiple_of(every))
+    {
         shared.cuts.fetch_add(1, Ordering::SeqCst);
         return;
     }
@@ -201,7 +204,7 @@ fn connect(client: TcpStream, shared: Arc<Shared>, number: usize) {
     };
     let cut_after = faults
         .cut_every
-        .filter(|(every, _)| number % every == 0)
+        .filter(|(every, _)| number.is_multiple_of(*every))
         .map(|(_, after)| after);
     let moved = Arc::new(AtomicU64::new(0));
     let (Ok(client_reader), Ok(server_reader)) = (client.try_clone(), server.try_clone()) else {
