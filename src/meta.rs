@@ -155,6 +155,16 @@ pub struct ReceivedChunks {
     pub bytes: u64,
 }
 
+/// A task that is aborted when its handle is dropped, so that a caller who
+/// stops waiting does not leave it running.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A published file: verified bytes under their hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRecord {

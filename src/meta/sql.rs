@@ -50,10 +50,15 @@ macro_rules! meta_store {
                 /// opened the store: a connection the pool opens for it then
                 /// belongs to that runtime, not to an HTTP worker's, which
                 /// ends while the process still serves.
+                /// A caller that gives up (a client gone, a timeout) takes
+                /// its place in the pool's queue with it.
                 async fn connection(&self) -> MetaResult<PoolConnection<$db>> {
                     let pool = self.pool.clone();
-                    match self.runtime.spawn(async move { pool.acquire().await }).await {
+                    let acquiring = self.runtime.spawn(async move { pool.acquire().await });
+                    let mut acquiring = $crate::meta::AbortOnDrop(acquiring);
+                    match (&mut acquiring.0).await {
                         Ok(connection) => Ok(connection?),
+                        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
                         Err(_) => Err(MetaError::Unavailable(sqlx::Error::PoolClosed)),
                     }
                 }

@@ -50,6 +50,21 @@ pub(super) struct Registry {
     runtime: Handle,
 }
 
+/// Takes a merge out of the registry and tells its waiters when its task
+/// ends, also when the task panics or its runtime drops it.
+struct MergeFinished {
+    registry: Registry,
+    id: UploadId,
+    finished: watch::Sender<bool>,
+}
+
+impl Drop for MergeFinished {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.id);
+        self.finished.send_replace(true);
+    }
+}
+
 impl Registry {
     /// A registry whose merges run on the current Tokio runtime.
     pub(super) fn on_current_runtime() -> Self {
@@ -203,14 +218,16 @@ impl Uploads {
         let uploads = self.clone();
         let started_by = tracing::Span::current();
         let merging = async move {
-            let id = session.id.clone();
+            let _finished = MergeFinished {
+                registry: uploads.merges.clone(),
+                id: session.id.clone(),
+                finished,
+            };
             let permit = uploads.merges.permits.clone().acquire_owned().await;
             if let Err(error) = uploads.merge(session).await {
                 tracing::error!(error = %error, "merge failed; it will be retried");
             }
             drop(permit);
-            uploads.merges.lock().remove(&id);
-            finished.send_replace(true);
         };
         self.merges.runtime.spawn(merging.instrument(started_by));
         done
