@@ -70,36 +70,31 @@ if ! postgres_answers; then
 fi
 echo "scripts/test.sh: PostgreSQL at ${DATABASE_URL%%@*}@…"
 
-# The s3:// tests run against moto's S3 server, installed from PyPI into
-# target/test-tools/s3 unless FERRY_TEST_MOTO_PYTHON names a Python that has it; it installs
-# while the lints run.
-S3_TOOLS=target/test-tools/s3
-install_s3_server() {
-  if [ -n "${FERRY_TEST_MOTO_PYTHON:-}" ] || [ -x "$S3_TOOLS/bin/moto_server" ]; then
+# Python tools go into their own virtual environments under target/test-tools
+# while the lints run. install_venv DIR PACKAGE COMMAND PURPOSE OVERRIDE does
+# nothing when OVERRIDE (a variable naming a tool of the user's) is set or
+# DIR/bin/COMMAND is there already.
+install_venv() {
+  local dir=$1 package=$2 command=$3 purpose=$4 override=$5
+  if [ -n "$override" ] || [ -x "$dir/bin/$command" ]; then
     return
   fi
-  echo "scripts/test.sh: installing moto's S3 server (PyPI) into $S3_TOOLS for the s3:// tests"
-  mkdir -p "$(dirname "$S3_TOOLS")"
-  python3 -m venv "$S3_TOOLS"
-  "$S3_TOOLS/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+  echo "scripts/test.sh: installing $package (PyPI) into $dir for $purpose"
+  mkdir -p "$(dirname "$dir")"
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$package"
 }
-install_s3_server &
+
+# The s3:// tests run against moto's S3 server, unless FERRY_TEST_MOTO_PYTHON
+# names a Python that has it.
+install_venv target/test-tools/s3 'moto[server]==5.2.5' moto_server \
+  'the s3:// tests' "${FERRY_TEST_MOTO_PYTHON:-}" &
 s3_install=$!
 
-# The API fuzz run uses schemathesis, installed from PyPI into
-# target/test-tools/schemathesis unless FERRY_TEST_SCHEMATHESIS names its
-# `st` command; it installs while the lints run too.
-FUZZ_TOOLS=target/test-tools/schemathesis
-install_schemathesis() {
-  if [ -n "${FERRY_TEST_SCHEMATHESIS:-}" ] || [ -x "$FUZZ_TOOLS/bin/st" ]; then
-    return
-  fi
-  echo "scripts/test.sh: installing schemathesis (PyPI) into $FUZZ_TOOLS for the API fuzz run"
-  mkdir -p "$(dirname "$FUZZ_TOOLS")"
-  python3 -m venv "$FUZZ_TOOLS"
-  "$FUZZ_TOOLS/bin/pip" install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
-}
-install_schemathesis &
+# The API fuzz run uses schemathesis, unless FERRY_TEST_SCHEMATHESIS names
+# its `st` command.
+install_venv target/test-tools/schemathesis 'schemathesis==4.32.5' st \
+  'the API fuzz run' "${FERRY_TEST_SCHEMATHESIS:-}" &
 fuzz_install=$!
 
 # The upload page's browser test drives Debian's chromium; it is installed

@@ -86,10 +86,10 @@ macro_rules! meta_store {
                                     .execute(&mut *tx)
                                     .await?;
                             }
-                            let usage = usage_of(&mut tx, &session.owner, now).await?;
+                            let usage = usage_of(&mut *tx, &session.owner, now).await?;
                             if !quota.admits(usage, session.size) {
                                 let existing =
-                                    session_of(&mut tx, &session.owner, &session.sha256).await?;
+                                    session_of(&mut *tx, &session.owner, &session.sha256).await?;
                                 tx.commit().await?;
                                 return Ok(match existing {
                                     Some(existing) => Inserted::Existing(existing),
@@ -122,7 +122,7 @@ macro_rules! meta_store {
                             tx.commit().await?;
                             return Ok(Inserted::Created(session_from_row(&row)?));
                         }
-                        let existing = session_of(&mut tx, &session.owner, &session.sha256).await?;
+                        let existing = session_of(&mut *tx, &session.owner, &session.sha256).await?;
                         tx.commit().await?;
                         if let Some(existing) = existing {
                             return Ok(Inserted::Existing(existing));
@@ -160,16 +160,7 @@ macro_rules! meta_store {
                     owner: &OwnerId,
                     sha256: &ContentHash,
                 ) -> MetaResult<Option<Session>> {
-                    let row = sqlx::query(concat!(
-                        "SELECT ",
-                        session_columns!(),
-                        " FROM uploads WHERE owner = $1 AND sha256 = $2"
-                    ))
-                    .bind(owner.as_str())
-                    .bind(sha256.to_hex())
-                    .fetch_optional(&mut *self.connection().await?)
-                    .await?;
-                    Ok(row.as_ref().map(session_from_row).transpose()?)
+                    session_of(&mut *self.connection().await?, owner, sha256).await
                 }
 
                 async fn owner_usage(
@@ -177,12 +168,7 @@ macro_rules! meta_store {
                     owner: &OwnerId,
                     now: DateTime<Utc>,
                 ) -> MetaResult<OwnerUsage> {
-                    let row = sqlx::query(OWNER_USAGE)
-                        .bind(owner.as_str())
-                        .bind($dialect::time(now))
-                        .fetch_one(&mut *self.connection().await?)
-                        .await?;
-                    usage_from_row(&row)
+                    usage_of(&mut *self.connection().await?, owner, now).await
                 }
 
                 async fn insert_session(&self, session: &Session) -> MetaResult<Inserted> {

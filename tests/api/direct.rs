@@ -23,13 +23,7 @@ async fn a_small_file_uploads_in_one_put(backend: Backend) {
     assert_eq!(file["size"], 40_000);
     assert_eq!(file["content_type"], "text/plain");
     assert_eq!(file["url"], format!("/v1/files/{sha}/note.txt"));
-    let again = app
-        .client
-        .put(app.url(&format!("/v1/files/{sha}")))
-        .body(data.clone())
-        .send()
-        .await
-        .unwrap();
+    let again = app.put_file(&sha, &data).await;
     assert_eq!(again.status(), StatusCode::OK);
     let download = app.download(&sha).await;
     assert_eq!(download.headers()["content-type"], "text/plain");

@@ -298,6 +298,16 @@ impl TestApp {
             .expect("progress answers")
     }
 
+    /// Uploads `data` in one request, `PUT /v1/files/{sha256}`.
+    pub async fn put_file(&self, sha256: &str, data: &[u8]) -> Response {
+        self.client
+            .put(self.url(&format!("/v1/files/{sha256}")))
+            .body(data.to_vec())
+            .send()
+            .await
+            .expect("the direct upload answers")
+    }
+
     pub async fn download(&self, sha256: &str) -> Response {
         self.client
             .get(self.url(&format!("/v1/files/{sha256}")))

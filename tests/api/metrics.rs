@@ -111,13 +111,7 @@ async fn an_instant_upload_is_a_dedup_hit(backend: Backend) {
         .create(json!({"sha256": sha, "size": 3000, "chunk_size": 1024}))
         .await;
     assert_eq!(again.status(), StatusCode::OK);
-    let direct = app
-        .client
-        .put(app.url(&format!("/v1/files/{sha}")))
-        .body(data.clone())
-        .send()
-        .await
-        .unwrap();
+    let direct = app.put_file(&sha, &data).await;
     assert_eq!(direct.status(), StatusCode::OK);
 
     let after = scrape(&app).await;

@@ -94,13 +94,7 @@ async fn a_one_request_upload_lands_in_the_bucket() {
     let data = test_bytes(300_000, 63);
     let sha = sha256_hex(&data);
 
-    let answer = app
-        .client
-        .put(app.url(&format!("/v1/files/{sha}")))
-        .body(data.clone())
-        .send()
-        .await
-        .unwrap();
+    let answer = app.put_file(&sha, &data).await;
 
     assert_eq!(answer.status(), StatusCode::CREATED);
     let file: Value = answer.json().await.unwrap();
@@ -121,8 +115,8 @@ async fn a_write_dropped_half_way_aborts_its_multipart_upload() {
         let store = store.clone();
         tokio::spawn(async move { store.write(&key, endless, u64::MAX).await })
     };
-    eventually("a multipart upload starting", || async {
-        s3.unfinished_uploads(&bucket).await.len() == 1
+    eventually("a part of a multipart upload arriving", || async {
+        s3.unfinished_uploads(&bucket).await.len() == 1 && s3.unfinished_parts(&bucket).await > 0
     })
     .await;
 

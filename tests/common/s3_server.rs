@@ -125,6 +125,22 @@ impl S3Server {
         elements(&listing, "UploadId")
     }
 
+    /// The parts stored so far of every unfinished multipart upload.
+    pub async fn unfinished_parts(&self, bucket: &str) -> usize {
+        let listing = self.get_xml(&format!("{bucket}?uploads")).await;
+        let uploads = elements(&listing, "Key")
+            .into_iter()
+            .zip(elements(&listing, "UploadId"));
+        let mut parts = 0;
+        for (key, upload_id) in uploads {
+            let listing = self
+                .get_xml(&format!("{bucket}/{key}?uploadId={upload_id}"))
+                .await;
+            parts += elements(&listing, "PartNumber").len();
+        }
+        parts
+    }
+
     async fn get_xml(&self, path: &str) -> String {
         let answer = self
             .client

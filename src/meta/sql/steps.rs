@@ -5,9 +5,10 @@
 /// of database `$db`, storing times with the dialect module `$dialect`.
 macro_rules! transaction_steps {
     ($db:ty, $dialect:ident) => {
-        /// The session of `owner` for `sha256`, read in `tx`.
+        /// The session of `owner` for `sha256`, read on `connection` (a
+        /// transaction's, or one of its own).
         async fn session_of(
-            tx: &mut Transaction<'_, $db>,
+            connection: &mut <$db as sqlx::Database>::Connection,
             owner: &OwnerId,
             sha256: &ContentHash,
         ) -> MetaResult<Option<Session>> {
@@ -18,21 +19,21 @@ macro_rules! transaction_steps {
             ))
             .bind(owner.as_str())
             .bind(sha256.to_hex())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(connection)
             .await?;
             Ok(row.as_ref().map(session_from_row).transpose()?)
         }
 
-        /// What `owner` holds in sessions live at `now`, read in `tx`.
+        /// What `owner` holds in sessions live at `now`, read on `connection`.
         async fn usage_of(
-            tx: &mut Transaction<'_, $db>,
+            connection: &mut <$db as sqlx::Database>::Connection,
             owner: &OwnerId,
             now: DateTime<Utc>,
         ) -> MetaResult<OwnerUsage> {
             let row = sqlx::query(OWNER_USAGE)
                 .bind(owner.as_str())
                 .bind($dialect::time(now))
-                .fetch_one(&mut **tx)
+                .fetch_one(connection)
                 .await?;
             usage_from_row(&row)
         }
