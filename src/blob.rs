@@ -2,7 +2,10 @@
 //!
 //! Keys are laid out so that any instance can find any object:
 //! `chunks/<upload id>/<index>.<token>` for a staged chunk,
-//! `files/<sha256>/<token>` for merged (and then published) bytes,
+//! `files/<sha256>/<token>/<index>` for the parts of a merged (and then
+//! published) file, one per chunk, linked or copied from the staged chunk
+//! by the store itself; `files/<sha256>/<token>` for such a file's bytes
+//! when they are one object,
 //! `files/direct/<token>` for one-request uploads,
 //! `multipart/<token>` for the note of a multipart upload under way.
 //! The store is a local folder or an S3-compatible bucket; no instance
@@ -32,6 +35,9 @@ use crate::ids::{ObjectKey, UploadId, WriteToken};
 /// and what a write holds in memory (a piece filling, two being written), so
 /// that 64 chunks arriving at once hold under 50 MiB.
 const LOCAL_PIECE: usize = 256 << 10;
+
+/// Parts a merge has the store copy at once.
+const PARALLEL_COPIES: usize = 8;
 
 mod local_read;
 mod s3;
@@ -84,19 +90,13 @@ pub enum WriteError {
     Store(#[from] BlobError),
 }
 
-/// Why a concatenation of objects did not produce an object.
+/// Why a file could not be stored as parts.
 #[derive(Debug, thiserror::Error)]
-pub enum ConcatError {
-    /// The parts add up to more than allowed; nothing was kept.
-    #[error("the parts are longer than {limit} bytes")]
-    TooLong {
-        /// The most bytes the result may hold.
-        limit: u64,
-    },
-    /// A part is not in the store; nothing was kept.
+pub enum PartsError {
+    /// A part is not in the store.
     #[error("the part {0} is missing")]
     MissingPart(ObjectKey),
-    /// The store failed; nothing was kept.
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] BlobError),
 }
@@ -262,37 +262,53 @@ impl BlobStore {
         }
     }
 
-    /// Writes the objects `parts`, in order, into one new object `key`,
-    /// hashing it, keeping at most `limit` bytes. On any failure nothing is kept.
-    pub async fn concat(
-        &self,
-        parts: &[ObjectKey],
-        key: &ObjectKey,
-        limit: u64,
-    ) -> Result<Written, ConcatError> {
-        let store = self.clone();
-        let source = futures::stream::iter(parts.to_vec())
-            .then(move |part| {
-                let store = store.clone();
-                async move { store.read(&part, None).await }
-            })
-            .try_flatten()
-            .boxed();
-        match self.write(key, source, limit).await {
-            Ok(written) => Ok(written),
-            Err(WriteError::TooLong { limit }) => Err(ConcatError::TooLong { limit }),
-            Err(WriteError::Store(error)) => Err(ConcatError::Store(error)),
-            Err(WriteError::Source(reason)) => {
-                for part in parts {
-                    if !self.exists(part).await? {
-                        return Err(ConcatError::MissingPart(part.clone()));
+    /// Stores the objects `parts` as the parts of a new file `key`: part `i`
+    /// is `<key>/<i>`, the same bytes as `parts[i]`, copied by the store
+    /// itself (a hard link on a local disk, a server-side copy in a bucket),
+    /// and durable once this returns. On failure the caller deletes `key`.
+    pub async fn copy_parts(&self, parts: &[ObjectKey], key: &ObjectKey) -> Result<(), PartsError> {
+        let copies: Vec<_> = parts
+            .iter()
+            .enumerate()
+            .map(|(index, part)| {
+                let store = self.store.clone();
+                let (from, to) = (part.clone(), Self::part_key(key, index as u64));
+                async move {
+                    match store.copy(&path(&from), &path(&to)).await {
+                        Ok(()) => Ok(()),
+                        Err(object_store::Error::NotFound { .. }) => {
+                            Err(PartsError::MissingPart(from))
+                        }
+                        Err(error) => Err(PartsError::Store(error.into())),
                     }
                 }
-                Err(ConcatError::Store(BlobError::io(
-                    "parts",
-                    std::io::Error::other(reason),
-                )))
+            })
+            .collect();
+        futures::stream::iter(copies)
+            .buffer_unordered(PARALLEL_COPIES)
+            .try_collect::<()>()
+            .await?;
+        if !parts.is_empty() {
+            self.sync_folder(key).await?;
+        }
+        Ok(())
+    }
+
+    /// The key of part `index` of the file stored in parts under `key`.
+    pub fn part_key(key: &ObjectKey, index: u64) -> ObjectKey {
+        self::key(format!("{key}/{index}"))
+    }
+
+    /// The key that a published file or a merge names for an object under
+    /// `files/`: the object itself, or the file it is a part of.
+    pub fn file_of(object: &ObjectKey) -> ObjectKey {
+        let text = object.as_str();
+        let segments: Vec<&str> = text.split('/').collect();
+        match segments.as_slice() {
+            ["files", sha256, token, _part] if *sha256 != "direct" => {
+                key(format!("files/{sha256}/{token}"))
             }
+            _ => object.clone(),
         }
     }
 
@@ -317,6 +333,60 @@ impl BlobStore {
         synced.map_err(|e| BlobError::io("local", e))
     }
 
+    /// Flushes the folder of a file's parts, and the folder holding it, to
+    /// disk on a local store, so that the parts' names survive a power loss.
+    async fn sync_folder(&self, key: &ObjectKey) -> Result<(), BlobError> {
+        let Some(local) = &self.local else {
+            return Ok(());
+        };
+        let folder = local.path_to_filesystem(&path(key))?;
+        let synced = tokio::task::spawn_blocking(move || {
+            std::fs::File::open(&folder)?.sync_all()?;
+            match folder.parent() {
+                Some(parent) => std::fs::File::open(parent)?.sync_all(),
+                None => Ok(()),
+            }
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|result| result);
+        synced.map_err(|e| BlobError::io("local", e))
+    }
+
+    /// Streams a file stored in parts of `part_size` bytes under `key`,
+    /// `size` bytes in all, or the bytes of `range` of it (end exclusive,
+    /// not empty).
+    pub async fn read_parts(
+        &self,
+        key: &ObjectKey,
+        part_size: u64,
+        size: u64,
+        range: Option<Range<u64>>,
+    ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+        let range = range.unwrap_or(0..size);
+        let part_size = part_size.max(1);
+        let first = range.start / part_size;
+        let last = range.end.saturating_sub(1) / part_size;
+        let within = move |index: u64| {
+            let start = index * part_size;
+            range.start.max(start) - start..range.end.min(start + part_size) - start
+        };
+        let head = self
+            .read(&Self::part_key(key, first), Some(within(first)))
+            .await?;
+        let store = self.clone();
+        let key = key.clone();
+        let rest = futures::stream::iter(first + 1..=last)
+            .then(move |index| {
+                let store = store.clone();
+                let part = Self::part_key(&key, index);
+                let bytes = within(index);
+                async move { store.read(&part, Some(bytes)).await }
+            })
+            .try_flatten();
+        Ok(head.chain(rest).boxed())
+    }
+
     /// Streams an object, or a byte range of it, out of the store.
     pub async fn read(
         &self,
@@ -333,11 +403,6 @@ impl BlobStore {
         };
         let result = self.store.get_opts(&path(key), options).await?;
         Ok(result.into_stream().map_err(BlobError).boxed())
-    }
-
-    /// Reads a small byte range of an object (end exclusive) into memory.
-    pub async fn read_all(&self, key: &ObjectKey, range: Range<u64>) -> Result<Bytes, BlobError> {
-        Ok(self.store.get_range(&path(key), range).await?)
     }
 
     /// Whether an object exists.
@@ -427,6 +492,12 @@ impl BlobStore {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Deletes a file: its one object, or all of its parts.
+    pub async fn delete_file(&self, key: &ObjectKey) -> Result<(), BlobError> {
+        self.delete_prefix(&format!("{key}/")).await?;
+        self.delete(key).await
     }
 
     /// Deletes every object under a folder.

@@ -13,6 +13,9 @@
 //!   in the same transaction as the write, so that no chunk changes after a
 //!   merge has started. Recording an index again replaces the row and hands
 //!   back the object key it replaced.
+//! * **Hash links** say what the file's running SHA-256 was before and after
+//!   a chunk's bytes. A link is written only for the chunk copy it was
+//!   computed from, and recording a chunk again clears it.
 //! * **Starting a merge** moves a session from `uploading` to `merging` only
 //!   when every chunk is recorded; of two concurrent callers exactly one wins.
 //! * **Merge leases** are per content hash: at most one unexpired lease exists
@@ -32,6 +35,7 @@ use chrono::{DateTime, Utc};
 use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
 
 use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
+use crate::running_hash::RunningSha256;
 
 mod chunk_bits;
 #[macro_use]
@@ -143,6 +147,31 @@ pub struct Chunk {
     pub sha256: ContentHash,
     /// Where its bytes are in the object store.
     pub object_key: ObjectKey,
+    /// The file's running hash across this copy of the chunk, once computed.
+    pub link: Option<HashLink>,
+}
+
+/// The running SHA-256 of a file across one of its chunks, computed by the
+/// server from the chunk's stored copy: the state before its bytes and
+/// after them. Links that meet end to end from the first chunk to the last
+/// give the whole file's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashLink {
+    /// The state after every chunk before this one.
+    pub before: RunningSha256,
+    /// The state after this chunk too.
+    pub after: RunningSha256,
+}
+
+/// The first chunk of a session whose hash link is missing, with the chunk
+/// before it, if that one is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unlinked {
+    /// The chunk to link next.
+    pub chunk: Chunk,
+    /// The chunk at the index before, whose link's end is where this
+    /// chunk's link starts.
+    pub previous: Option<Chunk>,
 }
 
 /// What a session has received, summed up by the database: the received
@@ -174,8 +203,12 @@ pub struct FileRecord {
     pub size: u64,
     /// Media type given by the upload that published it.
     pub content_type: Option<MediaType>,
-    /// Where the bytes are in the object store.
+    /// Where the bytes are in the object store: the one object under this
+    /// key, or, with a `part_size`, the objects `<object_key>/<index>`.
     pub object_key: ObjectKey,
+    /// The length of every part but the last, when the bytes are stored in
+    /// parts (a merged upload's chunks, in order).
+    pub part_size: Option<u64>,
     /// When it was published: its Last-Modified, the same on every instance.
     pub published_at: DateTime<Utc>,
 }
@@ -333,6 +366,19 @@ pub trait MetaStore: Send + Sync + 'static {
         chunk: &Chunk,
         expires_at: DateTime<Utc>,
     ) -> MetaResult<Recorded>;
+
+    /// The lowest-index chunk of a session that has no hash link, with the
+    /// chunk before it.
+    async fn first_unlinked(&self, upload_id: &UploadId) -> MetaResult<Option<Unlinked>>;
+
+    /// Records the hash link of a chunk, unless the copy it was computed
+    /// from (`chunk.object_key`) was replaced meanwhile; `false` then.
+    async fn link_chunk(
+        &self,
+        upload_id: &UploadId,
+        chunk: &Chunk,
+        link: &HashLink,
+    ) -> MetaResult<bool>;
 
     /// Moves a session from `uploading` to `merging` if every chunk is recorded.
     async fn start_merge(&self, upload_id: &UploadId) -> MetaResult<bool>;

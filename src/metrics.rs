@@ -119,6 +119,8 @@ struct Families {
     received_bytes: Counter,
     digest_mismatches: Counter,
     hash_mismatches: Counter,
+    chunks_linked: Counter,
+    merge_reread_bytes: Counter,
     merges_in_flight: Gauge,
     merges: Family<OutcomeLabel, Counter>,
     merge_seconds: Histogram,
@@ -153,6 +155,8 @@ impl Metrics {
             received_bytes: Counter::default(),
             digest_mismatches: Counter::default(),
             hash_mismatches: Counter::default(),
+            chunks_linked: Counter::default(),
+            merge_reread_bytes: Counter::default(),
             merges_in_flight: Gauge::default(),
             merges: Family::default(),
             merge_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
@@ -217,6 +221,16 @@ impl Metrics {
                 "hash_mismatches",
                 "Files refused because their bytes did not hash to their sha256",
                 &f.hash_mismatches,
+            ),
+            (
+                "chunks_linked",
+                "Chunks taken into their file's running hash after they arrived",
+                &f.chunks_linked,
+            ),
+            (
+                "merge_reread_bytes",
+                "Bytes of chunks a merge read back because they were not in the running hash yet",
+                &f.merge_reread_bytes,
             ),
             (
                 "served_bytes",
@@ -339,6 +353,16 @@ impl Metrics {
     /// A chunk refused for its digest.
     pub fn digest_mismatch(&self) {
         self.0.digest_mismatches.inc();
+    }
+
+    /// A chunk taken into its file's running hash.
+    pub fn chunk_linked(&self) {
+        self.0.chunks_linked.inc();
+    }
+
+    /// `bytes` of chunks a merge read back to hash them.
+    pub fn merge_reread(&self, bytes: u64) {
+        self.0.merge_reread_bytes.inc_by(bytes);
     }
 
     /// A merge that holds its lease begins; it is counted as running

@@ -11,11 +11,20 @@
 mod rows;
 #[macro_use]
 mod steps;
+#[macro_use]
+mod links;
 
 /// The columns of a session row, in the order every query selects them.
 macro_rules! session_columns {
     () => {
         "id, owner, sha256, size, chunk_size, filename, content_type, status, expires_at"
+    };
+}
+
+/// The columns of a chunk row, in the order every query selects them.
+macro_rules! chunk_columns {
+    () => {
+        "idx, size, sha256, object_key, hash_before, hash_after"
     };
 }
 
@@ -36,10 +45,11 @@ macro_rules! meta_store {
             use $crate::meta::chunk_bits;
             use $crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
             use $crate::meta::{
-                Chunk, Claim, FileRecord, Inserted, MergeLease, MetaError, MetaResult, MetaStore,
-                OwnerUsage, Published, ReceivedChunks, Recorded, Session, SessionQuota, decoded,
-                parse_status, to_i64, to_u64,
+                Chunk, Claim, FileRecord, HashLink, Inserted, MergeLease, MetaError, MetaResult,
+                MetaStore, OwnerUsage, Published, ReceivedChunks, Recorded, Session, SessionQuota,
+                Unlinked, decoded, parse_status, to_i64, to_u64,
             };
+            use $crate::running_hash::RunningSha256;
 
             /// Attempts at inserting a session whose conflicting row vanishes
             /// between the insert and the read (an abort racing a create).
@@ -136,6 +146,8 @@ macro_rules! meta_store {
 
             transaction_steps!($db, $dialect);
 
+            link_queries!($db);
+
             row_decoders!($row, $dialect);
 
             #[async_trait]
@@ -223,10 +235,11 @@ macro_rules! meta_store {
                 }
 
                 async fn chunks(&self, upload_id: &UploadId) -> MetaResult<Vec<Chunk>> {
-                    let rows = sqlx::query(
-                        "SELECT idx, size, sha256, object_key FROM chunks
-                         WHERE upload_id = $1 ORDER BY idx",
-                    )
+                    let rows = sqlx::query(concat!(
+                        "SELECT ",
+                        chunk_columns!(),
+                        " FROM chunks WHERE upload_id = $1 ORDER BY idx"
+                    ))
                     .bind(upload_id.as_str())
                     .fetch_all(&mut *self.connection().await?)
                     .await?;
@@ -303,18 +316,23 @@ macro_rules! meta_store {
                     .bind(to_i64(chunk.index))
                     .fetch_optional(&mut *tx)
                     .await?;
+                    let link = chunk.link.as_ref();
                     sqlx::query(
-                        "INSERT INTO chunks (upload_id, idx, size, sha256, object_key)
-                         VALUES ($1, $2, $3, $4, $5)
+                        "INSERT INTO chunks (upload_id, idx, size, sha256, object_key,
+                                             hash_before, hash_after)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
                          ON CONFLICT (upload_id, idx) DO UPDATE
                          SET size = excluded.size, sha256 = excluded.sha256,
-                             object_key = excluded.object_key",
+                             object_key = excluded.object_key,
+                             hash_before = excluded.hash_before, hash_after = excluded.hash_after",
                     )
                     .bind(upload_id.as_str())
                     .bind(to_i64(chunk.index))
                     .bind(to_i64(chunk.size))
                     .bind(chunk.sha256.to_hex())
                     .bind(chunk.object_key.as_str())
+                    .bind(link.map(|link| link.before.to_bytes()))
+                    .bind(link.map(|link| link.after.to_bytes()))
                     .execute(&mut *tx)
                     .await?;
                     let (received_count, received_bytes) = match received {
@@ -350,6 +368,19 @@ macro_rules! meta_store {
                         received_count,
                         received_bytes,
                     })
+                }
+
+                async fn first_unlinked(&self, upload_id: &UploadId) -> MetaResult<Option<Unlinked>> {
+                    first_unlinked_of(&mut *self.connection().await?, upload_id).await
+                }
+
+                async fn link_chunk(
+                    &self,
+                    upload_id: &UploadId,
+                    chunk: &Chunk,
+                    link: &HashLink,
+                ) -> MetaResult<bool> {
+                    link_of(&mut *self.connection().await?, upload_id, chunk, link).await
                 }
 
                 async fn start_merge(&self, upload_id: &UploadId) -> MetaResult<bool> {

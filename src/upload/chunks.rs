@@ -132,6 +132,7 @@ impl Uploads {
             size: staged.written.size,
             sha256: staged.written.sha256,
             object_key: staged.key.clone(),
+            link: None,
         };
         let expires_at = now + self.timings.session_ttl;
         let recorded = self
@@ -163,6 +164,7 @@ impl Uploads {
             tracing::warn!(key = %old, %error, "could not delete a replaced chunk copy");
         }
         self.metrics.chunk_received(chunk.size);
+        self.link_later(&target.session.id);
         tracing::debug!(
             owner = %target.session.owner,
             sha256 = %target.session.sha256,

@@ -106,6 +106,7 @@ impl Uploads {
             sha256: received.sha256,
             size: received.size,
             content_type,
+            part_size: None,
             object_key: received.key.clone(),
             published_at: Utc::now().trunc_subsecs(0),
         };

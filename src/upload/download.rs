@@ -11,7 +11,7 @@ use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
 use super::view::served_content_type;
-use crate::blob::BlobStore;
+use crate::blob::{BlobError, BlobStore};
 use crate::meta::FileRecord;
 use crate::metrics::Metrics;
 
@@ -83,11 +83,28 @@ impl Download {
         if self.file.size == 0 || range.as_ref().is_some_and(|range| range.is_empty()) {
             return Ok(futures::stream::empty().boxed());
         }
-        let bytes = self.blobs.read(&self.file.object_key, range).await?;
+        let bytes = stored_bytes(&self.blobs, &self.file, range).await?;
         let metrics = self.metrics.clone();
         Ok(bytes
             .map_err(UploadError::from)
             .inspect_ok(move |piece| metrics.served(piece.len() as u64))
             .boxed())
+    }
+}
+
+/// Streams the bytes of `range` of a published file (not empty), or all of
+/// them, out of the store: from its one object or across its parts.
+pub(super) async fn stored_bytes(
+    blobs: &BlobStore,
+    file: &FileRecord,
+    range: Option<Range<u64>>,
+) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+    match file.part_size {
+        Some(part_size) => {
+            blobs
+                .read_parts(&file.object_key, part_size, file.size, range)
+                .await
+        }
+        None => blobs.read(&file.object_key, range).await,
     }
 }

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::Uploads;
 use super::error::UploadResult;
+use crate::blob::BlobStore;
 use crate::ids::UploadId;
 use crate::metrics::Swept;
 
@@ -38,7 +39,11 @@ impl Uploads {
         }
         let cutoff = now - min_age;
         for key in self.blobs.list_written_before("files", cutoff).await? {
-            if !self.meta.object_key_in_use(&key).await? {
+            if !self
+                .meta
+                .object_key_in_use(&BlobStore::file_of(&key))
+                .await?
+            {
                 self.blobs.delete(&key).await?;
                 removed += 1;
             }

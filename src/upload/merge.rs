@@ -1,5 +1,6 @@
-//! Completing an upload: merge the chunks in order into one object, verify
-//! that it hashes to the key, and only then publish it.
+//! Completing an upload: verify that the chunks, in order, hash to the key,
+//! have the store copy them as the parts of one file, and only then publish
+//! it.
 //!
 //! One merge per content hash runs at a time across all instances: the right
 //! to merge is a lease in the database, renewed while the merge runs and
@@ -18,8 +19,9 @@ use tracing::Instrument;
 
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
+use super::hash_links::Unhashable;
 use super::index_ranges::missing_ranges;
-use crate::blob::{BlobStore, ConcatError};
+use crate::blob::{BlobStore, PartsError};
 use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use crate::meta::{Claim, FileRecord, MergeLease, Published, Session};
 use crate::metrics::MergeOutcome;
@@ -82,6 +84,11 @@ impl Registry {
         if stopping.wait_for(|stopping| *stopping).await.is_err() {
             std::future::pending::<()>().await;
         }
+    }
+
+    /// Runs `task` on the service's runtime.
+    pub(super) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.runtime.spawn(task);
     }
 
     pub(super) fn is_stopping(&self) -> bool {
@@ -275,7 +282,7 @@ impl Uploads {
             match self.meta.claim_merge(&lease, now).await? {
                 Claim::Claimed { abandoned_key } => {
                     if let Some(key) = abandoned_key {
-                        self.blobs.delete(&key).await?;
+                        self.blobs.delete_file(&key).await?;
                     }
                     if self.current_merge(&current).await?.is_none() {
                         self.meta.drop_merge(&lease.sha256, &lease.token).await?;
@@ -325,6 +332,7 @@ impl Uploads {
                     size: session.size,
                     content_type: session.content_type.clone(),
                     object_key: lease.object_key.clone(),
+                    part_size: Some(session.chunk_size),
                     published_at: Utc::now().trunc_subsecs(0),
                 };
                 let published = self.meta.publish(&file, &session.id, &lease.token).await;
@@ -346,12 +354,12 @@ impl Uploads {
                         timer.finish(MergeOutcome::Published);
                         self.metrics.upload_completed();
                         tracing::info!(owner = %session.owner, sha256 = %session.sha256, "completed: the file was published meanwhile");
-                        self.blobs.delete(&lease.object_key).await?;
+                        self.blobs.delete_file(&lease.object_key).await?;
                     }
                     Published::LeaseLost => {
                         timer.finish(MergeOutcome::LeaseLost);
                         tracing::warn!(owner = %session.owner, sha256 = %session.sha256, "merge lease lost before publishing");
-                        self.blobs.delete(&lease.object_key).await?;
+                        self.blobs.delete_file(&lease.object_key).await?;
                         return Ok(());
                     }
                 }
@@ -362,7 +370,7 @@ impl Uploads {
                 timer.finish(MergeOutcome::Mismatch);
                 let seconds = started.elapsed().as_secs_f64();
                 tracing::warn!(owner = %session.owner, sha256 = %session.sha256, seconds, "merged bytes do not hash to the key, or a chunk is gone");
-                self.blobs.delete(&lease.object_key).await?;
+                self.blobs.delete_file(&lease.object_key).await?;
                 if self
                     .meta
                     .fail_merge(&session.sha256, &session.id, &lease.token)
@@ -376,20 +384,20 @@ impl Uploads {
             Err(Interrupted::LeaseLost) => {
                 timer.finish(MergeOutcome::LeaseLost);
                 tracing::warn!(owner = %session.owner, sha256 = %session.sha256, "merge lease lost; another attempt goes on");
-                self.blobs.delete(&lease.object_key).await?;
+                self.blobs.delete_file(&lease.object_key).await?;
                 Ok(())
             }
             Err(Interrupted::HandedBack) => {
                 timer.finish(MergeOutcome::HandedBack);
                 tracing::info!(owner = %session.owner, sha256 = %session.sha256, "stopping: merge handed back");
                 self.blobs.settle().await;
-                self.blobs.delete(&lease.object_key).await?;
+                self.blobs.delete_file(&lease.object_key).await?;
                 self.meta.drop_merge(&session.sha256, &lease.token).await?;
                 Ok(())
             }
             Err(Interrupted::Failed(error)) => {
                 timer.finish(MergeOutcome::Failed);
-                if let Err(cleanup) = self.blobs.delete(&lease.object_key).await {
+                if let Err(cleanup) = self.blobs.delete_file(&lease.object_key).await {
                     tracing::warn!(key = %lease.object_key, error = %cleanup, "could not delete a failed merge's object; the leftover sweep will");
                 }
                 self.meta.drop_merge(&session.sha256, &lease.token).await?;
@@ -398,6 +406,9 @@ impl Uploads {
         }
     }
 
+    /// Verifies that the session's chunks hash to its key, from their
+    /// links and reading back only what they do not cover, then has the
+    /// store copy them as the parts of the file `key`.
     async fn merge_and_verify(
         &self,
         session: &Session,
@@ -408,15 +419,19 @@ impl Uploads {
             .chunks(&session.id)
             .await
             .map_err(|e| Interrupted::Failed(e.into()))?;
+        let hash = match self.hash_of_chunks(&chunks).await {
+            Ok(hash) => hash,
+            Err(Unhashable::Lost) => return Err(Interrupted::Mismatch),
+            Err(Unhashable::Failed(error)) => return Err(Interrupted::Failed(error)),
+        };
+        if hash.len() != session.size || hash.finish() != session.sha256 {
+            return Err(Interrupted::Mismatch);
+        }
         let parts: Vec<ObjectKey> = chunks.into_iter().map(|chunk| chunk.object_key).collect();
-        match self.blobs.concat(&parts, key, session.size).await {
-            Ok(written) if written.size == session.size && written.sha256 == session.sha256 => {
-                Ok(())
-            }
-            Ok(_) | Err(ConcatError::TooLong { .. } | ConcatError::MissingPart(_)) => {
-                Err(Interrupted::Mismatch)
-            }
-            Err(ConcatError::Store(error)) => Err(Interrupted::Failed(error.into())),
+        match self.blobs.copy_parts(&parts, key).await {
+            Ok(()) => Ok(()),
+            Err(PartsError::MissingPart(_)) => Err(Interrupted::Mismatch),
+            Err(PartsError::Store(error)) => Err(Interrupted::Failed(error.into())),
         }
     }
 

@@ -17,6 +17,7 @@ mod chunks;
 mod direct;
 mod download;
 mod error;
+mod hash_links;
 mod index_ranges;
 mod leftovers;
 mod limits;
@@ -72,6 +73,7 @@ pub struct Uploads {
     timings: Timings,
     policy: AccessPolicy,
     merges: merge::Registry,
+    linking: hash_links::Linking,
     published: published::PublishedFiles,
     metrics: Metrics,
 }
@@ -93,6 +95,7 @@ impl Uploads {
             timings,
             policy,
             merges: merge::Registry::on_current_runtime(),
+            linking: hash_links::Linking::default(),
             published: published::PublishedFiles::default(),
             metrics: Metrics::new(),
         }

@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use ferry_proto::{ContentHash, ProofChallenge, UploadStatus, proof_of};
+use futures::TryStreamExt;
 use subtle::ConstantTimeEq;
 
 use super::Uploads;
+use super::download::stored_bytes;
 use super::error::{UploadError, UploadResult};
 use super::policy::InstantUpload;
 use super::validate::ValidCreate;
@@ -70,11 +73,9 @@ impl Uploads {
     ) -> UploadResult<bool> {
         let mut pieces = Vec::new();
         for [first, last] in &challenge.ranges {
-            let bytes = self
-                .blobs
-                .read_all(&file.object_key, *first..*last + 1)
-                .await?;
-            pieces.push(bytes);
+            let bytes = stored_bytes(&self.blobs, file, Some(*first..*last + 1)).await?;
+            let bytes: Vec<Bytes> = bytes.try_collect().await?;
+            pieces.extend(bytes);
         }
         let expected = proof_of(pieces.iter().map(|piece| piece.as_ref()));
         Ok(bool::from(

@@ -55,6 +55,7 @@ mod tests {
             size: u64::from(seed),
             content_type: None,
             object_key: ObjectKey::parse(format!("files/x/{seed}")).unwrap(),
+            part_size: None,
             published_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
         }
     }

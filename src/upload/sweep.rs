@@ -43,7 +43,7 @@ impl Uploads {
         let database_now = self.meta.clock().await?;
         for lease in self.meta.orphaned_merges(database_now).await? {
             if self.meta.drop_merge(&lease.sha256, &lease.token).await? {
-                self.blobs.delete(&lease.object_key).await?;
+                self.blobs.delete_file(&lease.object_key).await?;
                 report.orphaned_merges += 1;
             }
         }

@@ -15,7 +15,10 @@ use ferry_proto::{ContentHash, CreateUpload};
 use object_store::memory::InMemory;
 use object_store::throttle::{ThrottleConfig, ThrottledStore};
 
-use crate::helpers::{Backend, assert_error, sha256_hex, spawn_app, spawn_app_over, test_bytes};
+use crate::helpers::{
+    Backend, assert_error, scrape, sha256_hex, spawn_app, spawn_app_over, test_bytes,
+};
+use crate::listing::files_among;
 
 async fn complete_lists_the_missing_chunks(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -101,9 +104,63 @@ async fn concurrent_completes_run_one_merge_and_all_succeed(backend: Backend) {
     assert_eq!(app.downloaded(&sha).await, data);
     {
         let keys = app.stored_keys().await;
-        assert_eq!(keys.len(), 1, "one merged object and no chunks: {keys:?}");
-        assert!(keys[0].starts_with(&format!("files/{sha}/")));
+        let files = files_among(&keys);
+        assert_eq!(files.len(), 1, "one merged file and no chunks: {keys:?}");
+        assert!(files[0].starts_with(&format!("files/{sha}/")), "{files:?}");
+        assert_eq!(keys.len(), 37, "one part per chunk: {keys:?}");
     }
+}
+
+async fn chunks_hashed_as_they_arrived_are_not_read_again_by_complete(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(70_000, 38);
+    let sha = sha256_hex(&data);
+    app.create_for(&data, 8192).await;
+    for index in (0..9).rev() {
+        app.send_chunk(&data, 8192, index).await;
+    }
+    app.wait_until_linked(9).await;
+    assert_eq!(app.complete(&sha).await.status(), StatusCode::OK);
+    let metrics = scrape(&app).await;
+    assert_eq!(metrics.value("ferry_merge_reread_bytes_total"), 0.0);
+    assert_eq!(app.downloaded(&sha).await, data);
+}
+
+async fn a_chunk_sent_again_with_other_bytes_is_hashed_again(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(40_000, 39);
+    let other = test_bytes(8192, 40);
+    let sha = sha256_hex(&data);
+    app.create_for(&data, 8192).await;
+    for index in 0..5 {
+        app.send_chunk(&data, 8192, index).await;
+    }
+    app.wait_until_linked(5).await;
+    let replaced = app.put_chunk(&sha, 1, other.clone()).await;
+    assert_eq!(replaced.status(), StatusCode::OK);
+    app.wait_until_linked(6).await;
+    assert_error(
+        app.complete(&sha).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "hash-mismatch",
+    )
+    .await;
+    assert_error(
+        app.download(&sha).await,
+        StatusCode::NOT_FOUND,
+        "file-not-found",
+    )
+    .await;
+
+    app.create_for(&data, 8192).await;
+    for index in 0..5 {
+        app.send_chunk(&data, 8192, index).await;
+    }
+    let wrong = app.put_chunk(&sha, 3, other).await;
+    assert_eq!(wrong.status(), StatusCode::OK);
+    app.send_chunk(&data, 8192, 3).await;
+    assert_eq!(app.complete(&sha).await.status(), StatusCode::OK);
+    assert_eq!(app.downloaded(&sha).await, data);
 }
 
 async fn complete_is_idempotent(backend: Backend) {
@@ -253,8 +310,8 @@ async fn two_owners_completing_the_same_content_share_one_object(backend: Backen
         );
     }
     {
-        let keys = app.stored_keys().await;
-        assert_eq!(keys.len(), 1, "the content is stored once: {keys:?}");
+        let files = files_among(&app.stored_keys().await);
+        assert_eq!(files.len(), 1, "the content is stored once: {files:?}");
     }
     assert_eq!(app.downloaded(&hash.to_hex()).await, data);
 }
@@ -264,6 +321,8 @@ on_both_backends!(
     complete_lists_the_missing_chunks,
     a_lying_hash_fails_publishes_nothing_and_deletes_the_chunks,
     concurrent_completes_run_one_merge_and_all_succeed,
+    chunks_hashed_as_they_arrived_are_not_read_again_by_complete,
+    a_chunk_sent_again_with_other_bytes_is_hashed_again,
     complete_is_idempotent,
     a_zero_byte_file_completes_without_chunks,
     a_slow_merge_answers_202_and_finishes_in_the_background,

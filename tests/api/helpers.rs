@@ -336,6 +336,19 @@ impl TestApp {
     }
 
     /// Every object key in the store (either kind), for tests that check what is left.
+    /// Waits until the server has taken `count` chunks into running
+    /// hashes, which it does in the background after answering them.
+    pub async fn wait_until_linked(&self, count: u64) {
+        let linked = async {
+            while scrape(self).await.value("ferry_chunks_linked_total") < count as f64 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), linked)
+            .await
+            .expect("chunks are linked after they are accepted");
+    }
+
     pub async fn stored_keys(&self) -> Vec<String> {
         let everything_until = chrono::Utc::now() + chrono::Duration::days(1);
         let mut keys: Vec<String> = self
@@ -401,4 +414,41 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
     assert_eq!(body["code"], code, "body: {body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     body
+}
+
+/// The server's metrics, as Prometheus scrapes them.
+pub struct Scrape(pub String);
+
+impl Scrape {
+    /// The value of one series (a name with its labels in the order the
+    /// server writes them), or 0 when the series does not exist yet.
+    pub fn value(&self, series: &str) -> f64 {
+        self.0
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |value| {
+                value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{series}: {value}"))
+            })
+    }
+
+    pub fn requests(&self, route: &str, method: &str, status: u16) -> f64 {
+        self.value(&format!(
+            "ferry_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}}"
+        ))
+    }
+}
+
+pub async fn scrape(app: &TestApp) -> Scrape {
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let text = response.text().await.unwrap();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    Scrape(text)
 }

@@ -7,6 +7,8 @@ mod databases;
 #[path = "../common/faulty_proxy.rs"]
 mod faulty_proxy;
 mod helpers;
+#[path = "../common/listing.rs"]
+mod listing;
 #[path = "../common/s3_server.rs"]
 mod s3_server;
 

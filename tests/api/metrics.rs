@@ -6,45 +6,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{
-    Backend, TestApp, assert_error, sha256_hex, spawn_app, spawn_app_with, test_bytes, with_tokens,
+    Backend, assert_error, scrape, sha256_hex, spawn_app, spawn_app_with, test_bytes, with_tokens,
 };
-
-/// The server's metrics, as Prometheus scrapes them.
-struct Scrape(String);
-
-impl Scrape {
-    /// The value of one series (a name with its labels in the order the
-    /// server writes them), or 0 when the series does not exist yet.
-    fn value(&self, series: &str) -> f64 {
-        self.0
-            .lines()
-            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-            .map_or(0.0, |value| {
-                value
-                    .parse()
-                    .unwrap_or_else(|_| panic!("{series}: {value}"))
-            })
-    }
-
-    fn requests(&self, route: &str, method: &str, status: u16) -> f64 {
-        self.value(&format!(
-            "ferry_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}}"
-        ))
-    }
-}
-
-async fn scrape(app: &TestApp) -> Scrape {
-    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let content_type = response.headers()["content-type"].to_str().unwrap();
-    assert!(
-        content_type.starts_with("application/openmetrics-text"),
-        "{content_type}"
-    );
-    let text = response.text().await.unwrap();
-    assert!(text.ends_with("# EOF\n"), "{text}");
-    Scrape(text)
-}
 
 async fn an_upload_counts_its_session_chunks_bytes_merge_and_requests(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -16,6 +16,7 @@ use ferry::ids::ObjectKey;
 
 use crate::faulty_proxy::FaultyProxy;
 use crate::helpers::{Backend, sha256_hex, spawn_app_over, spawn_cluster_over, test_bytes};
+use crate::listing::files_among;
 use crate::s3_server::S3Server;
 
 /// Waits until `check` holds, for at most ten seconds.
@@ -54,11 +55,11 @@ async fn chunks_smaller_than_a_part_merge_into_one_object_under_the_prefix() {
         .unwrap();
     assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(ranged.bytes().await.unwrap(), data[8_388_600..8_388_616]);
-    let keys = s3.keys(&bucket).await;
-    assert_eq!(keys.len(), 1, "one merged object, no chunk left: {keys:?}");
+    let files = files_among(&s3.keys(&bucket).await);
+    assert_eq!(files.len(), 1, "one merged file, no chunk left: {files:?}");
     assert!(
-        keys[0].starts_with(&format!("ferry/files/{sha}/")),
-        "{keys:?}"
+        files[0].starts_with(&format!("ferry/files/{sha}/")),
+        "{files:?}"
     );
     assert_eq!(s3.unfinished_uploads(&bucket).await, Vec::<String>::new());
 }
@@ -79,8 +80,8 @@ async fn instances_sharing_a_bucket_take_any_chunk_and_merge_once() {
     for answer in completes {
         assert_eq!(answer.status(), StatusCode::OK);
     }
-    let keys = s3.keys(&bucket).await;
-    assert_eq!(keys.len(), 1, "one merged object, no chunk left: {keys:?}");
+    let files = files_among(&s3.keys(&bucket).await);
+    assert_eq!(files.len(), 1, "one merged file, no chunk left: {files:?}");
     for instance in &instances {
         assert_eq!(instance.downloaded(&sha).await, data);
     }
@@ -214,8 +215,8 @@ async fn uploads_over_a_faulty_link_to_the_bucket_end_byte_identical_and_leave_n
         sweeps += 1;
         assert!(sweeps < 20, "the leftover sweep never got through");
     }
-    let keys = s3.keys(&bucket).await;
-    assert_eq!(keys.len(), 1, "one stored file and no chunk: {keys:?}");
+    let files = files_among(&s3.keys(&bucket).await);
+    assert_eq!(files.len(), 1, "one stored file and no chunk: {files:?}");
     eventually(
         "every multipart upload being completed or aborted",
         || async { s3.unfinished_uploads(&bucket).await.is_empty() },

@@ -21,6 +21,7 @@ async fn prepare(app: &TestApp) {
     let data = cases::session_data();
     app.create_for(&data, CHUNK as u64).await;
     app.send_chunk(&data, CHUNK, 0).await;
+    app.wait_until_linked(1).await;
     let file = cases::file_data();
     let response = app
         .client

@@ -6,9 +6,10 @@
 use chrono::{Duration, SubsecRound, Utc};
 use ferry::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use ferry::meta::{
-    Chunk, Claim, FileRecord, Inserted, MergeLease, MetaStore, Published, ReceivedChunks, Recorded,
-    Session, SessionQuota,
+    Chunk, Claim, FileRecord, HashLink, Inserted, MergeLease, MetaStore, Published, ReceivedChunks,
+    Recorded, Session, SessionQuota, Unlinked,
 };
+use ferry::running_hash::RunningSha256;
 use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
 use sha2::{Digest, Sha256};
 
@@ -58,6 +59,20 @@ fn chunk(index: u64, object_key: &str) -> Chunk {
         size: 10,
         sha256: ContentHash::from_digest([0xab; 32]),
         object_key: key(object_key),
+        link: None,
+    }
+}
+
+/// A link whose states stand for `from` and `to` bytes of input.
+fn link(from: usize, to: usize) -> HashLink {
+    let state = |len: usize| {
+        let mut state = RunningSha256::new();
+        state.update(&vec![7u8; len]);
+        state
+    };
+    HashLink {
+        before: state(from),
+        after: state(to),
     }
 }
 
@@ -77,6 +92,7 @@ fn file(seed: u8, object_key: &str) -> FileRecord {
         size: 20,
         content_type: Some(MediaType::parse("video/mp4").expect("a media type")),
         object_key: key(object_key),
+        part_size: None,
         published_at: Utc::now().trunc_subsecs(0),
     }
 }
@@ -187,6 +203,84 @@ pub(crate) async fn chunks_are_recorded_only_while_uploading(meta: &dyn MetaStor
     assert!(
         meta.chunks(&id("s1")).await.expect("chunks").is_empty(),
         "chunks go with their session"
+    );
+}
+
+pub(crate) async fn hash_links_follow_the_chunk_copy_they_were_computed_from(meta: &dyn MetaStore) {
+    meta.insert_session(&session("s1", "alice", 1, 30))
+        .await
+        .expect("insert");
+    let expires = Utc::now() + Duration::hours(48);
+    assert_eq!(meta.first_unlinked(&id("s1")).await.expect("first"), None);
+    for (index, object) in [(2, "k2"), (1, "k1")] {
+        meta.record_chunk(&id("s1"), &chunk(index, object), expires)
+            .await
+            .expect("record");
+    }
+    assert_eq!(
+        meta.first_unlinked(&id("s1")).await.expect("first"),
+        Some(Unlinked {
+            chunk: chunk(1, "k1"),
+            previous: None
+        }),
+        "the lowest unlinked chunk, and no chunk before it yet"
+    );
+    meta.record_chunk(&id("s1"), &chunk(0, "k0"), expires)
+        .await
+        .expect("record");
+    assert!(
+        meta.link_chunk(&id("s1"), &chunk(0, "k0"), &link(0, 10))
+            .await
+            .expect("link")
+    );
+    let linked = Chunk {
+        link: Some(link(0, 10)),
+        ..chunk(0, "k0")
+    };
+    assert_eq!(
+        meta.first_unlinked(&id("s1")).await.expect("first"),
+        Some(Unlinked {
+            chunk: chunk(1, "k1"),
+            previous: Some(linked.clone())
+        }),
+        "the chunk before comes with its link"
+    );
+    meta.record_chunk(&id("s1"), &chunk(1, "k1b"), expires)
+        .await
+        .expect("record");
+    assert!(
+        !meta
+            .link_chunk(&id("s1"), &chunk(1, "k1"), &link(10, 20))
+            .await
+            .expect("link"),
+        "a link of a replaced copy is not recorded"
+    );
+    assert!(
+        meta.link_chunk(&id("s1"), &chunk(1, "k1b"), &link(10, 20))
+            .await
+            .expect("link")
+    );
+    let mut chunks = meta.chunks(&id("s1")).await.expect("chunks");
+    assert_eq!(
+        chunks[1].link,
+        Some(link(10, 20)),
+        "a link reads back whole"
+    );
+    meta.record_chunk(&id("s1"), &chunk(0, "k0b"), expires)
+        .await
+        .expect("record");
+    chunks = meta.chunks(&id("s1")).await.expect("chunks");
+    assert_eq!(
+        chunks.iter().map(|c| c.link.is_some()).collect::<Vec<_>>(),
+        vec![false, true, false],
+        "recording a chunk again clears its link"
+    );
+    assert_eq!(
+        meta.first_unlinked(&id("s1"))
+            .await
+            .expect("first")
+            .map(|unlinked| unlinked.chunk.index),
+        Some(0)
     );
 }
 
@@ -308,7 +402,10 @@ pub(crate) async fn publishing_needs_the_lease_and_keeps_the_first_file(meta: &d
     meta.claim_merge(&lease(1, "s1", "t1", 30), now)
         .await
         .expect("claim");
-    let published = file(1, "files/a");
+    let published = FileRecord {
+        part_size: Some(10),
+        ..file(1, "files/a")
+    };
     assert_eq!(
         meta.publish(&published, &id("s1"), &token("t1"))
             .await

@@ -32,6 +32,7 @@ macro_rules! on_both_databases {
 on_both_databases!(
     sessions_are_unique_per_owner_and_hash,
     chunks_are_recorded_only_while_uploading,
+    hash_links_follow_the_chunk_copy_they_were_computed_from,
     a_merge_starts_once_and_only_with_every_chunk,
     one_lease_per_hash_until_it_expires,
     publishing_needs_the_lease_and_keeps_the_first_file,
@@ -80,6 +81,7 @@ mod sessions_from_before_received_bits {
             size: 10,
             sha256: ferry_proto::ContentHash::from_digest([3; 32]),
             object_key: ferry::ids::ObjectKey::parse("k3").expect("a key"),
+            link: None,
         };
         let expires = chrono::Utc::now() + chrono::Duration::hours(48);
         assert_eq!(

@@ -6,6 +6,8 @@
 #[allow(dead_code, reason = "shared with the API tests, which use all of it")]
 #[path = "../common/databases.rs"]
 mod databases;
+#[path = "../common/listing.rs"]
+mod listing;
 #[allow(dead_code, reason = "shared with the API tests, which use all of it")]
 #[path = "../common/s3_server.rs"]
 mod s3_server;
@@ -27,12 +29,16 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 
 use databases::{Backend, TestDatabase};
+use listing::files_among;
 use s3_server::S3Server;
 
 /// Longest wait for anything in these tests.
 const PATIENCE: Duration = Duration::from_secs(60);
 /// Chunk size the tests upload with.
 const CHUNK: usize = 1 << 20;
+/// Chunk size of the uploads whose merge a test interrupts: the smallest
+/// the instances take, so that a merge has many parts to copy.
+const MERGE_CHUNK: usize = 64 << 10;
 
 /// One `ferryd` process.
 struct Instance {
@@ -168,16 +174,21 @@ fn hex_sha256(data: &[u8]) -> String {
 
 /// Creates the session at the first instance and sends the chunks of `data`,
 /// round-robin across `instances`.
-async fn send_everywhere(client: &reqwest::Client, instances: &[&Instance], data: &[u8]) {
+async fn send_everywhere(
+    client: &reqwest::Client,
+    instances: &[&Instance],
+    data: &[u8],
+    chunk_size: usize,
+) {
     let sha = hex_sha256(data);
     let created = client
         .post(instances[0].url("/v1/uploads"))
-        .json(&json!({"sha256": sha, "size": data.len(), "chunk_size": CHUNK}))
+        .json(&json!({"sha256": sha, "size": data.len(), "chunk_size": chunk_size}))
         .send()
         .await
         .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
-    let sends = data.chunks(CHUNK).enumerate().map(|(index, chunk)| {
+    let sends = data.chunks(chunk_size).enumerate().map(|(index, chunk)| {
         let url =
             instances[index % instances.len()].url(&format!("/v1/uploads/{sha}/chunks/{index}"));
         let request = client.put(url).body(chunk.to_vec()).send();
@@ -259,9 +270,9 @@ async fn a_merge_whose_instances_are_killed_is_finished_by_another() {
     let mut second = Instance::start(&database, &bucket);
     let third = Instance::start(&database, &bucket);
     let client = reqwest::Client::new();
-    let data = random_bytes(24 << 20, 1);
+    let data = random_bytes(8 << 20, 1);
     let sha = hex_sha256(&data);
-    send_everywhere(&client, &[&first, &second, &third], &data).await;
+    send_everywhere(&client, &[&first, &second, &third], &data, MERGE_CHUNK).await;
 
     let completes = join_all([&first, &second].map(|instance| {
         client
@@ -277,34 +288,37 @@ async fn a_merge_whose_instances_are_killed_is_finished_by_another() {
         );
     }
     wait_for_a_lease(&database).await;
+    let parts = format!("ferry/files/{sha}/");
     let started = Instant::now();
-    while s3.unfinished_uploads(&bucket).await.is_empty() {
+    while !s3
+        .keys(&bucket)
+        .await
+        .iter()
+        .any(|key| key.starts_with(&parts))
+    {
         assert!(
             started.elapsed() < PATIENCE,
-            "the merge never began its multipart upload"
+            "the merge never began copying its parts"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     first.kill();
     second.kill();
-
+    assert_eq!(
+        session_status(&database, &sha).await,
+        "merging",
+        "the merge was cut off before it published"
+    );
     wait_until_complete(&client, &third, &sha).await;
     assert_eq!(downloaded(&client, &third, &sha).await, data);
     assert_eq!(leases(&database).await, 0);
-    assert!(
-        !s3.unfinished_uploads(&bucket).await.is_empty(),
-        "the killed merge left its multipart upload behind"
-    );
     let _sweeper = Instance::start(&database, &bucket);
     let started = Instant::now();
     loop {
-        let keys = s3.keys(&bucket).await;
+        let keys = files_among(&s3.keys(&bucket).await);
         let unfinished = s3.unfinished_uploads(&bucket).await;
         if keys.len() == 1 && unfinished.is_empty() {
-            assert!(
-                keys[0].starts_with(&format!("ferry/files/{sha}/")),
-                "{keys:?}"
-            );
+            assert!(keys[0].starts_with(&parts), "{keys:?}");
             break;
         }
         assert!(
@@ -322,9 +336,9 @@ async fn a_stopped_instance_closes_idle_connections_answers_its_chunk_and_hands_
     let bucket = s3.new_bucket().await;
     let mut stopping = Instance::start(&database, &bucket);
     let client = reqwest::Client::new();
-    let merged = random_bytes(24 << 20, 2);
+    let merged = random_bytes(8 << 20, 2);
     let merged_sha = hex_sha256(&merged);
-    send_everywhere(&client, &[&stopping], &merged).await;
+    send_everywhere(&client, &[&stopping], &merged, MERGE_CHUNK).await;
     let pending = random_bytes(2 * CHUNK, 3);
     let pending_sha = hex_sha256(&pending);
     let created = client
@@ -479,7 +493,7 @@ async fn json_logs_follow_a_request_by_its_id_into_its_background_merge() {
     let client = bearer_client(&token);
     let data = random_bytes(3 * CHUNK, 4);
     let sha = hex_sha256(&data);
-    send_everywhere(&client, &[&instance], &data).await;
+    send_everywhere(&client, &[&instance], &data, CHUNK).await;
 
     let answer = client
         .post(instance.url(&format!("/v1/uploads/{sha}/complete")))

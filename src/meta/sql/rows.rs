@@ -34,6 +34,10 @@ macro_rules! row_decoders {
                 size: to_u64(row.try_get("size")?)?,
                 content_type: media_type(row.try_get("content_type")?)?,
                 object_key: decoded(ObjectKey::parse(row.try_get::<String, _>("object_key")?))?,
+                part_size: row
+                    .try_get::<Option<i64>, _>("part_size")?
+                    .map(to_u64)
+                    .transpose()?,
                 published_at: $dialect::read_time(row, "published_at")?,
             })
         }
@@ -54,7 +58,26 @@ macro_rules! row_decoders {
                 size: to_u64(row.try_get("size")?)?,
                 sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
                 object_key: decoded(ObjectKey::parse(row.try_get::<String, _>("object_key")?))?,
+                link: hash_link(row)?,
             })
+        }
+
+        /// The hash link of a chunk row: both of its states, or neither.
+        fn hash_link(row: &$row) -> Result<Option<HashLink>, sqlx::Error> {
+            let before: Option<Vec<u8>> = row.try_get("hash_before")?;
+            let after: Option<Vec<u8>> = row.try_get("hash_after")?;
+            let (Some(before), Some(after)) = (before, after) else {
+                return Ok(None);
+            };
+            let state = |bytes: &[u8]| {
+                RunningSha256::from_bytes(bytes).ok_or_else(|| {
+                    sqlx::Error::Decode("a stored hash state does not decode".into())
+                })
+            };
+            Ok(Some(HashLink {
+                before: state(&before)?,
+                after: state(&after)?,
+            }))
         }
 
         fn media_type(value: Option<String>) -> Result<Option<MediaType>, sqlx::Error> {

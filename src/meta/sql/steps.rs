@@ -50,13 +50,14 @@ macro_rules! transaction_steps {
             file: &FileRecord,
         ) -> MetaResult<Published> {
             let inserted = sqlx::query(
-                "INSERT INTO files (sha256, size, content_type, object_key, published_at)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+                "INSERT INTO files (sha256, size, content_type, object_key, part_size, published_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
             )
             .bind(file.sha256.to_hex())
             .bind(to_i64(file.size))
             .bind(file.content_type.as_ref().map(MediaType::as_str))
             .bind(file.object_key.as_str())
+            .bind(file.part_size.map(to_i64))
             .bind($dialect::time(file.published_at))
             .execute(&mut **tx)
             .await?
