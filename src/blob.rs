@@ -284,10 +284,11 @@ impl BlobStore {
                 }
             })
             .collect();
-        futures::stream::iter(copies)
+        let copied: Vec<Result<(), PartsError>> = futures::stream::iter(copies)
             .buffer_unordered(PARALLEL_COPIES)
-            .try_collect::<()>()
-            .await?;
+            .collect()
+            .await;
+        copied.into_iter().collect::<Result<(), PartsError>>()?;
         if !parts.is_empty() {
             self.sync_folder(key).await?;
         }
@@ -333,7 +334,8 @@ impl BlobStore {
         synced.map_err(|e| BlobError::io("local", e))
     }
 
-    /// Flushes the folder of a file's parts, and the folder holding it, to
+    /// Flushes the folder of a file's parts and the two folders above it
+    /// (`files/<sha256>/`, new with a hash's first merge, and `files/`) to
     /// disk on a local store, so that the parts' names survive a power loss.
     async fn sync_folder(&self, key: &ObjectKey) -> Result<(), BlobError> {
         let Some(local) = &self.local else {
@@ -341,11 +343,10 @@ impl BlobStore {
         };
         let folder = local.path_to_filesystem(&path(key))?;
         let synced = tokio::task::spawn_blocking(move || {
-            std::fs::File::open(&folder)?.sync_all()?;
-            match folder.parent() {
-                Some(parent) => std::fs::File::open(parent)?.sync_all(),
-                None => Ok(()),
+            for folder in folder.ancestors().take(3) {
+                std::fs::File::open(folder)?.sync_all()?;
             }
+            Ok(())
         })
         .await
         .map_err(std::io::Error::other)
@@ -355,7 +356,7 @@ impl BlobStore {
 
     /// Streams a file stored in parts of `part_size` bytes under `key`,
     /// `size` bytes in all, or the bytes of `range` of it (end exclusive,
-    /// not empty).
+    /// not empty). The next part is asked for while one is being sent.
     pub async fn read_parts(
         &self,
         key: &ObjectKey,
@@ -377,12 +378,13 @@ impl BlobStore {
         let store = self.clone();
         let key = key.clone();
         let rest = futures::stream::iter(first + 1..=last)
-            .then(move |index| {
+            .map(move |index| {
                 let store = store.clone();
                 let part = Self::part_key(&key, index);
                 let bytes = within(index);
                 async move { store.read(&part, Some(bytes)).await }
             })
+            .buffered(2)
             .try_flatten();
         Ok(head.chain(rest).boxed())
     }
@@ -494,10 +496,34 @@ impl BlobStore {
         }
     }
 
-    /// Deletes a file: its one object, or all of its parts.
+    /// Deletes a file: its one object, or all of its parts. On a local
+    /// store the folder of parts goes whole, with any link a copy cut off
+    /// midway left in it.
     pub async fn delete_file(&self, key: &ObjectKey) -> Result<(), BlobError> {
-        self.delete_prefix(&format!("{key}/")).await?;
-        self.delete(key).await
+        let Some(local) = &self.local else {
+            self.delete_prefix(&format!("{key}/")).await?;
+            return self.delete(key).await;
+        };
+        let file = local.path_to_filesystem(&path(key))?;
+        let deleted = tokio::task::spawn_blocking(move || {
+            let removed = match std::fs::symlink_metadata(&file) {
+                Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&file),
+                Ok(_) => std::fs::remove_file(&file),
+                Err(error) => Err(error),
+            };
+            match removed {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+                _ => {}
+            }
+            if let Some(folder) = file.parent() {
+                let _ = std::fs::remove_dir(folder);
+            }
+            Ok(())
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|result| result);
+        deleted.map_err(|e| BlobError::io("local", e))
     }
 
     /// Deletes every object under a folder.

@@ -15,7 +15,8 @@
 //!   back the object key it replaced.
 //! * **Hash links** say what the file's running SHA-256 was before and after
 //!   a chunk's bytes. A link is written only for the chunk copy it was
-//!   computed from, and recording a chunk again clears it.
+//!   computed from, and recording a chunk again clears it, and with other
+//!   bytes than before, the links of every chunk after it too.
 //! * **Starting a merge** moves a session from `uploading` to `merging` only
 //!   when every chunk is recorded; of two concurrent callers exactly one wins.
 //! * **Merge leases** are per content hash: at most one unexpired lease exists

@@ -309,13 +309,22 @@ macro_rules! meta_store {
                     if status != UploadStatus::Uploading {
                         return Ok(Recorded::NotWritable(status));
                     }
-                    let replaced_key: Option<String> = sqlx::query_scalar(
-                        "SELECT object_key FROM chunks WHERE upload_id = $1 AND idx = $2",
+                    let replaced = sqlx::query(
+                        "SELECT object_key, sha256 FROM chunks WHERE upload_id = $1 AND idx = $2",
                     )
                     .bind(upload_id.as_str())
                     .bind(to_i64(chunk.index))
                     .fetch_optional(&mut *tx)
                     .await?;
+                    let replaced_key: Option<String> =
+                        replaced.as_ref().map(|row| row.try_get("object_key")).transpose()?;
+                    let other_bytes = match &replaced {
+                        Some(row) => row.try_get::<String, _>("sha256")? != chunk.sha256.to_hex(),
+                        None => false,
+                    };
+                    if other_bytes {
+                        clear_links_after(&mut *tx, upload_id, chunk.index).await?;
+                    }
                     let link = chunk.link.as_ref();
                     sqlx::query(
                         "INSERT INTO chunks (upload_id, idx, size, sha256, object_key,
@@ -380,7 +389,7 @@ macro_rules! meta_store {
                     chunk: &Chunk,
                     link: &HashLink,
                 ) -> MetaResult<bool> {
-                    link_of(&mut *self.connection().await?, upload_id, chunk, link).await
+                    write_link(&mut *self.connection().await?, upload_id, chunk, link).await
                 }
 
                 async fn start_merge(&self, upload_id: &UploadId) -> MetaResult<bool> {

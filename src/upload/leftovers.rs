@@ -6,6 +6,7 @@
 //! finished without removing their note: a merge's once no lease names its
 //! key, any other once it is older than the minimum age.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,13 +14,14 @@ use chrono::{DateTime, Utc};
 use super::Uploads;
 use super::error::UploadResult;
 use crate::blob::BlobStore;
-use crate::ids::UploadId;
+use crate::ids::{ObjectKey, UploadId};
 use crate::metrics::Swept;
 
 impl Uploads {
     /// Deletes leftovers as of `now`; files younger than `min_age` are left
     /// alone, as they may be about to be published.
-    /// Answers how many folders and objects were removed.
+    /// Answers how many chunk folders, files and multipart uploads were
+    /// removed.
     pub async fn collect_leftovers(
         &self,
         now: DateTime<Utc>,
@@ -38,13 +40,18 @@ impl Uploads {
             }
         }
         let cutoff = now - min_age;
+        let mut by_file: BTreeMap<ObjectKey, Vec<ObjectKey>> = BTreeMap::new();
         for key in self.blobs.list_written_before("files", cutoff).await? {
-            if !self
-                .meta
-                .object_key_in_use(&BlobStore::file_of(&key))
-                .await?
-            {
-                self.blobs.delete(&key).await?;
+            by_file
+                .entry(BlobStore::file_of(&key))
+                .or_default()
+                .push(key);
+        }
+        for (file, keys) in by_file {
+            if !self.meta.object_key_in_use(&file).await? {
+                for key in keys {
+                    self.blobs.delete(&key).await?;
+                }
                 removed += 1;
             }
         }

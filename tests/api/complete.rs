@@ -126,6 +126,46 @@ async fn chunks_hashed_as_they_arrived_are_not_read_again_by_complete(backend: B
     assert_eq!(app.downloaded(&sha).await, data);
 }
 
+async fn a_file_merged_from_odd_sized_chunks_serves_ranges_across_its_parts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(11_000, 41);
+    let sha = sha256_hex(&data);
+    app.create_for(&data, 1100).await;
+    for index in 0..10 {
+        app.send_chunk(&data, 1100, index).await;
+    }
+    app.wait_until_linked(10).await;
+    assert_eq!(app.complete(&sha).await.status(), StatusCode::OK);
+    assert_eq!(
+        scrape(&app).await.value("ferry_merge_reread_bytes_total"),
+        0.0,
+        "links over chunks that end inside a SHA-256 block add up"
+    );
+    for (first, last) in [
+        (0, 0),
+        (1090, 1110),
+        (1099, 1100),
+        (1100, 2199),
+        (500, 9500),
+        (10_999, 10_999),
+        (0, 10_999),
+    ] {
+        let response = app
+            .client
+            .get(app.url(&format!("/v1/files/{sha}")))
+            .header("range", format!("bytes={first}-{last}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(
+            response.bytes().await.unwrap(),
+            data[first..=last],
+            "bytes {first}-{last}"
+        );
+    }
+}
+
 async fn a_chunk_sent_again_with_other_bytes_is_hashed_again(backend: Backend) {
     let app = spawn_app(backend).await;
     let data = test_bytes(40_000, 39);
@@ -138,13 +178,18 @@ async fn a_chunk_sent_again_with_other_bytes_is_hashed_again(backend: Backend) {
     app.wait_until_linked(5).await;
     let replaced = app.put_chunk(&sha, 1, other.clone()).await;
     assert_eq!(replaced.status(), StatusCode::OK);
-    app.wait_until_linked(6).await;
+    app.wait_until_linked(9).await;
     assert_error(
         app.complete(&sha).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "hash-mismatch",
     )
     .await;
+    assert_eq!(
+        scrape(&app).await.value("ferry_merge_reread_bytes_total"),
+        0.0,
+        "the chunks after the replaced one were linked again"
+    );
     assert_error(
         app.download(&sha).await,
         StatusCode::NOT_FOUND,
@@ -323,6 +368,7 @@ on_both_backends!(
     concurrent_completes_run_one_merge_and_all_succeed,
     chunks_hashed_as_they_arrived_are_not_read_again_by_complete,
     a_chunk_sent_again_with_other_bytes_is_hashed_again,
+    a_file_merged_from_odd_sized_chunks_serves_ranges_across_its_parts,
     complete_is_idempotent,
     a_zero_byte_file_completes_without_chunks,
     a_slow_merge_answers_202_and_finishes_in_the_background,

@@ -335,7 +335,6 @@ impl TestApp {
         response.json().await.expect("an upload resource")
     }
 
-    /// Every object key in the store (either kind), for tests that check what is left.
     /// Waits until the server has taken `count` chunks into running
     /// hashes, which it does in the background after answering them.
     pub async fn wait_until_linked(&self, count: u64) {
@@ -349,6 +348,7 @@ impl TestApp {
             .expect("chunks are linked after they are accepted");
     }
 
+    /// Every object key in the store (either kind), for tests that check what is left.
     pub async fn stored_keys(&self) -> Vec<String> {
         let everything_until = chrono::Utc::now() + chrono::Duration::days(1);
         let mut keys: Vec<String> = self
@@ -433,6 +433,7 @@ impl Scrape {
             })
     }
 
+    /// The count of requests answered on `route` with `method` and `status`.
     pub fn requests(&self, route: &str, method: &str, status: u16) -> f64 {
         self.value(&format!(
             "ferry_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}}"
@@ -440,6 +441,7 @@ impl Scrape {
     }
 }
 
+/// Reads `/metrics` of `app`, checking that it is OpenMetrics text.
 pub async fn scrape(app: &TestApp) -> Scrape {
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

@@ -35,7 +35,7 @@ where
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chunks_smaller_than_a_part_merge_into_one_object_under_the_prefix() {
+async fn chunks_smaller_than_a_part_merge_into_one_file_under_the_prefix() {
     let s3 = S3Server::shared();
     let bucket = s3.new_bucket().await;
     let app = spawn_app_over(Backend::Postgres, s3.store(&bucket, "ferry"), |_| {}).await;

@@ -1,7 +1,7 @@
 //! Creating, resuming, inspecting, aborting and expiring upload sessions.
 
 use chrono::Utc;
-use ferry::ids::{ObjectKey, OwnerId};
+use ferry::ids::{ObjectKey, OwnerId, WriteToken};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -313,6 +313,29 @@ async fn leftovers_no_row_points_at_are_collected_and_nothing_else(backend: Back
     );
     assert_eq!(app.downloaded(&sha256_hex(&live)).await, live);
     assert_eq!(app.downloaded(&sha256_hex(&published)).await, published);
+
+    let dead_merge = format!("files/{}/{}", sha256_hex(&live), WriteToken::generate());
+    for part in ["0", "1"] {
+        let key = ObjectKey::parse(format!("{dead_merge}/{part}")).unwrap();
+        blobs.write(&key, stray(b"c"), 10).await.unwrap();
+    }
+    let later = Utc::now() + chrono::Duration::seconds(5);
+    let removed = app
+        .uploads
+        .collect_leftovers(later, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(removed, 1, "the parts of a dead merge, as one file");
+    let keys = app.stored_keys().await;
+    assert!(
+        !keys.iter().any(|key| key.starts_with(&dead_merge)),
+        "{keys:?}"
+    );
+    assert_eq!(
+        app.downloaded(&sha256_hex(&live)).await,
+        live,
+        "the parts of a published file stay"
+    );
 }
 
 async fn unknown_routes_and_methods_answer_json(backend: Backend) {

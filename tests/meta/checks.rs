@@ -275,6 +275,19 @@ pub(crate) async fn hash_links_follow_the_chunk_copy_they_were_computed_from(met
         vec![false, true, false],
         "recording a chunk again clears its link"
     );
+    let other_bytes = Chunk {
+        sha256: hash(9),
+        ..chunk(0, "k0c")
+    };
+    meta.record_chunk(&id("s1"), &other_bytes, expires)
+        .await
+        .expect("record");
+    chunks = meta.chunks(&id("s1")).await.expect("chunks");
+    assert_eq!(
+        chunks.iter().map(|c| c.link.is_some()).collect::<Vec<_>>(),
+        vec![false, false, false],
+        "a chunk sent again with other bytes clears the links after it"
+    );
     assert_eq!(
         meta.first_unlinked(&id("s1"))
             .await

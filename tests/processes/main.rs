@@ -408,6 +408,12 @@ async fn a_stopped_instance_closes_idle_connections_answers_its_chunk_and_hands_
         "the merge was handed back, not finished"
     );
     assert_eq!(s3.unfinished_uploads(&bucket).await, Vec::<String>::new());
+    let parts = format!("ferry/files/{merged_sha}/");
+    let keys = s3.keys(&bucket).await;
+    assert!(
+        !keys.iter().any(|key| key.starts_with(&parts)),
+        "the merge handed back removed its parts: {keys:?}"
+    );
     let successor = Instance::start(&database, &bucket);
     wait_until_complete(&client, &successor, &merged_sha).await;
     assert_eq!(downloaded(&client, &successor, &merged_sha).await, merged);

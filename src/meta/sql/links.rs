@@ -1,5 +1,6 @@
 //! The queries of chunks' hash links: finding where a session's running
-//! hash stops, and recording a link for the chunk copy it was computed from.
+//! hash stops, recording a link for the chunk copy it was computed from,
+//! and clearing the links that a chunk sent again with other bytes breaks.
 
 /// Defines, inside [`meta_store!`]'s module, the hash link queries on
 /// connections of database `$db`.
@@ -45,9 +46,27 @@ macro_rules! link_queries {
             }))
         }
 
+        /// Clears the links of the chunks after `index`, on `connection`:
+        /// they started from a chunk whose bytes are replaced.
+        async fn clear_links_after(
+            connection: &mut <$db as sqlx::Database>::Connection,
+            upload_id: &UploadId,
+            index: u64,
+        ) -> MetaResult<()> {
+            sqlx::query(
+                "UPDATE chunks SET hash_before = NULL, hash_after = NULL
+                 WHERE upload_id = $1 AND idx > $2 AND hash_after IS NOT NULL",
+            )
+            .bind(upload_id.as_str())
+            .bind(to_i64(index))
+            .execute(connection)
+            .await?;
+            Ok(())
+        }
+
         /// Writes `link` on the row of `chunk` if it still names the same
         /// copy, on `connection`.
-        async fn link_of(
+        async fn write_link(
             connection: &mut <$db as sqlx::Database>::Connection,
             upload_id: &UploadId,
             chunk: &Chunk,
