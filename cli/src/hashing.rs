@@ -2,6 +2,8 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
 
 use ferry_proto::ContentHash;
 use sha2::{Digest, Sha256};
@@ -57,6 +59,74 @@ pub fn hash_file(mut file: &File, on_progress: impl FnMut(u64)) -> io::Result<(S
     Ok((hex::encode(hasher.finalize()), size))
 }
 
+/// Hashes a file from where its cursor stands to its end, as [`hash_file`]
+/// does, and on a second thread the `Content-Digest` of each `chunk_size`
+/// piece of it, so that its chunks need no hashing of their own when they
+/// are sent. Answers the hex SHA-256, how many bytes were hashed and the
+/// chunks' digests in order.
+pub fn hash_file_and_chunks(
+    mut file: &File,
+    chunk_size: u64,
+    mut on_progress: impl FnMut(u64),
+) -> io::Result<(String, u64, Vec<String>)> {
+    let chunk_size = chunk_size.max(1);
+    std::thread::scope(|scope| {
+        let (blocks, received) = sync_channel::<Arc<Vec<u8>>>(2);
+        let chunks = scope.spawn(move || {
+            let mut digests = Vec::new();
+            let mut hasher = Sha256::new();
+            let mut filled = 0u64;
+            for block in received {
+                let mut rest = &block[..];
+                while !rest.is_empty() {
+                    let take = rest
+                        .len()
+                        .min(usize::try_from(chunk_size - filled).unwrap_or(usize::MAX));
+                    hasher.update(&rest[..take]);
+                    filled += take as u64;
+                    rest = &rest[take..];
+                    if filled == chunk_size {
+                        digests.push(digest_of(&mut hasher));
+                        filled = 0;
+                    }
+                }
+            }
+            if filled > 0 {
+                digests.push(digest_of(&mut hasher));
+            }
+            digests
+        });
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        loop {
+            let mut block = vec![0; BLOCK];
+            let read = match file.read(&mut block) {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            block.truncate(read);
+            hasher.update(&block);
+            size += read as u64;
+            on_progress(read as u64);
+            if blocks.send(Arc::new(block)).is_err() {
+                break;
+            }
+        }
+        drop(blocks);
+        let digests = chunks
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Ok((hex::encode(hasher.finalize()), size, digests))
+    })
+}
+
+/// The `Content-Digest` of what `hasher` took in, which starts over.
+fn digest_of(hasher: &mut Sha256) -> String {
+    ferry_proto::content_digest(&ContentHash::from_digest(hasher.finalize_reset().into()))
+}
+
 /// Reads exactly `buf.len()` bytes at `offset` without moving a shared cursor.
 pub fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     #[cfg(unix)]
@@ -102,6 +172,27 @@ mod tests {
         let (hash, size) = hash_file(&file, |n| seen += n).expect("hash");
         assert_eq!(hash, sha256_hex(&bytes));
         assert_eq!((size, seen), (bytes.len() as u64, bytes.len() as u64));
+    }
+
+    #[test]
+    fn chunk_digests_computed_beside_the_file_hash_are_each_chunks_own() {
+        let bytes: Vec<u8> = (0..BLOCK * 2 + 17).map(|i| (i % 251) as u8).collect();
+        for chunk_size in [BLOCK as u64, 1000, BLOCK as u64 * 3] {
+            let mut file = tempfile::tempfile().expect("temp file");
+            file.write_all(&bytes).expect("write");
+            file.rewind().expect("rewind");
+            let (hash, size, digests) =
+                hash_file_and_chunks(&file, chunk_size, |_| {}).expect("hash");
+            assert_eq!((hash, size), (sha256_hex(&bytes), bytes.len() as u64));
+            let expected: Vec<String> = bytes
+                .chunks(chunk_size as usize)
+                .map(content_digest)
+                .collect();
+            assert_eq!(digests, expected, "chunks of {chunk_size}");
+        }
+        let empty = tempfile::tempfile().expect("temp file");
+        let (_, size, digests) = hash_file_and_chunks(&empty, 1000, |_| {}).expect("hash");
+        assert_eq!((size, digests.len()), (0, 0));
     }
 
     #[test]

@@ -5,13 +5,13 @@ use std::fs::File;
 use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 
 use super::error::CliError;
-use super::hashing::{content_digest, hash_file};
+use super::hashing::{content_digest, hash_file, hash_file_and_chunks};
 use super::progress::FileBar;
 
 /// A file opened for upload, with the size and time it had when opened.
@@ -20,6 +20,25 @@ pub struct LocalFile {
     file: Arc<File>,
     size: u64,
     modified: Option<SystemTime>,
+    digests: OnceLock<ChunkDigests>,
+}
+
+/// The `Content-Digest`s of a file's chunks of one size, computed while the
+/// file was hashed.
+struct ChunkDigests {
+    chunk_size: u64,
+    digests: Vec<String>,
+}
+
+/// A chunk read for sending.
+pub struct Chunk {
+    /// Its bytes.
+    pub bytes: Bytes,
+    /// Their `Content-Digest`.
+    pub digest: String,
+    /// Whether the digest was computed when the file was hashed, not from
+    /// these very bytes: a mismatch may then mean the file changed since.
+    pub computed_earlier: bool,
 }
 
 impl LocalFile {
@@ -44,6 +63,7 @@ impl LocalFile {
             file: Arc::new(file),
             size: metadata.len(),
             modified: metadata.modified().ok(),
+            digests: OnceLock::new(),
         })
     }
 
@@ -66,11 +86,52 @@ impl LocalFile {
         Ok(hash)
     }
 
-    /// Reads the bytes of `span` and their `Content-Digest`.
-    pub async fn chunk(&self, span: Range<u64>) -> Result<(Bytes, String), CliError> {
+    /// Hashes the whole file as [`sha256`](Self::sha256) does, and beside
+    /// it the digests of its chunks of `chunk_size`, which
+    /// [`chunk`](Self::chunk) then uses.
+    pub async fn sha256_and_chunks(
+        &self,
+        bar: &FileBar,
+        chunk_size: u64,
+    ) -> Result<String, CliError> {
+        let file = Arc::clone(&self.file);
+        let bar = bar.clone();
+        let (hash, hashed, digests) = blocking(&self.path, "hashing", move || {
+            hash_file_and_chunks(&file, chunk_size, |n| bar.advance(n))
+        })
+        .await?;
+        if hashed != self.size {
+            return Err(self.changed());
+        }
+        let _ = self.digests.set(ChunkDigests {
+            chunk_size,
+            digests,
+        });
+        Ok(hash)
+    }
+
+    /// Reads the bytes of `span` with their `Content-Digest`: the one
+    /// computed when the file was hashed, if `span` is such a chunk.
+    pub async fn chunk(&self, span: Range<u64>) -> Result<Chunk, CliError> {
+        let known = self.digests.get().and_then(|known| {
+            let index = span.start / known.chunk_size;
+            let whole = span.start.is_multiple_of(known.chunk_size)
+                && span.end == self.size.min(span.start + known.chunk_size);
+            whole.then(|| known.digests.get(usize::try_from(index).ok()?).cloned())?
+        });
         let bytes = self.read(span).await?;
-        let digest = content_digest(&bytes);
-        Ok((bytes, digest))
+        Ok(match known {
+            Some(digest) => Chunk {
+                bytes,
+                digest,
+                computed_earlier: true,
+            },
+            None => Chunk {
+                digest: content_digest(&bytes),
+                bytes,
+                computed_earlier: false,
+            },
+        })
     }
 
     /// Reads the bytes of `span`.
@@ -97,7 +158,8 @@ impl LocalFile {
         Ok(())
     }
 
-    fn changed(&self) -> CliError {
+    /// The error of a file that changed while it was being uploaded.
+    pub fn changed(&self) -> CliError {
         CliError::Integrity(format!(
             "{} changed while it was being uploaded; run the command again",
             self.path.display()
@@ -128,9 +190,34 @@ mod tests {
         let mut file = tempfile::NamedTempFile::new().expect("temp file");
         file.write_all(b"0123456789").expect("write");
         let local = LocalFile::open(file.path()).await.expect("open");
-        let (bytes, digest) = local.chunk(3..7).await.expect("chunk");
-        assert_eq!(&bytes[..], b"3456");
-        assert_eq!(digest, content_digest(b"3456"));
+        let chunk = local.chunk(3..7).await.expect("chunk");
+        assert_eq!(&chunk.bytes[..], b"3456");
+        assert_eq!(chunk.digest, content_digest(b"3456"));
+        assert!(!chunk.computed_earlier);
+    }
+
+    #[tokio::test]
+    async fn a_chunk_takes_the_digest_computed_with_the_file_hash() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        file.write_all(b"0123456789").expect("write");
+        let local = LocalFile::open(file.path()).await.expect("open");
+        let hash = local
+            .sha256_and_chunks(&FileBar::hidden(), 4)
+            .await
+            .expect("hash");
+        assert_eq!(hash, super::super::hashing::sha256_hex(b"0123456789"));
+        for (span, bytes) in [(0..4, &b"0123"[..]), (8..10, b"89")] {
+            let chunk = local.chunk(span).await.expect("chunk");
+            assert_eq!(&chunk.bytes[..], bytes);
+            assert_eq!(chunk.digest, content_digest(bytes));
+            assert!(chunk.computed_earlier);
+        }
+        let other = local.chunk(2..6).await.expect("chunk");
+        assert_eq!(other.digest, content_digest(b"2345"));
+        assert!(
+            !other.computed_earlier,
+            "a span of another layout is hashed"
+        );
     }
 
     #[tokio::test]

@@ -7,17 +7,19 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use futures::{StreamExt, stream};
 use indicatif::BinaryBytes;
 use serde::Serialize;
 
 use super::client::{Client, ClientError};
 use super::error::CliError;
+use super::hashing::content_digest;
 use super::layout;
 use super::local::LocalFile;
 use super::plan;
 use super::progress::{FileBar, Tally};
-use ferry_proto::{CreateUpload, ErrorCode, Upload, UploadStatus};
+use ferry_proto::{ChunkReceipt, CreateUpload, ErrorCode, Upload, UploadStatus};
 
 mod merge;
 mod proof;
@@ -27,6 +29,11 @@ use merge::{Finished, finish, merge_patience};
 /// Rounds of create-send-complete before giving up on a session that keeps
 /// disappearing or losing chunks.
 const MAX_ROUNDS: u32 = 5;
+
+/// The chunk size a server picks when the client asks for none, unless it
+/// is configured otherwise: the layout whose chunk digests are computed
+/// while the file is hashed.
+const USUAL_CHUNK_SIZE: u64 = 8 << 20;
 
 /// How to upload.
 #[derive(Debug, Clone)]
@@ -85,7 +92,8 @@ pub async fn upload_file(
     let started = Instant::now();
     let local = LocalFile::open(path).await?;
     bar.phase("hashing", local.size(), 0);
-    let sha256 = local.sha256(bar).await?;
+    let expected_chunk_size = options.chunk_size.unwrap_or(USUAL_CHUNK_SIZE);
+    let sha256 = local.sha256_and_chunks(bar, expected_chunk_size).await?;
     let request = CreateUpload {
         sha256: sha256.clone(),
         size: local.size(),
@@ -226,12 +234,58 @@ impl Session<'_> {
         let span = plan::chunk_span(upload.size, upload.chunk_size, index).ok_or_else(|| {
             ClientError::Unexpected(format!("chunk {index} lies outside the file"))
         })?;
-        let length = span.end - span.start;
-        let (body, digest) = self.local.chunk(span).await?;
-        let digest = &digest;
-        let answer = self
-            .client
-            .retrying_if(worth_sending_again, || {
+        let chunk = self.local.chunk(span).await?;
+        let mut answer = self
+            .put_chunk(
+                upload,
+                index,
+                &chunk.bytes,
+                &chunk.digest,
+                chunk.computed_earlier,
+            )
+            .await;
+        if chunk.computed_earlier
+            && let Err(error) = &answer
+            && error.code() == Some(ErrorCode::DigestMismatch)
+        {
+            let digest = content_digest(&chunk.bytes);
+            if digest != chunk.digest {
+                return Err(self.local.changed());
+            }
+            answer = self
+                .put_chunk(upload, index, &chunk.bytes, &digest, false)
+                .await;
+        }
+        match answer {
+            Ok(_) => Ok(Sent::Stored),
+            Err(error) => match error.code() {
+                Some(ErrorCode::UploadNotWritable) => Ok(Sent::Moved),
+                Some(ErrorCode::UploadNotFound) => Ok(Sent::Gone),
+                _ => Err(error.into()),
+            },
+        }
+    }
+}
+
+impl Session<'_> {
+    /// Sends one chunk, trying again while that may help; a digest
+    /// `computed_earlier` than these bytes were read is not sent again when
+    /// it does not match, as the file may have changed since.
+    async fn put_chunk(
+        &self,
+        upload: &Upload,
+        index: u64,
+        body: &Bytes,
+        digest: &str,
+        computed_earlier: bool,
+    ) -> Result<ChunkReceipt, ClientError> {
+        let length = body.len() as u64;
+        let retry = |error: &ClientError| {
+            worth_sending_again(error)
+                && !(computed_earlier && error.code() == Some(ErrorCode::DigestMismatch))
+        };
+        self.client
+            .retrying_if(retry, || {
                 let attempt = self.tally.attempt();
                 let counter = attempt.clone();
                 let body = body.clone();
@@ -246,15 +300,7 @@ impl Session<'_> {
                     Ok(receipt)
                 }
             })
-            .await;
-        match answer {
-            Ok(_) => Ok(Sent::Stored),
-            Err(error) => match error.code() {
-                Some(ErrorCode::UploadNotWritable) => Ok(Sent::Moved),
-                Some(ErrorCode::UploadNotFound) => Ok(Sent::Gone),
-                _ => Err(error.into()),
-            },
-        }
+            .await
     }
 }
 

@@ -10,6 +10,7 @@ use crate::helpers::{
     wait_for_received_bytes,
 };
 use crate::proxy::{Direction, Faults, Proxy, Request};
+use crate::stub::{Stub, json};
 
 #[test]
 fn an_uploaded_file_downloads_byte_identical() {
@@ -149,6 +150,53 @@ fn every_chunk_is_sent_with_the_content_digest_of_its_bytes() {
         .collect();
     indices.sort_unstable();
     assert_eq!(indices, (0..6).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_file_rewritten_after_it_was_hashed_is_refused_as_changed() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let (path, _, sha256) = random_file(folder.path(), "rewritten.bin", 1 << 16, 12);
+    let rewritten = path.clone();
+    let session = serde_json::json!({
+        "sha256": sha256, "size": 1 << 16, "chunk_size": 1 << 16, "chunk_count": 1,
+        "status": "uploading", "received_chunks": [], "received_bytes": 0,
+        "filename": null, "content_type": null,
+        "expires_at": "2026-11-22T22:00:00Z", "file": null
+    })
+    .to_string();
+    let puts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = puts.clone();
+    let server = Stub::serving(move |head| {
+        if head.starts_with("POST /v1/uploads ") {
+            std::fs::write(&rewritten, [7u8; 1 << 16]).expect("rewrite the file");
+            json("201 Created", &session)
+        } else if head.starts_with("PUT ") {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            json(
+                "400 Bad Request",
+                r#"{"code": "digest-mismatch", "message": "the chunk does not match its digest"}"#,
+            )
+        } else {
+            json("404 Not Found", r#"{"code": "not-found", "message": "no"}"#)
+        }
+    });
+
+    let output = run(ferry(&server.url)
+        .env("FERRY_RETRIES", "3")
+        .args(["upload", "--chunk-size", "64KiB"])
+        .arg(&path));
+
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(5), "{message}");
+    assert!(
+        message.contains("changed while it was being uploaded"),
+        "{message}"
+    );
+    assert_eq!(
+        puts.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "a digest computed before the file changed is not sent again"
+    );
 }
 
 #[test]
