@@ -44,6 +44,10 @@ mod dialect {
     /// Starts a writing transaction.
     pub(super) const BEGIN_WRITE: &str = "BEGIN";
 
+    /// A connection's socket is driven by the runtime that opened it, and
+    /// fails once that runtime ends.
+    pub(super) const CONNECTIONS_BELONG_TO_A_RUNTIME: bool = true;
+
     /// The server's time, as a column `now` that [`read_time`] reads.
     pub(super) const CLOCK: &str = "SELECT now() AS now";
 

@@ -3,8 +3,9 @@
 //! Statements use `$N` placeholders, which PostgreSQL and SQLite both read,
 //! and only SQL that both dialects agree on. What differs is named once in
 //! each backend's `dialect` module: how a writing transaction begins, how
-//! one owner's inserts are serialized, how a time is stored, and how the
-//! database tells the time. [`meta_store!`] implements
+//! one owner's inserts are serialized, how a time is stored, how the
+//! database tells the time, and whether a connection belongs to the
+//! runtime that opened it. [`meta_store!`] implements
 //! [`super::MetaStore`] for a backend from those four facts.
 
 #[macro_use]
@@ -31,7 +32,8 @@ macro_rules! chunk_columns {
 /// Implements [`MetaStore`](super::MetaStore) for `$store`, whose `pool`
 /// field is a pool of `$db` rows `$row` and whose `runtime` field is the
 /// runtime that opened it, with the dialect module `$dialect`
-/// (`BEGIN_WRITE`, `LOCK_OWNER`, `CLOCK`, `time`, `read_time`).
+/// (`BEGIN_WRITE`, `LOCK_OWNER`, `CLOCK`, `time`, `read_time`,
+/// `CONNECTIONS_BELONG_TO_A_RUNTIME`).
 macro_rules! meta_store {
     ($store:ident, $db:ty, $row:ty, $dialect:ident) => {
         mod store {
@@ -56,13 +58,17 @@ macro_rules! meta_store {
             const INSERT_ATTEMPTS: usize = 5;
 
             impl $store {
-                /// A connection from the pool, taken on the runtime that
-                /// opened the store: a connection the pool opens for it then
-                /// belongs to that runtime, not to an HTTP worker's, which
-                /// ends while the process still serves.
-                /// A caller that gives up (a client gone, a timeout) takes
-                /// its place in the pool's queue with it.
+                /// A connection from the pool. Where connections belong to
+                /// a runtime, it is taken on the one that opened the store:
+                /// a connection the pool opens for it then belongs to that
+                /// runtime, not to an HTTP worker's, which ends while the
+                /// process still serves. A caller that gives up (a client
+                /// gone, a timeout) takes its place in the pool's queue
+                /// with it.
                 async fn connection(&self) -> MetaResult<PoolConnection<$db>> {
+                    if !$dialect::CONNECTIONS_BELONG_TO_A_RUNTIME {
+                        return Ok(self.pool.acquire().await?);
+                    }
                     let pool = self.pool.clone();
                     let acquiring = self.runtime.spawn(async move { pool.acquire().await });
                     let mut acquiring = $crate::meta::AbortOnDrop(acquiring);

@@ -58,6 +58,9 @@ mod dialect {
     /// Starts a writing transaction, holding the write lock from the start.
     pub(super) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+    /// A connection is a thread of its own, whichever runtime opened it.
+    pub(super) const CONNECTIONS_BELONG_TO_A_RUNTIME: bool = false;
+
     /// The machine's time, as a column `now` that [`read_time`] reads.
     pub(super) const CLOCK: &str =
         "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER) AS now";
