@@ -106,7 +106,7 @@ impl Application {
                     .app_data(body_timeout.clone())
                     .wrap(http::cors(&cors_origins))
                     .wrap(from_fn(http::measure))
-                    .wrap(actix_web::middleware::NormalizePath::trim())
+                    .wrap(from_fn(http::normalize_path))
                     .wrap(from_fn(http::guard_head))
                     .wrap(Logger::new(ACCESS_LOG))
                     .wrap(from_fn(http::tag_request))

@@ -28,22 +28,21 @@ async fn metrics(uploads: web::Data<Uploads>) -> HttpResponse {
 }
 
 /// Counts each request under the route pattern it matched, with the time
-/// until its answer's head.
+/// until its answer's head. The pattern is read once the request was
+/// routed, when the router has it at hand.
 pub async fn measure(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let route = request
-        .match_pattern()
-        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
     let method = request.method().clone();
     let uploads = request.app_data::<web::Data<Uploads>>().cloned();
     let answer = next.call(request).await;
-    let status = match &answer {
-        Ok(response) => response.status(),
-        Err(error) => error.as_response_error().status_code(),
+    let (route, status) = match &answer {
+        Ok(response) => (response.request().match_pattern(), response.status()),
+        Err(error) => (None, error.as_response_error().status_code()),
     };
+    let route = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
     if let Some(uploads) = uploads {
         uploads
             .metrics()

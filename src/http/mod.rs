@@ -21,6 +21,7 @@ mod health;
 mod incoming;
 mod json_object;
 mod metrics;
+mod normalize_path;
 mod owner;
 mod page;
 mod request_head;
@@ -32,16 +33,16 @@ pub use cors::cors;
 pub use downloads::DownloadGate;
 pub use incoming::BodyTimeout;
 pub use metrics::measure;
+pub use normalize_path::normalize_path;
 pub use owner::{Gatekeeper, Owner};
 pub use page::configure as configure_page;
 pub use request_head::{MAX_HEAD_BYTES, MAX_HEADER_BYTES, guard_head};
 pub use request_id::{REQUEST_ID, tag_request};
 
-/// Registers every route of the API.
+/// Registers every route of the API. Downloads come first: the router tries
+/// routes in order, and a CDN asks for files far more often than anything
+/// else.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    uploads::configure(cfg);
-    chunks::configure(cfg);
-    files::configure(cfg);
     cfg.service(
         resource("/v1/files/{sha256}", "GET, HEAD, PUT")
             .route(web::get().to(downloads::download))
@@ -53,6 +54,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(downloads::download))
             .route(web::head().to(downloads::download)),
     );
+    uploads::configure(cfg);
+    chunks::configure(cfg);
+    files::configure(cfg);
     health::configure(cfg);
     metrics::configure(cfg);
     docs::configure(cfg);
