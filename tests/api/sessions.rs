@@ -338,6 +338,36 @@ async fn leftovers_no_row_points_at_are_collected_and_nothing_else(backend: Back
     );
 }
 
+async fn paths_with_doubled_or_trailing_slashes_reach_their_route(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(3000, 14);
+    let sha = sha256_hex(&data);
+    app.upload(&data, 1024).await;
+    for path in [
+        format!("/v1/uploads/{sha}/"),
+        format!("//v1//uploads/{sha}"),
+        format!("/v1/uploads///{sha}//"),
+    ] {
+        let response = app.client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let upload: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(upload["status"], "complete", "{path}");
+    }
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/files/{sha}//notes.txt/?inline=1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let disposition = response.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with("inline") && disposition.contains("notes.txt"),
+        "the query and the name survive: {disposition}"
+    );
+    assert_eq!(response.bytes().await.unwrap(), data);
+}
+
 async fn unknown_routes_and_methods_answer_json(backend: Backend) {
     let app = spawn_app(backend).await;
     let response = app.client.get(app.url("/v2/nothing")).send().await.unwrap();
@@ -406,5 +436,6 @@ on_both_backends!(
     the_sweep_removes_expired_sessions_and_their_chunks,
     an_expired_session_is_gone_and_replaced_by_a_fresh_one,
     leftovers_no_row_points_at_are_collected_and_nothing_else,
+    paths_with_doubled_or_trailing_slashes_reach_their_route,
     unknown_routes_and_methods_answer_json,
 );
