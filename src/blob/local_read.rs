@@ -2,12 +2,10 @@
 //!
 //! Each piece is read straight into its own buffer by a positioned read on
 //! the blocking pool: one hop and one copy per piece. Opening the file and
-//! reading its first piece are one hop, so a range costs a single one, and
-//! a small range none: it is read where it is asked for, as a web server
-//! reads a file it sends, since a hop costs more than the read. While a
-//! piece is being sent, the next one is read, so that disk and socket work
-//! at once; a slow reader holds at most two pieces besides the one being
-//! sent.
+//! reading its first piece are one hop, so a small range costs a single
+//! one. While a piece is being sent, the next one is read, so that disk and
+//! socket work at once; a slow reader holds at most two pieces besides the
+//! one being sent.
 
 use std::fs::File;
 use std::io::ErrorKind;
@@ -27,19 +25,13 @@ const PIECE: u64 = 256 << 10;
 /// Pieces read ahead of the one being sent.
 const READ_AHEAD: usize = 2;
 
-/// The longest range read without a hop to the blocking pool.
-const READ_IN_PLACE: u64 = 64 << 10;
-
 /// Streams the file at `path`, or the byte range `range` of it (end
 /// exclusive), in pieces of up to [`PIECE`] bytes.
 pub(super) async fn read_local(
     path: PathBuf,
     range: Option<Range<u64>>,
 ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
-    let small = range
-        .as_ref()
-        .is_some_and(|range| range.end.saturating_sub(range.start) <= READ_IN_PLACE);
-    let open = move || {
+    let (file, first, rest) = blocking(move || {
         let file = match File::open(&path) {
             Ok(file) => file,
             Err(error) if error.kind() == ErrorKind::NotFound => {
@@ -64,12 +56,8 @@ pub(super) async fn read_local(
         let first_end = end.min(start + PIECE);
         let first = read_piece(&file, start..first_end)?;
         Ok((file, first, first_end..end))
-    };
-    let (file, first, rest) = if small {
-        open()?
-    } else {
-        blocking(open).await?
-    };
+    })
+    .await?;
     let file = Arc::new(file);
     let rest = stream::iter(pieces(rest))
         .map(move |piece| {
