@@ -356,7 +356,9 @@ impl BlobStore {
 
     /// Streams a file stored in parts of `part_size` bytes under `key`,
     /// `size` bytes in all, or the bytes of `range` of it (end exclusive,
-    /// not empty). The next part is asked for while one is being sent.
+    /// not empty). The next two parts are opened while one is being sent;
+    /// on a local store each of them reads its first piece, so a slow
+    /// reader holds at most five pieces (about 1.25 MiB).
     pub async fn read_parts(
         &self,
         key: &ObjectKey,

@@ -2,7 +2,6 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 
 use ferry_proto::ContentHash;
@@ -60,18 +59,18 @@ pub fn hash_file(mut file: &File, on_progress: impl FnMut(u64)) -> io::Result<(S
 }
 
 /// Hashes a file from where its cursor stands to its end, as [`hash_file`]
-/// does, and on a second thread the `Content-Digest` of each `chunk_size`
-/// piece of it, so that its chunks need no hashing of their own when they
-/// are sent. Answers the hex SHA-256, how many bytes were hashed and the
-/// chunks' digests in order.
+/// does, and on a second thread the SHA-256 of each `chunk_size` piece of
+/// it, so that its chunks need no hashing of their own when they are sent.
+/// Answers the hex SHA-256, how many bytes were hashed and the chunks'
+/// hashes in order.
 pub fn hash_file_and_chunks(
     mut file: &File,
     chunk_size: u64,
     mut on_progress: impl FnMut(u64),
-) -> io::Result<(String, u64, Vec<String>)> {
+) -> io::Result<(String, u64, Vec<ContentHash>)> {
     let chunk_size = chunk_size.max(1);
     std::thread::scope(|scope| {
-        let (blocks, received) = sync_channel::<Arc<Vec<u8>>>(2);
+        let (blocks, received) = sync_channel::<Vec<u8>>(2);
         let chunks = scope.spawn(move || {
             let mut digests = Vec::new();
             let mut hasher = Sha256::new();
@@ -110,7 +109,7 @@ pub fn hash_file_and_chunks(
             hasher.update(&block);
             size += read as u64;
             on_progress(read as u64);
-            if blocks.send(Arc::new(block)).is_err() {
+            if blocks.send(block).is_err() {
                 break;
             }
         }
@@ -122,9 +121,9 @@ pub fn hash_file_and_chunks(
     })
 }
 
-/// The `Content-Digest` of what `hasher` took in, which starts over.
-fn digest_of(hasher: &mut Sha256) -> String {
-    ferry_proto::content_digest(&ContentHash::from_digest(hasher.finalize_reset().into()))
+/// The SHA-256 of what `hasher` took in, which starts over.
+fn digest_of(hasher: &mut Sha256) -> ContentHash {
+    ContentHash::from_digest(hasher.finalize_reset().into())
 }
 
 /// Reads exactly `buf.len()` bytes at `offset` without moving a shared cursor.
@@ -184,9 +183,9 @@ mod tests {
             let (hash, size, digests) =
                 hash_file_and_chunks(&file, chunk_size, |_| {}).expect("hash");
             assert_eq!((hash, size), (sha256_hex(&bytes), bytes.len() as u64));
-            let expected: Vec<String> = bytes
+            let expected: Vec<ContentHash> = bytes
                 .chunks(chunk_size as usize)
-                .map(content_digest)
+                .map(|chunk| ContentHash::from_digest(Sha256::digest(chunk).into()))
                 .collect();
             assert_eq!(digests, expected, "chunks of {chunk_size}");
         }

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use ferry_proto::ContentHash;
 
 use super::error::CliError;
 use super::hashing::{content_digest, hash_file, hash_file_and_chunks};
@@ -23,11 +24,11 @@ pub struct LocalFile {
     digests: OnceLock<ChunkDigests>,
 }
 
-/// The `Content-Digest`s of a file's chunks of one size, computed while the
+/// The SHA-256 of each of a file's chunks of one size, computed while the
 /// file was hashed.
 struct ChunkDigests {
     chunk_size: u64,
-    digests: Vec<String>,
+    digests: Vec<ContentHash>,
 }
 
 /// A chunk read for sending.
@@ -104,7 +105,7 @@ impl LocalFile {
             return Err(self.changed());
         }
         let _ = self.digests.set(ChunkDigests {
-            chunk_size,
+            chunk_size: chunk_size.max(1),
             digests,
         });
         Ok(hash)
@@ -117,7 +118,8 @@ impl LocalFile {
             let index = span.start / known.chunk_size;
             let whole = span.start.is_multiple_of(known.chunk_size)
                 && span.end == self.size.min(span.start + known.chunk_size);
-            whole.then(|| known.digests.get(usize::try_from(index).ok()?).cloned())?
+            let hash = known.digests.get(usize::try_from(index).ok()?)?;
+            whole.then(|| ferry_proto::content_digest(hash))
         });
         let bytes = self.read(span).await?;
         Ok(match known {

@@ -265,9 +265,7 @@ impl Session<'_> {
             },
         }
     }
-}
 
-impl Session<'_> {
     /// Sends one chunk, trying again while that may help; a digest
     /// `computed_earlier` than these bytes were read is not sent again when
     /// it does not match, as the file may have changed since.
@@ -305,8 +303,8 @@ impl Session<'_> {
 }
 
 /// A chunk is sent again after a transient failure, and after a digest
-/// mismatch: the digest was computed over the very bytes sent, so a mismatch
-/// means they were damaged on the way.
+/// mismatch when the digest was computed over the very bytes sent: the
+/// mismatch then means they were damaged on the way.
 fn worth_sending_again(error: &ClientError) -> bool {
     error.is_transient() || error.code() == Some(ErrorCode::DigestMismatch)
 }

@@ -1,11 +1,11 @@
-//! Reading an object of a local store in large pieces, one ahead.
+//! Reading an object of a local store in large pieces, read ahead.
 //!
 //! Each piece is read straight into its own buffer by a positioned read on
 //! the blocking pool: one hop and one copy per piece. Opening the file and
 //! reading its first piece are one hop, so a small range costs a single
-//! one. While a piece is being sent, the next one is read, so that disk and
-//! socket work at once; a slow reader holds at most two pieces besides the
-//! one being sent.
+//! one. While a piece is being sent, the next two are read, so that disk
+//! and socket work at once; a slow reader holds at most those two pieces
+//! besides the one being sent.
 
 use std::fs::File;
 use std::io::ErrorKind;

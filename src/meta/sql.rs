@@ -6,7 +6,7 @@
 //! one owner's inserts are serialized, how a time is stored, how the
 //! database tells the time, and whether a connection belongs to the
 //! runtime that opened it. [`meta_store!`] implements
-//! [`super::MetaStore`] for a backend from those four facts.
+//! [`super::MetaStore`] for a backend from those facts.
 
 #[macro_use]
 mod rows;

@@ -24,7 +24,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqli
 #[derive(Debug, Clone)]
 pub struct SqliteMeta {
     pool: SqlitePool,
-    /// The runtime the store was opened on, which opens its connections.
+    /// The runtime the store was opened on; SQLite's connections do not
+    /// need it, as each is a thread of its own.
     runtime: Handle,
 }
 
