@@ -30,6 +30,7 @@ use url::Url;
 use ferry_proto::ContentHash;
 
 use crate::ids::{ObjectKey, UploadId, WriteToken};
+use crate::running_hash::RunningSha256;
 
 /// Bytes a local store writes at once: one hop to the blocking pool each,
 /// and what a write holds in memory (a piece filling, two being written), so
@@ -242,6 +243,38 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
+        let (written, _) = self.write_with(key, source, limit, None).await?;
+        Ok(written)
+    }
+
+    /// Streams `source` into `key` as [`write`](Self::write) does, and takes
+    /// its bytes into `running` too, answering the state after them.
+    pub async fn write_continuing<S, E>(
+        &self,
+        key: &ObjectKey,
+        source: S,
+        limit: u64,
+        running: RunningSha256,
+    ) -> Result<(Written, RunningSha256), WriteError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let (written, running) = self.write_with(key, source, limit, Some(running)).await?;
+        Ok((written, running.unwrap_or_default()))
+    }
+
+    async fn write_with<S, E>(
+        &self,
+        key: &ObjectKey,
+        source: S,
+        limit: u64,
+        mut running: Option<RunningSha256>,
+    ) -> Result<(Written, Option<RunningSha256>), WriteError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
         let mut writer = ObjectWriter::new(
             self.store.clone(),
             self.tracked.clone(),
@@ -249,11 +282,11 @@ impl BlobStore {
             path(key),
             self.part_size,
         );
-        match copy_hashed(&mut writer, source, limit).await {
+        match copy_hashed(&mut writer, source, limit, running.as_mut()).await {
             Ok(written) => {
                 writer.finish().await.map_err(BlobError)?;
                 self.sync(key).await?;
-                Ok(written)
+                Ok((written, running))
             }
             Err(error) => {
                 writer.abort().await;
@@ -546,11 +579,13 @@ impl BlobStore {
     }
 }
 
-/// Streams `source` into `writer`, hashing it, up to `limit` bytes.
+/// Streams `source` into `writer`, hashing it (and taking it into
+/// `running`, if any), up to `limit` bytes.
 async fn copy_hashed<S, E>(
     writer: &mut ObjectWriter,
     source: S,
     limit: u64,
+    mut running: Option<&mut RunningSha256>,
 ) -> Result<Written, WriteError>
 where
     S: Stream<Item = Result<Bytes, E>>,
@@ -566,6 +601,9 @@ where
             return Err(WriteError::TooLong { limit });
         }
         hasher.update(&piece);
+        if let Some(running) = running.as_deref_mut() {
+            running.update(&piece);
+        }
         writer.put(piece).await.map_err(BlobError)?;
     }
     Ok(Written {

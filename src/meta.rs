@@ -368,6 +368,9 @@ pub trait MetaStore: Send + Sync + 'static {
         expires_at: DateTime<Utc>,
     ) -> MetaResult<Recorded>;
 
+    /// The chunk of a session at `index`, if recorded.
+    async fn chunk(&self, upload_id: &UploadId, index: u64) -> MetaResult<Option<Chunk>>;
+
     /// The lowest-index chunk of a session that has no hash link, with the
     /// chunk before it.
     async fn first_unlinked(&self, upload_id: &UploadId) -> MetaResult<Option<Unlinked>>;

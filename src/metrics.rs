@@ -120,6 +120,7 @@ struct Families {
     digest_mismatches: Counter,
     hash_mismatches: Counter,
     chunks_linked: Counter,
+    chunks_read_back: Counter,
     merge_reread_bytes: Counter,
     merges_in_flight: Gauge,
     merges: Family<OutcomeLabel, Counter>,
@@ -156,6 +157,7 @@ impl Metrics {
             digest_mismatches: Counter::default(),
             hash_mismatches: Counter::default(),
             chunks_linked: Counter::default(),
+            chunks_read_back: Counter::default(),
             merge_reread_bytes: Counter::default(),
             merges_in_flight: Gauge::default(),
             merges: Family::default(),
@@ -224,8 +226,13 @@ impl Metrics {
             ),
             (
                 "chunks_linked",
-                "Chunks taken into their file's running hash after they arrived",
+                "Chunks taken into their file's running hash, as they arrived or read back after",
                 &f.chunks_linked,
+            ),
+            (
+                "chunks_read_back",
+                "Chunks read back after they were accepted to take them into their file's running hash",
+                &f.chunks_read_back,
             ),
             (
                 "merge_reread_bytes",
@@ -355,9 +362,16 @@ impl Metrics {
         self.0.digest_mismatches.inc();
     }
 
-    /// A chunk taken into its file's running hash.
+    /// A chunk taken into its file's running hash as it arrived.
     pub fn chunk_linked(&self) {
         self.0.chunks_linked.inc();
+    }
+
+    /// A chunk read back after it was accepted and taken into its file's
+    /// running hash.
+    pub fn chunk_read_back(&self) {
+        self.0.chunks_linked.inc();
+        self.0.chunks_read_back.inc();
     }
 
     /// `bytes` of chunks a merge read back to hash them.

@@ -385,6 +385,10 @@ macro_rules! meta_store {
                     })
                 }
 
+                async fn chunk(&self, upload_id: &UploadId, index: u64) -> MetaResult<Option<Chunk>> {
+                    chunk_at(&mut *self.connection().await?, upload_id, index).await
+                }
+
                 async fn first_unlinked(&self, upload_id: &UploadId) -> MetaResult<Option<Unlinked>> {
                     first_unlinked_of(&mut *self.connection().await?, upload_id).await
                 }

@@ -13,14 +13,17 @@ use super::chunk_plan::ChunkPlan;
 use super::error::{UploadError, UploadResult};
 use crate::blob::{BlobStore, WriteError, Written};
 use crate::ids::{ObjectKey, OwnerId, WriteToken};
-use crate::meta::{Chunk, Recorded, Session};
+use crate::meta::{Chunk, HashLink, Recorded, Session};
+use crate::running_hash::RunningSha256;
 
-/// A chunk the session is ready to receive: its index and exact length.
+/// A chunk the session is ready to receive: its index and exact length,
+/// and the file's running hash before it, when that is known.
 #[derive(Debug, Clone)]
 pub struct ChunkTarget {
     session: Session,
     index: u64,
     expected: u64,
+    running: Option<RunningSha256>,
     asked_at: Instant,
 }
 
@@ -39,11 +42,13 @@ impl ChunkTarget {
     }
 }
 
-/// A chunk written to the store but not yet recorded.
+/// A chunk written to the store but not yet recorded, with its hash link
+/// when it was hashed into the file's running hash as it arrived.
 #[derive(Debug, Clone)]
 pub struct StagedChunk {
     key: ObjectKey,
     written: Written,
+    link: Option<HashLink>,
 }
 
 impl Uploads {
@@ -72,17 +77,24 @@ impl Uploads {
                 chunk_count: plan.chunk_count(),
             })?;
         match declared_len {
-            Some(len) if len > session.chunk_size => Err(UploadError::ChunkTooLarge {
-                limit: session.chunk_size,
-            }),
-            Some(len) if len != expected => Err(UploadError::ChunkSizeMismatch { index, expected }),
-            _ => Ok(ChunkTarget {
-                session,
-                index,
-                expected,
-                asked_at: Instant::now(),
-            }),
+            Some(len) if len > session.chunk_size => {
+                return Err(UploadError::ChunkTooLarge {
+                    limit: session.chunk_size,
+                });
+            }
+            Some(len) if len != expected => {
+                return Err(UploadError::ChunkSizeMismatch { index, expected });
+            }
+            _ => {}
         }
+        let running = self.running_hash_before(&session.id, index).await?;
+        Ok(ChunkTarget {
+            session,
+            index,
+            expected,
+            running,
+            asked_at: Instant::now(),
+        })
     }
 
     /// Streams a chunk's body into a fresh object, refusing any other length.
@@ -97,13 +109,25 @@ impl Uploads {
     {
         let key = BlobStore::chunk_key(&target.session.id, target.index, &WriteToken::generate());
         let mismatch = || target.size_mismatch();
-        let written = match self.blobs.write(&key, body, target.expected).await {
-            Ok(written) => written,
+        let stored = match target.running.clone() {
+            Some(before) => self
+                .blobs
+                .write_continuing(&key, body, target.expected, before.clone())
+                .await
+                .map(|(written, after)| (written, Some(HashLink { before, after }))),
+            None => self
+                .blobs
+                .write(&key, body, target.expected)
+                .await
+                .map(|written| (written, None)),
+        };
+        let (written, link) = match stored {
+            Ok(stored) => stored,
             Err(WriteError::TooLong { .. }) => return Err(mismatch()),
             Err(WriteError::Source(reason)) => return Err(UploadError::BodyUnreadable(reason)),
             Err(WriteError::Store(error)) => return Err(error.into()),
         };
-        let staged = StagedChunk { key, written };
+        let staged = StagedChunk { key, written, link };
         if written.size != target.expected {
             self.discard(staged).await;
             return Err(mismatch());
@@ -132,7 +156,7 @@ impl Uploads {
             size: staged.written.size,
             sha256: staged.written.sha256,
             object_key: staged.key.clone(),
-            link: None,
+            link: staged.link.clone(),
         };
         let expires_at = now + self.timings.session_ttl;
         let recorded = self
@@ -164,6 +188,9 @@ impl Uploads {
             tracing::warn!(key = %old, %error, "could not delete a replaced chunk copy");
         }
         self.metrics.chunk_received(chunk.size);
+        if chunk.link.is_some() {
+            self.metrics.chunk_linked();
+        }
         self.link_later(&target.session.id);
         tracing::debug!(
             owner = %target.session.owner,

@@ -1,6 +1,9 @@
 //! The file's running hash, carried from chunk to chunk as chunks arrive.
 //!
-//! After a chunk is accepted, this instance reads back, in index order,
+//! A chunk whose predecessor is linked when it arrives (the first chunk,
+//! and each chunk of a client that sends them in order, one at a time) is
+//! hashed into the running hash as it streams in. After a chunk is
+//! accepted, this instance reads back, in index order,
 //! every stored chunk whose predecessor's link is known, and records the
 //! file's SHA-256 state before and after it. Chunks arriving ahead of their
 //! turn are taken up once the gap before them fills. When every chunk is
@@ -106,6 +109,20 @@ impl Uploads {
         self.merges.spawn(linking);
     }
 
+    /// The file's running hash before chunk `index`, when it is known: at
+    /// the start of the file, or at the end of a linked chunk before it.
+    pub(super) async fn running_hash_before(
+        &self,
+        id: &UploadId,
+        index: u64,
+    ) -> UploadResult<Option<RunningSha256>> {
+        let Some(previous) = index.checked_sub(1) else {
+            return Ok(Some(RunningSha256::new()));
+        };
+        let previous = self.meta.chunk(id, previous).await?;
+        Ok(previous.and_then(|chunk| chunk.link).map(|link| link.after))
+    }
+
     /// Links the session's lowest unlinked chunk while the chunk before it
     /// is linked, and so on up.
     async fn link_chunks(&self, id: &UploadId) -> UploadResult<()> {
@@ -130,7 +147,7 @@ impl Uploads {
             };
             let link = HashLink { before, after };
             if self.meta.link_chunk(id, &next.chunk, &link).await? {
-                self.metrics.chunk_linked();
+                self.metrics.chunk_read_back();
             }
         }
         Ok(())

@@ -126,6 +126,27 @@ async fn chunks_hashed_as_they_arrived_are_not_read_again_by_complete(backend: B
     assert_eq!(app.downloaded(&sha).await, data);
 }
 
+async fn chunks_sent_in_order_one_at_a_time_are_hashed_as_they_stream_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(45_000, 42);
+    let sha = sha256_hex(&data);
+    app.create_for(&data, 4100).await;
+    for index in 0..11 {
+        app.send_chunk(&data, 4100, index).await;
+    }
+    let metrics = scrape(&app).await;
+    assert_eq!(
+        metrics.value("ferry_chunks_linked_total"),
+        11.0,
+        "each chunk is linked by the time it is answered"
+    );
+    assert_eq!(app.complete(&sha).await.status(), StatusCode::OK);
+    let metrics = scrape(&app).await;
+    assert_eq!(metrics.value("ferry_chunks_read_back_total"), 0.0);
+    assert_eq!(metrics.value("ferry_merge_reread_bytes_total"), 0.0);
+    assert_eq!(app.downloaded(&sha).await, data);
+}
+
 async fn a_file_merged_from_odd_sized_chunks_serves_ranges_across_its_parts(backend: Backend) {
     let app = spawn_app(backend).await;
     let data = test_bytes(11_000, 41);
@@ -369,6 +390,7 @@ on_both_backends!(
     chunks_hashed_as_they_arrived_are_not_read_again_by_complete,
     a_chunk_sent_again_with_other_bytes_is_hashed_again,
     a_file_merged_from_odd_sized_chunks_serves_ranges_across_its_parts,
+    chunks_sent_in_order_one_at_a_time_are_hashed_as_they_stream_in,
     complete_is_idempotent,
     a_zero_byte_file_completes_without_chunks,
     a_slow_merge_answers_202_and_finishes_in_the_background,

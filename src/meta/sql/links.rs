@@ -31,19 +31,27 @@ macro_rules! link_queries {
                     previous: None,
                 }));
             };
-            let previous = sqlx::query(concat!(
+            let previous = chunk_at(connection, upload_id, before).await?;
+            Ok(Some(Unlinked { chunk, previous }))
+        }
+
+        /// The chunk of `upload_id` at `index`, with its link, read on
+        /// `connection`.
+        async fn chunk_at(
+            connection: &mut <$db as sqlx::Database>::Connection,
+            upload_id: &UploadId,
+            index: u64,
+        ) -> MetaResult<Option<Chunk>> {
+            let row = sqlx::query(concat!(
                 "SELECT ",
                 chunk_columns!(),
                 " FROM chunks WHERE upload_id = $1 AND idx = $2"
             ))
             .bind(upload_id.as_str())
-            .bind(to_i64(before))
-            .fetch_optional(&mut *connection)
+            .bind(to_i64(index))
+            .fetch_optional(connection)
             .await?;
-            Ok(Some(Unlinked {
-                chunk,
-                previous: previous.as_ref().map(chunk_from_row).transpose()?,
-            }))
+            Ok(row.as_ref().map(chunk_from_row).transpose()?)
         }
 
         /// Clears the links of the chunks after `index`, on `connection`:
