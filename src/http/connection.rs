@@ -201,11 +201,19 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
     }
 }
 
+/// The longest bare refusal the engine writes: a status line and three
+/// short headers. Anything longer (every write of a body) is passed on
+/// without being looked at.
+const BARE_REFUSAL_MAX: usize = 1024;
+
 /// The JSON answer to write instead of `bytes`, when they are one whole
 /// bodiless refusal of the kind the engine writes itself: 400 for a
 /// malformed head, 408 for a first head that came too slowly, 431 for a
 /// head over its buffer. The routes' own errors always carry a body.
 fn json_in_place_of(bytes: &[u8]) -> Option<Vec<u8>> {
+    if bytes.len() > BARE_REFUSAL_MAX || !bytes.starts_with(b"HTTP/1.") {
+        return None;
+    }
     let end = bytes.windows(4).position(|window| window == b"\r\n\r\n")?;
     if end + 4 != bytes.len() {
         return None;
