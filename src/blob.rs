@@ -37,14 +37,13 @@ use crate::running_hash::RunningSha256;
 /// that 64 chunks arriving at once hold under 50 MiB.
 const LOCAL_PIECE: usize = 256 << 10;
 
-/// Parts a merge has the store copy at once.
-const PARALLEL_COPIES: usize = 8;
-
 mod local_read;
+mod parts;
 mod s3;
 mod tracked;
 mod writer;
 
+pub use parts::PartsError;
 pub use s3::{MIN_PART_SIZE, S3Options};
 use tracked::{NOTES, Note, TrackedBucket};
 use writer::{ObjectWriter, PendingAborts};
@@ -87,17 +86,6 @@ pub enum WriteError {
     #[error("the body could not be read: {0}")]
     Source(String),
     /// The store failed; nothing was kept.
-    #[error(transparent)]
-    Store(#[from] BlobError),
-}
-
-/// Why a file could not be stored as parts.
-#[derive(Debug, thiserror::Error)]
-pub enum PartsError {
-    /// A part is not in the store.
-    #[error("the part {0} is missing")]
-    MissingPart(ObjectKey),
-    /// The store failed.
     #[error(transparent)]
     Store(#[from] BlobError),
 }
@@ -285,7 +273,7 @@ impl BlobStore {
         match copy_hashed(&mut writer, source, limit, running.as_mut()).await {
             Ok(written) => {
                 writer.finish().await.map_err(BlobError)?;
-                self.sync(key).await?;
+                self.flush(key, 1).await?;
                 Ok((written, running))
             }
             Err(error) => {
@@ -295,133 +283,22 @@ impl BlobStore {
         }
     }
 
-    /// Stores the objects `parts` as the parts of a new file `key`: part `i`
-    /// is `<key>/<i>`, the same bytes as `parts[i]`, copied by the store
-    /// itself (a hard link on a local disk, a server-side copy in a bucket),
-    /// and durable once this returns. On failure the caller deletes `key`.
-    pub async fn copy_parts(&self, parts: &[ObjectKey], key: &ObjectKey) -> Result<(), PartsError> {
-        let copies: Vec<_> = parts
-            .iter()
-            .enumerate()
-            .map(|(index, part)| {
-                let store = self.store.clone();
-                let (from, to) = (part.clone(), Self::part_key(key, index as u64));
-                async move {
-                    match store.copy(&path(&from), &path(&to)).await {
-                        Ok(()) => Ok(()),
-                        Err(object_store::Error::NotFound { .. }) => {
-                            Err(PartsError::MissingPart(from))
-                        }
-                        Err(error) => Err(PartsError::Store(error.into())),
-                    }
-                }
-            })
-            .collect();
-        let copied: Vec<Result<(), PartsError>> = futures::stream::iter(copies)
-            .buffer_unordered(PARALLEL_COPIES)
-            .collect()
-            .await;
-        copied.into_iter().collect::<Result<(), PartsError>>()?;
-        if !parts.is_empty() {
-            self.sync_folder(key).await?;
-        }
-        Ok(())
-    }
-
-    /// The key of part `index` of the file stored in parts under `key`.
-    pub fn part_key(key: &ObjectKey, index: u64) -> ObjectKey {
-        self::key(format!("{key}/{index}"))
-    }
-
-    /// The key that a published file or a merge names for an object under
-    /// `files/`: the object itself, or the file it is a part of.
-    pub fn file_of(object: &ObjectKey) -> ObjectKey {
-        let text = object.as_str();
-        let segments: Vec<&str> = text.split('/').collect();
-        match segments.as_slice() {
-            ["files", sha256, token, _part] if *sha256 != "direct" => {
-                key(format!("files/{sha256}/{token}"))
-            }
-            _ => object.clone(),
-        }
-    }
-
-    /// Flushes a written object and its folder to disk on a local store, so
-    /// that what was answered as stored survives a power loss. Object stores
-    /// over the network are durable once a write returns.
-    async fn sync(&self, key: &ObjectKey) -> Result<(), BlobError> {
+    /// Flushes the object or folder at `key`, and the `folders_above` it, to
+    /// disk on a local store, so that what was answered as stored survives
+    /// a power loss. Object stores over the network are durable once a
+    /// write returns.
+    async fn flush(&self, key: &ObjectKey, folders_above: usize) -> Result<(), BlobError> {
         let Some(local) = &self.local else {
             return Ok(());
         };
         let path = local.path_to_filesystem(&path(key))?;
-        let synced = tokio::task::spawn_blocking(move || {
-            std::fs::File::open(&path)?.sync_all()?;
-            match path.parent() {
-                Some(folder) => std::fs::File::open(folder)?.sync_all(),
-                None => Ok(()),
-            }
-        })
-        .await
-        .map_err(std::io::Error::other)
-        .and_then(|result| result);
-        synced.map_err(|e| BlobError::io("local", e))
-    }
-
-    /// Flushes the folder of a file's parts and the two folders above it
-    /// (`files/<sha256>/`, new with a hash's first merge, and `files/`) to
-    /// disk on a local store, so that the parts' names survive a power loss.
-    async fn sync_folder(&self, key: &ObjectKey) -> Result<(), BlobError> {
-        let Some(local) = &self.local else {
-            return Ok(());
-        };
-        let folder = local.path_to_filesystem(&path(key))?;
-        let synced = tokio::task::spawn_blocking(move || {
-            for folder in folder.ancestors().take(3) {
-                std::fs::File::open(folder)?.sync_all()?;
+        on_local_disk(move || {
+            for path in path.ancestors().take(1 + folders_above) {
+                std::fs::File::open(path)?.sync_all()?;
             }
             Ok(())
         })
         .await
-        .map_err(std::io::Error::other)
-        .and_then(|result| result);
-        synced.map_err(|e| BlobError::io("local", e))
-    }
-
-    /// Streams a file stored in parts of `part_size` bytes under `key`,
-    /// `size` bytes in all, or the bytes of `range` of it (end exclusive,
-    /// not empty). The next two parts are opened while one is being sent;
-    /// on a local store each of them reads its first piece, so a slow
-    /// reader holds at most five pieces (about 1.25 MiB).
-    pub async fn read_parts(
-        &self,
-        key: &ObjectKey,
-        part_size: u64,
-        size: u64,
-        range: Option<Range<u64>>,
-    ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
-        let range = range.unwrap_or(0..size);
-        let part_size = part_size.max(1);
-        let first = range.start / part_size;
-        let last = range.end.saturating_sub(1) / part_size;
-        let within = move |index: u64| {
-            let start = index * part_size;
-            range.start.max(start) - start..range.end.min(start + part_size) - start
-        };
-        let head = self
-            .read(&Self::part_key(key, first), Some(within(first)))
-            .await?;
-        let store = self.clone();
-        let key = key.clone();
-        let rest = futures::stream::iter(first + 1..=last)
-            .map(move |index| {
-                let store = store.clone();
-                let part = Self::part_key(&key, index);
-                let bytes = within(index);
-                async move { store.read(&part, Some(bytes)).await }
-            })
-            .buffered(2)
-            .try_flatten();
-        Ok(head.chain(rest).boxed())
     }
 
     /// Streams an object, or a byte range of it, out of the store.
@@ -531,36 +408,6 @@ impl BlobStore {
         }
     }
 
-    /// Deletes a file: its one object, or all of its parts. On a local
-    /// store the folder of parts goes whole, with any link a copy cut off
-    /// midway left in it.
-    pub async fn delete_file(&self, key: &ObjectKey) -> Result<(), BlobError> {
-        let Some(local) = &self.local else {
-            self.delete_prefix(&format!("{key}/")).await?;
-            return self.delete(key).await;
-        };
-        let file = local.path_to_filesystem(&path(key))?;
-        let deleted = tokio::task::spawn_blocking(move || {
-            let removed = match std::fs::symlink_metadata(&file) {
-                Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&file),
-                Ok(_) => std::fs::remove_file(&file),
-                Err(error) => Err(error),
-            };
-            match removed {
-                Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
-                _ => {}
-            }
-            if let Some(folder) = file.parent() {
-                let _ = std::fs::remove_dir(folder);
-            }
-            Ok(())
-        })
-        .await
-        .map_err(std::io::Error::other)
-        .and_then(|result| result);
-        deleted.map_err(|e| BlobError::io("local", e))
-    }
-
     /// Deletes every object under a folder.
     pub async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
         let locations = self
@@ -610,6 +457,17 @@ where
         size,
         sha256: ContentHash::from_digest(hasher.finalize().into()),
     })
+}
+
+/// Runs file-system work of a local store on the blocking pool.
+async fn on_local_disk<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, BlobError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|result| result)
+        .map_err(|e| BlobError::io("local", e))
 }
 
 fn path(key: &ObjectKey) -> Path {

@@ -14,6 +14,8 @@ mod rows;
 mod steps;
 #[macro_use]
 mod links;
+#[macro_use]
+mod recording;
 
 /// The columns of a session row, in the order every query selects them.
 macro_rules! session_columns {
@@ -153,6 +155,8 @@ macro_rules! meta_store {
             transaction_steps!($db, $dialect);
 
             link_queries!($db);
+
+            chunk_recording!($db, $dialect);
 
             row_decoders!($row, $dialect);
 
@@ -296,93 +300,11 @@ macro_rules! meta_store {
                     expires_at: DateTime<Utc>,
                 ) -> MetaResult<Recorded> {
                     let mut tx = self.begin_write().await?;
-                    // Writing the session row first locks it until commit, so that
-                    // no merge can start while this chunk is being recorded.
-                    let session = sqlx::query(
-                        "UPDATE uploads
-                         SET expires_at = CASE WHEN expires_at < $2 THEN $2 ELSE expires_at END
-                         WHERE id = $1 RETURNING status, received, size, chunk_size",
-                    )
-                    .bind(upload_id.as_str())
-                    .bind($dialect::time(expires_at))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let Some(session) = session else {
-                        return Ok(Recorded::SessionGone);
-                    };
-                    let status = parse_status(session.try_get("status")?)?;
-                    let received: Option<Vec<u8>> = session.try_get("received")?;
-                    if status != UploadStatus::Uploading {
-                        return Ok(Recorded::NotWritable(status));
+                    let recorded = record_chunk_in(&mut tx, upload_id, chunk, expires_at).await?;
+                    if matches!(recorded, Recorded::Accepted { .. }) {
+                        tx.commit().await?;
                     }
-                    let replaced = sqlx::query(
-                        "SELECT object_key, sha256 FROM chunks WHERE upload_id = $1 AND idx = $2",
-                    )
-                    .bind(upload_id.as_str())
-                    .bind(to_i64(chunk.index))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let replaced_key: Option<String> =
-                        replaced.as_ref().map(|row| row.try_get("object_key")).transpose()?;
-                    let other_bytes = match &replaced {
-                        Some(row) => row.try_get::<String, _>("sha256")? != chunk.sha256.to_hex(),
-                        None => false,
-                    };
-                    if other_bytes {
-                        clear_links_after(&mut *tx, upload_id, chunk.index).await?;
-                    }
-                    let link = chunk.link.as_ref();
-                    sqlx::query(
-                        "INSERT INTO chunks (upload_id, idx, size, sha256, object_key,
-                                             hash_before, hash_after)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (upload_id, idx) DO UPDATE
-                         SET size = excluded.size, sha256 = excluded.sha256,
-                             object_key = excluded.object_key,
-                             hash_before = excluded.hash_before, hash_after = excluded.hash_after",
-                    )
-                    .bind(upload_id.as_str())
-                    .bind(to_i64(chunk.index))
-                    .bind(to_i64(chunk.size))
-                    .bind(chunk.sha256.to_hex())
-                    .bind(chunk.object_key.as_str())
-                    .bind(link.map(|link| link.before.to_bytes()))
-                    .bind(link.map(|link| link.after.to_bytes()))
-                    .execute(&mut *tx)
-                    .await?;
-                    let (received_count, received_bytes) = match received {
-                        Some(mut bits) => {
-                            if chunk_bits::insert(&mut bits, chunk.index) {
-                                sqlx::query("UPDATE uploads SET received = $2 WHERE id = $1")
-                                    .bind(upload_id.as_str())
-                                    .bind(&bits)
-                                    .execute(&mut *tx)
-                                    .await?;
-                            }
-                            chunk_bits::totals(
-                                &bits,
-                                to_u64(session.try_get("size")?)?,
-                                to_u64(session.try_get("chunk_size")?)?,
-                            )
-                        }
-                        None => {
-                            let totals = sqlx::query(
-                                "SELECT count(*) AS n, CAST(coalesce(sum(size), 0) AS BIGINT) AS bytes
-                                 FROM chunks WHERE upload_id = $1",
-                            )
-                            .bind(upload_id.as_str())
-                            .fetch_one(&mut *tx)
-                            .await?;
-                            (to_u64(totals.try_get("n")?)?, to_u64(totals.try_get("bytes")?)?)
-                        }
-                    };
-                    tx.commit().await?;
-                    Ok(Recorded::Accepted {
-                        replaced_key: object_key(replaced_key)?
-                            .filter(|key| *key != chunk.object_key),
-                        received_count,
-                        received_bytes,
-                    })
+                    Ok(recorded)
                 }
 
                 async fn chunk(&self, upload_id: &UploadId, index: u64) -> MetaResult<Option<Chunk>> {
