@@ -43,6 +43,7 @@ mod s3;
 mod tracked;
 mod writer;
 
+use local_read::OpenFiles;
 pub use parts::PartsError;
 pub use s3::{MIN_PART_SIZE, S3Options};
 use tracked::{NOTES, Note, TrackedBucket};
@@ -118,6 +119,7 @@ pub struct BlobStore {
     aborts: PendingAborts,
     part_size: usize,
     local: Option<Arc<LocalFileSystem>>,
+    open_files: OpenFiles,
 }
 
 impl BlobStore {
@@ -149,6 +151,7 @@ impl BlobStore {
                     aborts: PendingAborts::default(),
                     part_size: s3.part_size,
                     local: None,
+                    open_files: OpenFiles::default(),
                 });
             }
             Ok(url) if url.scheme().len() > 1 => {
@@ -171,6 +174,7 @@ impl BlobStore {
             aborts: PendingAborts::default(),
             part_size: LOCAL_PIECE,
             local: Some(local),
+            open_files: OpenFiles::default(),
         })
     }
 
@@ -182,6 +186,7 @@ impl BlobStore {
             aborts: PendingAborts::default(),
             part_size,
             local: None,
+            open_files: OpenFiles::default(),
         }
     }
 
@@ -307,9 +312,29 @@ impl BlobStore {
         key: &ObjectKey,
         range: Option<Range<u64>>,
     ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+        self.read_object(key, range, None).await
+    }
+
+    /// Streams an object that never changes again (a published file, or a
+    /// part of one), or a byte range of it. A local store keeps its file
+    /// open for the reads that follow.
+    pub async fn read_published(
+        &self,
+        key: &ObjectKey,
+        range: Option<Range<u64>>,
+    ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+        self.read_object(key, range, Some(&self.open_files)).await
+    }
+
+    async fn read_object(
+        &self,
+        key: &ObjectKey,
+        range: Option<Range<u64>>,
+        open_files: Option<&OpenFiles>,
+    ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
         if let Some(local) = &self.local {
             let file = local.path_to_filesystem(&path(key))?;
-            return local_read::read_local(file, range).await;
+            return local_read::read_local(file, range, open_files).await;
         }
         let options = GetOptions {
             range: range.map(GetRange::Bounded),

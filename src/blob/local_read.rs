@@ -6,13 +6,20 @@
 //! one. While a piece is being sent, the next two are read, so that disk
 //! and socket work at once; a slow reader holds at most those two pieces
 //! besides the one being sent.
+//!
+//! An object that never changes again (a published file, or a part of
+//! one) stays open in [`OpenFiles`] once read. A later read of it takes
+//! its first piece on the calling thread when the kernel has every byte of
+//! it in memory, asking with `RWF_NOWAIT` so that a piece on disk is never
+//! waited for there; such a piece is read on the blocking pool as before.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::ErrorKind;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
@@ -25,13 +32,66 @@ const PIECE: u64 = 256 << 10;
 /// Pieces read ahead of the one being sent.
 const READ_AHEAD: usize = 2;
 
+/// Most files kept open; a full set lets one go for each it takes in, so
+/// the descriptors held stay bounded whatever is downloaded.
+const OPEN_FILES: usize = 256;
+
+/// An object's file, open, with its length.
+#[derive(Debug)]
+struct OpenFile {
+    file: File,
+    len: u64,
+}
+
+/// Files of objects that never change again, kept open for later reads.
+#[derive(Debug, Clone, Default)]
+pub(super) struct OpenFiles(Arc<Mutex<HashMap<PathBuf, Arc<OpenFile>>>>);
+
+impl OpenFiles {
+    fn get(&self, path: &Path) -> Option<Arc<OpenFile>> {
+        self.lock().get(path).cloned()
+    }
+
+    fn keep(&self, path: PathBuf, file: Arc<OpenFile>) {
+        let mut files = self.lock();
+        if files.len() >= OPEN_FILES && !files.contains_key(&path) {
+            let Some(other) = files.keys().next().cloned() else {
+                return;
+            };
+            files.remove(&other);
+        }
+        files.insert(path, file);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<OpenFile>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// Streams the file at `path`, or the byte range `range` of it (end
-/// exclusive), in pieces of up to [`PIECE`] bytes.
+/// exclusive), in pieces of up to [`PIECE`] bytes. With `open_files`, the
+/// file never changes again: it is taken from there, or kept there once
+/// opened.
 pub(super) async fn read_local(
     path: PathBuf,
     range: Option<Range<u64>>,
+    open_files: Option<&OpenFiles>,
 ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
-    let (file, first, rest) = blocking(move || {
+    if let Some(open) = open_files.and_then(|files| files.get(&path)) {
+        let Range { start, end } = within(range, open.len)?;
+        let first_end = end.min(start + PIECE);
+        let first = match read_if_in_memory(&open.file, start..first_end) {
+            Some(first) => first,
+            None => {
+                let file = open.clone();
+                blocking(move || read_piece(&file.file, start..first_end)).await?
+            }
+        };
+        return Ok(stream_on(open, first, first_end..end));
+    }
+    let (open, first, rest) = blocking(move || {
         let file = match File::open(&path) {
             Ok(file) => file,
             Err(error) if error.kind() == ErrorKind::NotFound => {
@@ -46,27 +106,50 @@ pub(super) async fn read_local(
             .metadata()
             .map_err(|e| BlobError::io("local", e))?
             .len();
-        let Range { start, end } = range.unwrap_or(0..len);
-        if start > end || end > len {
-            return Err(BlobError::io(
-                "local",
-                std::io::Error::other(format!("bytes {start}..{end} are not within {len}")),
-            ));
-        }
+        let Range { start, end } = within(range, len)?;
         let first_end = end.min(start + PIECE);
         let first = read_piece(&file, start..first_end)?;
-        Ok((file, first, first_end..end))
+        Ok(((path, OpenFile { file, len }), first, first_end..end))
     })
     .await?;
-    let file = Arc::new(file);
+    let (path, open) = open;
+    let open = Arc::new(open);
+    if let Some(files) = open_files {
+        files.keep(path, open.clone());
+    }
+    Ok(stream_on(open, first, rest))
+}
+
+/// The bytes of `range` of an object of `len` bytes: all of them when
+/// `range` is `None`.
+fn within(range: Option<Range<u64>>, len: u64) -> Result<Range<u64>, BlobError> {
+    let range = range.unwrap_or(0..len);
+    if range.start > range.end || range.end > len {
+        return Err(BlobError::io(
+            "local",
+            std::io::Error::other(format!(
+                "bytes {}..{} are not within {len}",
+                range.start, range.end
+            )),
+        ));
+    }
+    Ok(range)
+}
+
+/// The stream of `first`, then of the pieces of `rest` read from `open`.
+fn stream_on(
+    open: Arc<OpenFile>,
+    first: Bytes,
+    rest: Range<u64>,
+) -> BoxStream<'static, Result<Bytes, BlobError>> {
     let rest = stream::iter(pieces(rest))
         .map(move |piece| {
-            let file = file.clone();
-            blocking(move || read_piece(&file, piece))
+            let open = open.clone();
+            blocking(move || read_piece(&open.file, piece))
         })
         .buffered(READ_AHEAD);
     let first = (!first.is_empty()).then_some(Ok(first));
-    Ok(stream::iter(first).chain(rest).boxed())
+    stream::iter(first).chain(rest).boxed()
 }
 
 /// The byte ranges of the pieces that cover `range`.
@@ -90,6 +173,31 @@ fn read_piece(file: &File, range: Range<u64>) -> Result<Bytes, BlobError> {
     Ok(Bytes::from(piece))
 }
 
+/// The bytes of `range` of `file` when the kernel holds all of them in
+/// memory, read without waiting; `None` when any would have to come from
+/// the disk, or when the kernel cannot tell.
+#[cfg(target_os = "linux")]
+fn read_if_in_memory(file: &File, range: Range<u64>) -> Option<Bytes> {
+    use rustix::io::{IoSliceMut, ReadWriteFlags, preadv2};
+    let mut piece = vec![0; (range.end - range.start) as usize];
+    let read = preadv2(
+        file,
+        &mut [IoSliceMut::new(&mut piece)],
+        range.start,
+        ReadWriteFlags::NOWAIT,
+    );
+    match read {
+        Ok(read) if read == piece.len() => Some(Bytes::from(piece)),
+        _ => None,
+    }
+}
+
+/// Elsewhere every piece is read on the blocking pool.
+#[cfg(not(target_os = "linux"))]
+fn read_if_in_memory(_file: &File, _range: Range<u64>) -> Option<Bytes> {
+    None
+}
+
 /// Runs `work` on the blocking pool.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
@@ -110,7 +218,7 @@ mod tests {
     }
 
     async fn read(path: &std::path::Path, range: Option<Range<u64>>) -> Vec<Bytes> {
-        read_local(path.to_path_buf(), range)
+        read_local(path.to_path_buf(), range, None)
             .await
             .unwrap()
             .try_collect()
@@ -141,12 +249,78 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_kept_file_serves_the_same_bytes_as_a_fresh_open() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("object");
+        let data = bytes(2 * PIECE as usize + 9);
+        std::fs::write(&path, &data).unwrap();
+        let files = OpenFiles::default();
+        let read_kept = |range: Option<Range<u64>>| {
+            let files = files.clone();
+            let path = path.clone();
+            async move {
+                read_local(path, range, Some(&files))
+                    .await
+                    .unwrap()
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .unwrap()
+                    .concat()
+            }
+        };
+        assert_eq!(read_kept(None).await, data);
+        assert!(files.get(&path).is_some());
+        for range in [0..1, 3..PIECE + 3, PIECE - 1..2 * PIECE + 9, 4..4] {
+            let expected = &data[range.start as usize..range.end as usize];
+            assert_eq!(read_kept(Some(range.clone())).await, expected, "{range:?}");
+        }
+        let past_end = read_local(path.clone(), Some(5..2 * PIECE + 10), Some(&files)).await;
+        assert!(past_end.is_err());
+    }
+
+    #[test]
+    fn a_read_without_waiting_gives_every_byte_or_none() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("object");
+        let data = bytes(100_000);
+        std::fs::write(&path, &data).unwrap();
+        let file = File::open(&path).unwrap();
+        for range in [0..100_000, 17..65_553, 99_999..100_000] {
+            if let Some(read) = read_if_in_memory(&file, range.clone()) {
+                assert_eq!(read, data[range.start as usize..range.end as usize]);
+            }
+        }
+        assert_eq!(read_if_in_memory(&file, 90_000..100_001), None);
+    }
+
+    #[test]
+    fn the_files_kept_open_stay_bounded() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("object");
+        std::fs::write(&path, b"x").unwrap();
+        let files = OpenFiles::default();
+        for i in 0..OPEN_FILES + 10 {
+            let open = OpenFile {
+                file: File::open(&path).unwrap(),
+                len: 1,
+            };
+            files.keep(folder.path().join(i.to_string()), Arc::new(open));
+        }
+        assert_eq!(files.lock().len(), OPEN_FILES);
+        assert!(
+            files
+                .get(&folder.path().join((OPEN_FILES + 9).to_string()))
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
     async fn a_missing_object_and_a_range_past_its_end_are_refused() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("object");
-        let missing = read_local(path.clone(), None).await.map(|_| ());
+        let missing = read_local(path.clone(), None, None).await.map(|_| ());
         assert!(missing.unwrap_err().is_not_found());
         std::fs::write(&path, bytes(10)).unwrap();
-        assert!(read_local(path, Some(5..11)).await.is_err());
+        assert!(read_local(path, Some(5..11), None).await.is_err());
     }
 }

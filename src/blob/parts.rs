@@ -76,7 +76,7 @@ impl BlobStore {
         }
     }
 
-    /// Streams a file stored in parts of `part_size` bytes under `key`,
+    /// Streams a published file stored in parts of `part_size` bytes under `key`,
     /// `size` bytes in all, or the bytes of `range` of it (end exclusive,
     /// not empty). The next two parts are opened while one is being sent;
     /// on a local store each of them reads its first piece, so a slow
@@ -97,7 +97,7 @@ impl BlobStore {
             range.start.max(start) - start..range.end.min(start + part_size) - start
         };
         let head = self
-            .read(&Self::part_key(key, first), Some(within(first)))
+            .read_published(&Self::part_key(key, first), Some(within(first)))
             .await?;
         let store = self.clone();
         let key = key.clone();
@@ -106,7 +106,7 @@ impl BlobStore {
                 let store = store.clone();
                 let part = Self::part_key(&key, index);
                 let bytes = within(index);
-                async move { store.read(&part, Some(bytes)).await }
+                async move { store.read_published(&part, Some(bytes)).await }
             })
             .buffered(2)
             .try_flatten();

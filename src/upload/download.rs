@@ -105,6 +105,6 @@ pub(super) async fn stored_bytes(
                 .read_parts(&file.object_key, part_size, file.size, range)
                 .await
         }
-        None => blobs.read(&file.object_key, range).await,
+        None => blobs.read_published(&file.object_key, range).await,
     }
 }
