@@ -3,6 +3,9 @@
 //! Its dialect: a writing transaction is a plain `BEGIN` (rows written are
 //! locked until commit), and times are `TIMESTAMPTZ`.
 
+use std::time::Duration;
+
+use sqlx::Connection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use tokio::runtime::Handle;
@@ -11,6 +14,12 @@ use super::MetaResult;
 
 /// PostgreSQL migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A connection idle for longer than this is checked (one round trip)
+/// before it is used again, so that one the server or the network dropped
+/// meanwhile is replaced rather than failing a request. One used more
+/// recently goes straight to work.
+const CHECK_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Metadata in PostgreSQL, shared by every instance.
 #[derive(Debug, Clone)]
@@ -25,6 +34,15 @@ impl PostgresMeta {
     pub async fn connect(url: &str, max_connections: u32) -> MetaResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
+            .test_before_acquire(false)
+            .before_acquire(|connection, used| {
+                Box::pin(async move {
+                    if used.idle_for < CHECK_WHEN_IDLE_FOR {
+                        return Ok(true);
+                    }
+                    connection.ping().await.map(|()| true)
+                })
+            })
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;

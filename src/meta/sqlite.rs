@@ -20,7 +20,10 @@ use super::MetaResult;
 /// SQLite migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Metadata in one SQLite file.
+/// Metadata in one SQLite file. Its connections are files open in this
+/// process, which cannot be cut off as a network connection can, so none
+/// is checked before use: a check would be one more trip to the
+/// connection's thread for every query.
 #[derive(Debug, Clone)]
 pub struct SqliteMeta {
     pool: SqlitePool,
@@ -40,6 +43,7 @@ impl SqliteMeta {
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;

@@ -107,3 +107,41 @@ mod sessions_from_before_received_bits {
         report_what_they_received(Backend::Postgres).await
     }
 }
+
+/// A PostgreSQL connection that the server cut off while it sat idle in
+/// the pool is replaced before the next query uses it.
+mod postgres_connections_cut_off_while_idle {
+    use std::time::Duration;
+
+    use ferry::meta::MetaStore;
+    use ferry::meta::postgres::PostgresMeta;
+
+    use crate::databases::{Backend, TestDatabase};
+
+    #[tokio::test]
+    async fn are_replaced_before_use() {
+        let database = TestDatabase::create(Backend::Postgres).await;
+        let meta = PostgresMeta::connect(&database.url, 2)
+            .await
+            .expect("PostgreSQL metadata");
+        meta.clock().await.expect("the database's time");
+        let admin = sqlx::PgPool::connect(&database.url)
+            .await
+            .expect("PostgreSQL");
+        let cut: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&admin)
+        .await
+        .expect("cutting the store's connections off");
+        assert!(
+            cut.contains(&true),
+            "no connection of the store was cut off"
+        );
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        meta.clock()
+            .await
+            .expect("the database's time, on a fresh connection");
+    }
+}
