@@ -87,8 +87,12 @@ describe('uploads to a ferryd without authentication', () => {
       const result = await upload({ server: proxy.url, file: file.path, platform, chunkSize: CHUNK }).done;
       const sent = proxy.chunkRequests().map((r) => r.chunk).sort((a, b) => a - b);
       const missing = [...Array(11).keys()].filter((i) => !held.includes(i));
-      assert.deepEqual(sent, missing);
-      assert.equal(result.reusedBytes, held.length * CHUNK);
+      // A chunk cut off by the abort may still be stored after the session
+      // was read: at most one per upload in flight (parallel: 2).
+      assert.ok(sent.every((i) => missing.includes(i)), `sent ${sent}, held ${held}`);
+      assert.ok(missing.length - sent.length <= 2, `sent ${sent}, held ${held}`);
+      const sentBytes = sent.reduce((bytes, i) => bytes + Math.min(CHUNK, file.bytes.length - i * CHUNK), 0);
+      assert.equal(result.reusedBytes, file.bytes.length - sentBytes);
       assert.deepEqual(await download(result.url), file.bytes);
     } finally {
       await proxy.stop();
