@@ -19,6 +19,7 @@ use std::io::ErrorKind;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -41,32 +42,57 @@ const OPEN_FILES: usize = 256;
 struct OpenFile {
     file: File,
     len: u64,
+    /// Whether its file system refused a read that does not wait, so that
+    /// none is tried again.
+    waits_always: AtomicBool,
 }
 
 /// Files of objects that never change again, kept open for later reads.
-#[derive(Debug, Clone, Default)]
-pub(super) struct OpenFiles(Arc<Mutex<HashMap<PathBuf, Arc<OpenFile>>>>);
+#[derive(Clone, Default)]
+pub(super) struct OpenFiles(Arc<Mutex<KeptFiles>>);
+
+/// The files kept open, and how many were let go, which picks the next.
+#[derive(Default)]
+struct KeptFiles {
+    files: HashMap<PathBuf, Arc<OpenFile>>,
+    let_go: usize,
+}
 
 impl OpenFiles {
+    /// The open file of the object at `path`, when it is kept.
     fn get(&self, path: &Path) -> Option<Arc<OpenFile>> {
-        self.lock().get(path).cloned()
+        self.lock().files.get(path).cloned()
     }
 
+    /// Keeps the open file of the object at `path`. A full set lets another
+    /// go, taking each place in turn, and closes it once unlocked.
     fn keep(&self, path: PathBuf, file: Arc<OpenFile>) {
-        let mut files = self.lock();
-        if files.len() >= OPEN_FILES && !files.contains_key(&path) {
-            let Some(other) = files.keys().next().cloned() else {
-                return;
-            };
-            files.remove(&other);
+        let mut kept = self.lock();
+        let mut closing = None;
+        if kept.files.len() >= OPEN_FILES && !kept.files.contains_key(&path) {
+            let place = kept.let_go % kept.files.len();
+            kept.let_go = kept.let_go.wrapping_add(1);
+            if let Some(other) = kept.files.keys().nth(place).cloned() {
+                closing = kept.files.remove(&other);
+            }
         }
-        files.insert(path, file);
+        kept.files.insert(path, file);
+        drop(kept);
+        drop(closing);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<OpenFile>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeptFiles> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl std::fmt::Debug for OpenFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenFiles")
+            .field("kept", &self.lock().files.len())
+            .finish()
     }
 }
 
@@ -82,17 +108,17 @@ pub(super) async fn read_local(
     if let Some(open) = open_files.and_then(|files| files.get(&path)) {
         let Range { start, end } = within(range, open.len)?;
         let first_end = end.min(start + PIECE);
-        let first = match read_if_in_memory(&open.file, start..first_end) {
+        let first = match read_if_in_memory(&open, start..first_end) {
             Some(first) => first,
             None => {
-                let file = open.clone();
-                blocking(move || read_piece(&file.file, start..first_end)).await?
+                let again = open.clone();
+                blocking(move || read_piece(&again.file, start..first_end)).await?
             }
         };
         return Ok(stream_on(open, first, first_end..end));
     }
-    let (open, first, rest) = blocking(move || {
-        let file = match File::open(&path) {
+    let ((path, open), first, rest) = blocking(move || {
+        let file = match open_without_access_time(&path) {
             Ok(file) => file,
             Err(error) if error.kind() == ErrorKind::NotFound => {
                 return Err(BlobError(object_store::Error::NotFound {
@@ -109,10 +135,14 @@ pub(super) async fn read_local(
         let Range { start, end } = within(range, len)?;
         let first_end = end.min(start + PIECE);
         let first = read_piece(&file, start..first_end)?;
-        Ok(((path, OpenFile { file, len }), first, first_end..end))
+        let open = OpenFile {
+            file,
+            len,
+            waits_always: AtomicBool::new(false),
+        };
+        Ok(((path, open), first, first_end..end))
     })
     .await?;
-    let (path, open) = open;
     let open = Arc::new(open);
     if let Some(files) = open_files {
         files.keep(path, open.clone());
@@ -173,28 +203,56 @@ fn read_piece(file: &File, range: Range<u64>) -> Result<Bytes, BlobError> {
     Ok(Bytes::from(piece))
 }
 
-/// The bytes of `range` of `file` when the kernel holds all of them in
-/// memory, read without waiting; `None` when any would have to come from
-/// the disk, or when the kernel cannot tell.
+/// Opens `path` for reading without updating its access time, which
+/// would write to the disk, where the file system allows it.
 #[cfg(target_os = "linux")]
-fn read_if_in_memory(file: &File, range: Range<u64>) -> Option<Bytes> {
-    use rustix::io::{IoSliceMut, ReadWriteFlags, preadv2};
+fn open_without_access_time(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOATIME)
+        .open(path);
+    match opened {
+        Err(error) if error.kind() == ErrorKind::PermissionDenied => File::open(path),
+        opened => opened,
+    }
+}
+
+/// Elsewhere a file opens as usual.
+#[cfg(not(target_os = "linux"))]
+fn open_without_access_time(path: &Path) -> std::io::Result<File> {
+    File::open(path)
+}
+
+/// The bytes of `range` of `open` when the kernel holds all of them in
+/// memory, read without waiting; `None` when any would have to come from
+/// the disk, or when its file system cannot tell.
+#[cfg(target_os = "linux")]
+fn read_if_in_memory(open: &OpenFile, range: Range<u64>) -> Option<Bytes> {
+    use rustix::io::{Errno, IoSliceMut, ReadWriteFlags, preadv2};
+    if open.waits_always.load(Ordering::Relaxed) {
+        return None;
+    }
     let mut piece = vec![0; (range.end - range.start) as usize];
     let read = preadv2(
-        file,
+        &open.file,
         &mut [IoSliceMut::new(&mut piece)],
         range.start,
         ReadWriteFlags::NOWAIT,
     );
     match read {
         Ok(read) if read == piece.len() => Some(Bytes::from(piece)),
-        _ => None,
+        Ok(_) | Err(Errno::AGAIN) => None,
+        Err(_) => {
+            open.waits_always.store(true, Ordering::Relaxed);
+            None
+        }
     }
 }
 
 /// Elsewhere every piece is read on the blocking pool.
 #[cfg(not(target_os = "linux"))]
-fn read_if_in_memory(_file: &File, _range: Range<u64>) -> Option<Bytes> {
+fn read_if_in_memory(_open: &OpenFile, _range: Range<u64>) -> Option<Bytes> {
     None
 }
 
@@ -212,6 +270,14 @@ mod tests {
     use futures::TryStreamExt;
 
     use super::*;
+
+    fn opened(path: &Path, len: u64) -> OpenFile {
+        OpenFile {
+            file: File::open(path).unwrap(),
+            len,
+            waits_always: AtomicBool::new(false),
+        }
+    }
 
     fn bytes(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 7 % 251) as u8).collect()
@@ -284,13 +350,13 @@ mod tests {
         let path = folder.path().join("object");
         let data = bytes(100_000);
         std::fs::write(&path, &data).unwrap();
-        let file = File::open(&path).unwrap();
+        let open = opened(&path, 100_000);
         for range in [0..100_000, 17..65_553, 99_999..100_000] {
-            if let Some(read) = read_if_in_memory(&file, range.clone()) {
+            if let Some(read) = read_if_in_memory(&open, range.clone()) {
                 assert_eq!(read, data[range.start as usize..range.end as usize]);
             }
         }
-        assert_eq!(read_if_in_memory(&file, 90_000..100_001), None);
+        assert_eq!(read_if_in_memory(&open, 90_000..100_001), None);
     }
 
     #[test]
@@ -300,13 +366,12 @@ mod tests {
         std::fs::write(&path, b"x").unwrap();
         let files = OpenFiles::default();
         for i in 0..OPEN_FILES + 10 {
-            let open = OpenFile {
-                file: File::open(&path).unwrap(),
-                len: 1,
-            };
-            files.keep(folder.path().join(i.to_string()), Arc::new(open));
+            files.keep(
+                folder.path().join(i.to_string()),
+                Arc::new(opened(&path, 1)),
+            );
         }
-        assert_eq!(files.lock().len(), OPEN_FILES);
+        assert_eq!(files.lock().files.len(), OPEN_FILES);
         assert!(
             files
                 .get(&folder.path().join((OPEN_FILES + 9).to_string()))

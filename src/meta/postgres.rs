@@ -35,9 +35,9 @@ impl PostgresMeta {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .test_before_acquire(false)
-            .before_acquire(|connection, used| {
+            .before_acquire(|connection, metadata| {
                 Box::pin(async move {
-                    if used.idle_for < CHECK_WHEN_IDLE_FOR {
+                    if metadata.idle_for < CHECK_WHEN_IDLE_FOR {
                         return Ok(true);
                     }
                     connection.ping().await.map(|()| true)

@@ -22,8 +22,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqli
 
 /// Metadata in one SQLite file. Its connections are files open in this
 /// process, which cannot be cut off as a network connection can, so none
-/// is checked before use: a check would be one more trip to the
-/// connection's thread for every query.
+/// is checked before use, which would cost every query one more trip to
+/// the connection's thread.
 #[derive(Debug, Clone)]
 pub struct SqliteMeta {
     pool: SqlitePool,

@@ -130,7 +130,8 @@ mod postgres_connections_cut_off_while_idle {
             .expect("PostgreSQL");
         let cut: Vec<bool> = sqlx::query_scalar(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             AND backend_type = 'client backend' AND usename = current_user",
         )
         .fetch_all(&admin)
         .await

@@ -88,7 +88,7 @@ describe('uploads to a ferryd without authentication', () => {
       const sent = proxy.chunkRequests().map((r) => r.chunk).sort((a, b) => a - b);
       const missing = [...Array(11).keys()].filter((i) => !held.includes(i));
       // A chunk cut off by the abort may still be stored after the session
-      // was read: at most one per upload in flight (parallel: 2).
+      // was read: at most one per chunk request in flight (parallel: 2).
       assert.ok(sent.every((i) => missing.includes(i)), `sent ${sent}, held ${held}`);
       assert.ok(missing.length - sent.length <= 2, `sent ${sent}, held ${held}`);
       const sentBytes = sent.reduce((bytes, i) => bytes + Math.min(CHUNK, file.bytes.length - i * CHUNK), 0);
