@@ -8,10 +8,12 @@
 //! besides the one being sent.
 //!
 //! An object that never changes again (a published file, or a part of
-//! one) stays open in [`OpenFiles`] once read. A later read of it takes
-//! its first piece on the calling thread when the kernel has every byte of
-//! it in memory, asking with `RWF_NOWAIT` so that a piece on disk is never
-//! waited for there; such a piece is read on the blocking pool as before.
+//! one) stays open in [`OpenFiles`] once read. A later read of one piece
+//! or less (a range, as a CDN asks for) takes it on the calling thread when
+//! the kernel has every byte of it in memory, asking with `RWF_NOWAIT` so
+//! that a piece on disk is never waited for there; such a piece, and every
+//! piece of a longer read, is read on the blocking pool, leaving the
+//! calling thread to send.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -108,9 +110,10 @@ pub(super) async fn read_local(
     if let Some(open) = open_files.and_then(|files| files.get(&path)) {
         let Range { start, end } = within(range, open.len)?;
         let first_end = end.min(start + PIECE);
-        let first = match read_if_in_memory(&open, start..first_end) {
-            Some(first) => first,
-            None => {
+        let whole_at_once = first_end == end;
+        let first = match whole_at_once.then(|| read_if_in_memory(&open, start..end)) {
+            Some(Some(first)) => first,
+            _ => {
                 let again = open.clone();
                 blocking(move || read_piece(&again.file, start..first_end)).await?
             }
