@@ -488,11 +488,17 @@ where
 async fn on_local_disk<T: Send + 'static>(
     work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, BlobError> {
+    on_blocking_pool(move || work().map_err(|e| BlobError::io("local", e))).await
+}
+
+/// Runs `work` on the blocking pool; a task lost there is a failure of the
+/// local store.
+async fn on_blocking_pool<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
+) -> Result<T, BlobError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(std::io::Error::other)
-        .and_then(|result| result)
-        .map_err(|e| BlobError::io("local", e))
+        .map_err(|e| BlobError::io("local", std::io::Error::other(e)))?
 }
 
 fn path(key: &ObjectKey) -> Path {

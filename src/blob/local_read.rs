@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::BlobError;
+use super::{BlobError, on_blocking_pool};
 
 /// Bytes read at once.
 const PIECE: u64 = 256 << 10;
@@ -115,12 +115,12 @@ pub(super) async fn read_local(
             Some(Some(first)) => first,
             _ => {
                 let again = open.clone();
-                blocking(move || read_piece(&again.file, start..first_end)).await?
+                on_blocking_pool(move || read_piece(&again.file, start..first_end)).await?
             }
         };
         return Ok(stream_on(open, first, first_end..end));
     }
-    let ((path, open), first, rest) = blocking(move || {
+    let ((path, open), first, rest) = on_blocking_pool(move || {
         let file = match open_without_access_time(&path) {
             Ok(file) => file,
             Err(error) if error.kind() == ErrorKind::NotFound => {
@@ -178,7 +178,7 @@ fn stream_on(
     let rest = stream::iter(pieces(rest))
         .map(move |piece| {
             let open = open.clone();
-            blocking(move || read_piece(&open.file, piece))
+            on_blocking_pool(move || read_piece(&open.file, piece))
         })
         .buffered(READ_AHEAD);
     let first = (!first.is_empty()).then_some(Ok(first));
@@ -259,15 +259,6 @@ fn read_if_in_memory(_open: &OpenFile, _range: Range<u64>) -> Option<Bytes> {
     None
 }
 
-/// Runs `work` on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
-) -> Result<T, BlobError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| BlobError::io("local", std::io::Error::other(e)))?
-}
-
 #[cfg(test)]
 mod tests {
     use futures::TryStreamExt;
@@ -286,8 +277,16 @@ mod tests {
         (0..len).map(|i| (i * 7 % 251) as u8).collect()
     }
 
-    async fn read(path: &std::path::Path, range: Option<Range<u64>>) -> Vec<Bytes> {
-        read_local(path.to_path_buf(), range, None)
+    async fn read(path: &Path, range: Option<Range<u64>>) -> Vec<Bytes> {
+        read_kept(path, range, None).await
+    }
+
+    async fn read_kept(
+        path: &Path,
+        range: Option<Range<u64>>,
+        open_files: Option<&OpenFiles>,
+    ) -> Vec<Bytes> {
+        read_local(path.to_path_buf(), range, open_files)
             .await
             .unwrap()
             .try_collect()
@@ -324,24 +323,16 @@ mod tests {
         let data = bytes(2 * PIECE as usize + 9);
         std::fs::write(&path, &data).unwrap();
         let files = OpenFiles::default();
-        let read_kept = |range: Option<Range<u64>>| {
-            let files = files.clone();
-            let path = path.clone();
-            async move {
-                read_local(path, range, Some(&files))
-                    .await
-                    .unwrap()
-                    .try_collect::<Vec<_>>()
-                    .await
-                    .unwrap()
-                    .concat()
-            }
-        };
-        assert_eq!(read_kept(None).await, data);
+        let kept = |range| read_kept(&path, range, Some(&files));
+        assert_eq!(kept(None).await.concat(), data);
         assert!(files.get(&path).is_some());
         for range in [0..1, 3..PIECE + 3, PIECE - 1..2 * PIECE + 9, 4..4] {
             let expected = &data[range.start as usize..range.end as usize];
-            assert_eq!(read_kept(Some(range.clone())).await, expected, "{range:?}");
+            assert_eq!(
+                kept(Some(range.clone())).await.concat(),
+                expected,
+                "{range:?}"
+            );
         }
         let past_end = read_local(path.clone(), Some(5..2 * PIECE + 10), Some(&files)).await;
         assert!(past_end.is_err());
