@@ -448,6 +448,44 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn drop_merge(&self, sha256: &ContentHash, token: &WriteToken) -> MetaResult<bool>;
 }
 
+/// A session row's columns as stored, whichever driver read them.
+struct StoredSession {
+    id: String,
+    owner: String,
+    sha256: String,
+    size: i64,
+    chunk_size: i64,
+    filename: Option<String>,
+    content_type: Option<String>,
+    status: String,
+    expires_at: DateTime<Utc>,
+}
+
+impl StoredSession {
+    /// The session, once every column holds what it should.
+    fn checked(self) -> Result<Session, sqlx::Error> {
+        Ok(Session {
+            id: decoded(UploadId::parse(self.id))?,
+            owner: decoded(OwnerId::parse(self.owner))?,
+            sha256: decoded(ContentHash::parse(&self.sha256))?,
+            size: to_u64(self.size)?,
+            chunk_size: to_u64(self.chunk_size)?,
+            filename: self
+                .filename
+                .map(FileName::parse)
+                .map(decoded)
+                .transpose()?,
+            content_type: self
+                .content_type
+                .map(MediaType::parse)
+                .map(decoded)
+                .transpose()?,
+            status: parse_status(self.status)?,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
 /// Turns a stored value that fails its own check into a decode error.
 fn decoded<T, E>(parsed: Result<T, E>) -> Result<T, sqlx::Error>
 where

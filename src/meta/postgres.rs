@@ -5,12 +5,14 @@
 
 use std::time::Duration;
 
+use ferry_proto::ContentHash;
 use sqlx::Connection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use tokio::runtime::Handle;
 
-use super::MetaResult;
+use super::{MetaResult, ReceivedChunks, Session};
+use crate::ids::{OwnerId, UploadId};
 
 /// PostgreSQL migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -50,6 +52,16 @@ impl PostgresMeta {
             pool,
             runtime: Handle::current(),
         })
+    }
+
+    /// Nothing is read without a connection: PostgreSQL is a server.
+    fn session_here(&self, _owner: &OwnerId, _sha256: &ContentHash) -> Option<Option<Session>> {
+        None
+    }
+
+    /// Nothing is read without a connection: PostgreSQL is a server.
+    fn received_here(&self, _upload_id: &UploadId) -> Option<ReceivedChunks> {
+        None
     }
 }
 

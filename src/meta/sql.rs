@@ -35,7 +35,9 @@ macro_rules! chunk_columns {
 /// field is a pool of `$db` rows `$row` and whose `runtime` field is the
 /// runtime that opened it, with the dialect module `$dialect`
 /// (`BEGIN_WRITE`, `LOCK_OWNER`, `CLOCK`, `time`, `read_time`,
-/// `CONNECTIONS_BELONG_TO_A_RUNTIME`).
+/// `CONNECTIONS_BELONG_TO_A_RUNTIME`). `$store` answers the lookups it can
+/// without a pooled connection with `session_here` and `received_here`
+/// (`None`: ask the pool).
 macro_rules! meta_store {
     ($store:ident, $db:ty, $row:ty, $dialect:ident) => {
         mod store {
@@ -51,7 +53,7 @@ macro_rules! meta_store {
             use $crate::meta::{
                 Chunk, Claim, FileRecord, HashLink, Inserted, MergeLease, MetaError, MetaResult,
                 MetaStore, OwnerUsage, Published, ReceivedChunks, Recorded, Session, SessionQuota,
-                Unlinked, decoded, parse_status, to_i64, to_u64,
+                StoredSession, Unlinked, decoded, parse_status, to_i64, to_u64,
             };
             use $crate::running_hash::RunningSha256;
 
@@ -182,6 +184,9 @@ macro_rules! meta_store {
                     owner: &OwnerId,
                     sha256: &ContentHash,
                 ) -> MetaResult<Option<Session>> {
+                    if let Some(found) = self.session_here(owner, sha256) {
+                        return Ok(found);
+                    }
                     session_of(&mut *self.connection().await?, owner, sha256).await
                 }
 
@@ -257,6 +262,9 @@ macro_rules! meta_store {
                 }
 
                 async fn received(&self, upload_id: &UploadId) -> MetaResult<ReceivedChunks> {
+                    if let Some(received) = self.received_here(upload_id) {
+                        return Ok(received);
+                    }
                     let session = sqlx::query(
                         "SELECT size, chunk_size, received FROM uploads WHERE id = $1",
                     )

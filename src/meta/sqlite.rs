@@ -6,8 +6,12 @@
 //! so that they compare as numbers. Commits are synchronous: an accepted
 //! chunk survives a power loss.
 
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use ferry_proto::ContentHash;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -15,7 +19,11 @@ use sqlx::sqlite::{
 
 use tokio::runtime::Handle;
 
-use super::MetaResult;
+use super::{MetaResult, ReceivedChunks, Session};
+use crate::ids::{OwnerId, UploadId};
+use readers::Readers;
+
+mod readers;
 
 /// SQLite migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -23,10 +31,14 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqli
 /// Metadata in one SQLite file. Its connections are files open in this
 /// process, which cannot be cut off as a network connection can, so none
 /// is checked before use, which would cost every query one more trip to
-/// the connection's thread.
+/// the connection's thread. A session and its progress are looked up on
+/// the caller's thread when the database is a file.
 #[derive(Debug, Clone)]
 pub struct SqliteMeta {
     pool: SqlitePool,
+    /// Lookups on the caller's thread; none for a database in memory, which
+    /// only the pool's connections share.
+    readers: Option<Arc<Readers>>,
     /// The runtime the store was opened on; SQLite's connections do not
     /// need it, as each is a thread of its own.
     runtime: Handle,
@@ -47,10 +59,27 @@ impl SqliteMeta {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
+        let file: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(&pool)
+                .await?;
         Ok(SqliteMeta {
             pool,
+            readers: (!file.is_empty()).then(|| Arc::new(Readers::new(PathBuf::from(file)))),
             runtime: Handle::current(),
         })
+    }
+
+    /// The session of `owner` and `sha256` read on this thread; `None`
+    /// when the pool must be asked.
+    fn session_here(&self, owner: &OwnerId, sha256: &ContentHash) -> Option<Option<Session>> {
+        self.readers.as_ref()?.session(owner, sha256)
+    }
+
+    /// The chunks session `upload_id` received, read on this thread;
+    /// `None` when the pool must be asked.
+    fn received_here(&self, upload_id: &UploadId) -> Option<ReceivedChunks> {
+        self.readers.as_ref()?.received(upload_id)
     }
 }
 

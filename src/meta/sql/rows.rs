@@ -12,20 +12,18 @@ macro_rules! row_decoders {
         }
 
         fn session_from_row(row: &$row) -> Result<Session, sqlx::Error> {
-            Ok(Session {
-                id: decoded(UploadId::parse(row.try_get::<String, _>("id")?))?,
-                owner: decoded(OwnerId::parse(row.try_get::<String, _>("owner")?))?,
-                sha256: decoded(ContentHash::parse(row.try_get("sha256")?))?,
-                size: to_u64(row.try_get("size")?)?,
-                chunk_size: to_u64(row.try_get("chunk_size")?)?,
-                filename: row
-                    .try_get::<Option<String>, _>("filename")?
-                    .map(|name| decoded(FileName::parse(name)))
-                    .transpose()?,
-                content_type: media_type(row.try_get("content_type")?)?,
-                status: parse_status(row.try_get("status")?)?,
+            StoredSession {
+                id: row.try_get("id")?,
+                owner: row.try_get("owner")?,
+                sha256: row.try_get("sha256")?,
+                size: row.try_get("size")?,
+                chunk_size: row.try_get("chunk_size")?,
+                filename: row.try_get("filename")?,
+                content_type: row.try_get("content_type")?,
+                status: row.try_get("status")?,
                 expires_at: $dialect::read_time(row, "expires_at")?,
-            })
+            }
+            .checked()
         }
 
         fn file_from_row(row: &$row) -> Result<FileRecord, sqlx::Error> {

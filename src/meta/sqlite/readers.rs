@@ -1,0 +1,240 @@
+//! Lookups of one row taken on the thread that asks, over read-only
+//! connections of the store's own, instead of on a pooled connection.
+//!
+//! sqlx runs each pooled SQLite connection on a thread of its own: a query
+//! is handed to that thread and its rows handed back, and returning the
+//! connection to the pool costs one more such trip. SQLite itself finds a
+//! row by its index in microseconds, so those trips were most of the time
+//! of a progress request. A lookup here is one auto-committed statement
+//! and sees every transaction committed before it, as a pooled read does.
+//! It never waits: a database that is locked (SQLite's busy answer), or any
+//! other failure, answers `None`, and the caller asks the pool instead,
+//! which waits and reports errors as every other query does.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::DateTime;
+use ferry_proto::ContentHash;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::ids::{OwnerId, UploadId};
+use crate::meta::{ReceivedChunks, Session, StoredSession, chunk_bits, to_u64};
+
+/// Most idle connections kept. A lookup never awaits, so a thread uses one
+/// connection at a time and this many serve as many threads.
+const IDLE_CONNECTIONS: usize = 8;
+
+/// The database file's read-only connections for lookups on the caller's
+/// thread.
+#[derive(Debug)]
+pub(super) struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    /// Set once a connection could not be opened, so that none is tried
+    /// again and every lookup goes to the pool.
+    unusable: AtomicBool,
+}
+
+impl Readers {
+    /// Readers of the database file at `path`.
+    pub(super) fn new(path: PathBuf) -> Self {
+        Readers {
+            path,
+            idle: Mutex::new(Vec::new()),
+            unusable: AtomicBool::new(false),
+        }
+    }
+
+    /// The session of `owner` and `sha256`, when it can be read at once.
+    pub(super) fn session(&self, owner: &OwnerId, sha256: &ContentHash) -> Option<Option<Session>> {
+        self.read(|connection| {
+            connection
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM uploads WHERE owner = $1 AND sha256 = $2"
+                ))?
+                .query_row((owner.as_str(), sha256.to_hex()), |row| {
+                    let millis: i64 = row.get("expires_at")?;
+                    let expires_at = DateTime::from_timestamp_millis(millis)
+                        .ok_or(rusqlite::Error::IntegralValueOutOfRange(8, millis))?;
+                    Ok(StoredSession {
+                        id: row.get("id")?,
+                        owner: row.get("owner")?,
+                        sha256: row.get("sha256")?,
+                        size: row.get("size")?,
+                        chunk_size: row.get("chunk_size")?,
+                        filename: row.get("filename")?,
+                        content_type: row.get("content_type")?,
+                        status: row.get("status")?,
+                        expires_at,
+                    })
+                })
+                .optional()
+        })?
+        .map(StoredSession::checked)
+        .transpose()
+        .ok()
+    }
+
+    /// The chunks received by session `upload_id`, when its row keeps them
+    /// as bits and can be read at once.
+    pub(super) fn received(&self, upload_id: &UploadId) -> Option<ReceivedChunks> {
+        let found = self.read(|connection| {
+            connection
+                .prepare_cached("SELECT size, chunk_size, received FROM uploads WHERE id = $1")?
+                .query_row([upload_id.as_str()], |row| {
+                    Ok((
+                        row.get::<_, i64>("size")?,
+                        row.get::<_, i64>("chunk_size")?,
+                        row.get::<_, Option<Vec<u8>>>("received")?,
+                    ))
+                })
+                .optional()
+        })?;
+        let Some((size, chunk_size, bits)) = found else {
+            return Some(ReceivedChunks::default());
+        };
+        Some(chunk_bits::summed_up(
+            &bits?,
+            to_u64(size).ok()?,
+            to_u64(chunk_size).ok()?,
+        ))
+    }
+
+    /// Runs `lookup` on an idle connection, opening one when none is.
+    fn read<T>(&self, lookup: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Option<T> {
+        if self.unusable.load(Ordering::Relaxed) {
+            return None;
+        }
+        let idle = self.lock().pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => self.open()?,
+        };
+        match lookup(&connection) {
+            Ok(found) => {
+                let mut idle = self.lock();
+                if idle.len() < IDLE_CONNECTIONS {
+                    idle.push(connection);
+                }
+                Some(found)
+            }
+            Err(error) => {
+                tracing::debug!(%error, "a lookup goes to the pool");
+                None
+            }
+        }
+    }
+
+    /// A new read-only connection that answers busy at once.
+    fn open(&self) -> Option<Connection> {
+        let opened = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|connection| {
+            connection.busy_timeout(Duration::ZERO)?;
+            connection.pragma_update(None, "query_only", true)?;
+            Ok(connection)
+        });
+        match opened {
+            Ok(connection) => Some(connection),
+            Err(error) => {
+                tracing::warn!(%error, path = %self.path.display(),
+                    "cannot open a reader of the database; every lookup goes to the pool");
+                self.unusable.store(true, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{SubsecRound, Utc};
+    use ferry_proto::UploadStatus;
+
+    use sqlx::Connection as _;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode};
+
+    use super::*;
+    use crate::meta::MetaStore;
+    use crate::meta::sqlite::{MIGRATOR, SqliteMeta};
+
+    fn session() -> Session {
+        Session {
+            id: UploadId::generate(),
+            owner: OwnerId::parse("reader").expect("an owner"),
+            sha256: ContentHash::from_digest([7; 32]),
+            size: 25,
+            chunk_size: 10,
+            filename: None,
+            content_type: None,
+            status: UploadStatus::Uploading,
+            expires_at: Utc::now().trunc_subsecs(3),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_locked_database_sends_the_lookup_to_the_pool_and_is_read_again_once_free() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let path = folder.path().join("ferry.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let mut migrating = SqliteConnection::connect_with(&options)
+            .await
+            .expect("a database");
+        MIGRATOR.run(&mut migrating).await.expect("the schema");
+        migrating.close().await.expect("closed");
+        let stored = session();
+        let holder = Connection::open(&path).expect("a connection");
+        holder
+            .execute(
+                "INSERT INTO uploads (id, owner, sha256, size, chunk_size, chunk_count, status, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                (
+                    stored.id.as_str(),
+                    stored.owner.as_str(),
+                    stored.sha256.to_hex(),
+                    25,
+                    10,
+                    3,
+                    "uploading",
+                    stored.expires_at.timestamp_millis(),
+                ),
+            )
+            .expect("a session");
+        let readers = Readers::new(path.clone());
+        let lookup = || readers.session(&stored.owner, &stored.sha256);
+        holder
+            .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")
+            .expect("the database locked");
+        assert_eq!(lookup(), None);
+        drop(holder);
+        assert_eq!(lookup(), Some(Some(stored.clone())));
+    }
+
+    #[tokio::test]
+    async fn a_database_in_memory_is_read_through_its_pool() {
+        let meta = SqliteMeta::connect("sqlite::memory:")
+            .await
+            .expect("a database");
+        assert!(meta.readers.is_none());
+        let stored = session();
+        meta.insert_session(&stored).await.expect("a session");
+        let found = meta.find_session(&stored.owner, &stored.sha256).await;
+        assert_eq!(found.expect("a lookup"), Some(stored));
+    }
+}
