@@ -19,7 +19,6 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::ErrorKind;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -194,16 +193,51 @@ fn pieces(range: Range<u64>) -> impl Iterator<Item = Range<u64>> + Send + 'stati
 
 /// Reads the bytes of `range` of `file`, all of them.
 fn read_piece(file: &File, range: Range<u64>) -> Result<Bytes, BlobError> {
-    let mut piece = vec![0; (range.end - range.start) as usize];
-    file.read_exact_at(&mut piece, range.start)
-        .map_err(|error| match error.kind() {
-            ErrorKind::UnexpectedEof => BlobError::io(
-                "local",
-                std::io::Error::new(ErrorKind::UnexpectedEof, "the object ended before its size"),
-            ),
-            _ => BlobError::io("local", error),
-        })?;
+    let len = (range.end - range.start) as usize;
+    let mut piece = Vec::with_capacity(len);
+    while piece.len() < len {
+        match read_more(file, &mut piece, range.start) {
+            Ok(0) => {
+                return Err(BlobError::io(
+                    "local",
+                    std::io::Error::new(
+                        ErrorKind::UnexpectedEof,
+                        "the object ended before its size",
+                    ),
+                ));
+            }
+            Ok(_) => {}
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(BlobError::io("local", error)),
+        }
+    }
     Ok(Bytes::from(piece))
+}
+
+/// Appends to `piece`, the bytes of `file` from `start` on, what one read
+/// of the bytes after them gives, up to its capacity, without first
+/// filling it with zeroes.
+#[cfg(target_os = "linux")]
+fn read_more(file: &File, piece: &mut Vec<u8>, start: u64) -> std::io::Result<usize> {
+    let offset = start + piece.len() as u64;
+    Ok(rustix::io::pread(
+        file,
+        rustix::buffer::spare_capacity(piece),
+        offset,
+    )?)
+}
+
+/// Appends to `piece`, the bytes of `file` from `start` on, what one read
+/// of the bytes after them gives, up to its capacity.
+#[cfg(not(target_os = "linux"))]
+fn read_more(file: &File, piece: &mut Vec<u8>, start: u64) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let filled = piece.len();
+    let offset = start + filled as u64;
+    piece.resize(piece.capacity(), 0);
+    let read = file.read_at(&mut piece[filled..], offset);
+    piece.truncate(filled + read.as_ref().map_or(0, |read| *read));
+    read
 }
 
 /// Opens `path` for reading without updating its access time, which
