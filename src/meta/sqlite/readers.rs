@@ -7,9 +7,10 @@
 //! row by its index in microseconds, so those trips were most of the time
 //! of a progress request. A lookup here is one auto-committed statement
 //! and sees every transaction committed before it, as a pooled read does.
-//! It never waits: a database that is locked (SQLite's busy answer), or any
-//! other failure, answers `None`, and the caller asks the pool instead,
-//! which waits and reports errors as every other query does.
+//! It does not wait for a busy database: a busy answer, or any other
+//! failure, answers `None`, and the caller asks the pool instead, which
+//! waits and reports errors as every other query does. Like any small read
+//! of a file, a lookup whose pages are not in memory reads them from disk.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use chrono::DateTime;
 use ferry_proto::ContentHash;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::ids::{OwnerId, UploadId};
@@ -27,14 +29,18 @@ use crate::meta::{ReceivedChunks, Session, StoredSession, chunk_bits, to_u64};
 /// connection at a time and this many serve as many threads.
 const IDLE_CONNECTIONS: usize = 8;
 
+/// A connection's page cache, as SQLite's negative `cache_size` in KiB.
+const CACHE_KIB: i64 = -64;
+
 /// The database file's read-only connections for lookups on the caller's
 /// thread.
 #[derive(Debug)]
 pub(super) struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
-    /// Set once a connection could not be opened, so that none is tried
-    /// again and every lookup goes to the pool.
+    /// Set once a connection could not be opened for another reason than a
+    /// busy database, so that none is tried again and every lookup goes to
+    /// the pool.
     unusable: AtomicBool,
 }
 
@@ -58,9 +64,10 @@ impl Readers {
                     " FROM uploads WHERE owner = $1 AND sha256 = $2"
                 ))?
                 .query_row((owner.as_str(), sha256.to_hex()), |row| {
-                    let millis: i64 = row.get("expires_at")?;
+                    let column = row.as_ref().column_index("expires_at")?;
+                    let millis: i64 = row.get(column)?;
                     let expires_at = DateTime::from_timestamp_millis(millis)
-                        .ok_or(rusqlite::Error::IntegralValueOutOfRange(8, millis))?;
+                        .ok_or(rusqlite::Error::IntegralValueOutOfRange(column, millis))?;
                     Ok(StoredSession {
                         id: row.get("id")?,
                         owner: row.get("owner")?,
@@ -123,14 +130,22 @@ impl Readers {
                 }
                 Some(found)
             }
+            Err(error) if is_busy(&error) => {
+                tracing::debug!(%error, "the database is busy; asking the pool");
+                None
+            }
             Err(error) => {
-                tracing::debug!(%error, "a lookup goes to the pool");
+                tracing::warn!(%error, "a lookup failed on a reader; asking the pool");
                 None
             }
         }
     }
 
-    /// A new read-only connection that answers busy at once.
+    /// A new connection that only reads, answers busy at once, leaves
+    /// checkpoints to the pool even when it closes last, and caches little,
+    /// since every write to the database empties its cache. It opens for
+    /// writing so that it can recreate the shared-memory file a last
+    /// connection closing removed.
     fn open(&self) -> Option<Connection> {
         let opened = Connection::open_with_flags(
             &self.path,
@@ -139,10 +154,13 @@ impl Readers {
         .and_then(|connection| {
             connection.busy_timeout(Duration::ZERO)?;
             connection.pragma_update(None, "query_only", true)?;
+            connection.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+            connection.pragma_update(None, "cache_size", CACHE_KIB)?;
             Ok(connection)
         });
         match opened {
             Ok(connection) => Some(connection),
+            Err(error) if is_busy(&error) => None,
             Err(error) => {
                 tracing::warn!(%error, path = %self.path.display(),
                     "cannot open a reader of the database; every lookup goes to the pool");
@@ -152,11 +170,20 @@ impl Readers {
         }
     }
 
+    /// The idle connections, whatever a panic elsewhere left them as.
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
         self.idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Whether SQLite answered that the database is busy or locked.
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 #[cfg(test)]
@@ -186,7 +213,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_locked_database_sends_the_lookup_to_the_pool_and_is_read_again_once_free() {
+    async fn a_locked_database_is_not_read_here_and_is_read_again_once_free() {
         let folder = tempfile::tempdir().expect("a folder");
         let path = folder.path().join("ferry.db");
         let options = SqliteConnectOptions::new()
