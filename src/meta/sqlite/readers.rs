@@ -193,6 +193,7 @@ mod tests {
 
     use sqlx::Connection as _;
     use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode};
+    use tempfile::TempDir;
 
     use super::*;
     use crate::meta::MetaStore;
@@ -212,8 +213,9 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_locked_database_is_not_read_here_and_is_read_again_once_free() {
+    /// A database file with ferry's schema and `stored` in it, `received`
+    /// its chunk bits, and a connection to it that no pool holds.
+    async fn database_with(stored: &Session, received: Option<&[u8]>) -> (TempDir, Connection) {
         let folder = tempfile::tempdir().expect("a folder");
         let path = folder.path().join("ferry.db");
         let options = SqliteConnectOptions::new()
@@ -225,12 +227,12 @@ mod tests {
             .expect("a database");
         MIGRATOR.run(&mut migrating).await.expect("the schema");
         migrating.close().await.expect("closed");
-        let stored = session();
-        let holder = Connection::open(&path).expect("a connection");
-        holder
+        let connection = Connection::open(&path).expect("a connection");
+        connection
             .execute(
-                "INSERT INTO uploads (id, owner, sha256, size, chunk_size, chunk_count, status, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO uploads (id, owner, sha256, size, chunk_size, chunk_count, status,
+                                      expires_at, received)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 (
                     stored.id.as_str(),
                     stored.owner.as_str(),
@@ -240,10 +242,18 @@ mod tests {
                     3,
                     "uploading",
                     stored.expires_at.timestamp_millis(),
+                    received,
                 ),
             )
             .expect("a session");
-        let readers = Readers::new(path.clone());
+        (folder, connection)
+    }
+
+    #[tokio::test]
+    async fn a_locked_database_is_not_read_here_and_is_read_again_once_free() {
+        let stored = session();
+        let (folder, holder) = database_with(&stored, None).await;
+        let readers = Readers::new(folder.path().join("ferry.db"));
         let lookup = || readers.session(&stored.owner, &stored.sha256);
         holder
             .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")
@@ -251,6 +261,25 @@ mod tests {
         assert_eq!(lookup(), None);
         drop(holder);
         assert_eq!(lookup(), Some(Some(stored.clone())));
+    }
+
+    #[tokio::test]
+    async fn received_chunks_are_read_from_their_bits_and_kept_otherwise_for_the_pool() {
+        let stored = session();
+        let (folder, _connection) = database_with(&stored, Some(&[0b101])).await;
+        let readers = Readers::new(folder.path().join("ferry.db"));
+        let received = readers.received(&stored.id).expect("read here");
+        assert_eq!(received.runs, [[0, 0], [2, 2]]);
+        assert_eq!(received.bytes, 15);
+        assert_eq!(
+            readers.received(&UploadId::generate()),
+            Some(ReceivedChunks::default())
+        );
+
+        let without_bits = session();
+        let (folder, _connection) = database_with(&without_bits, None).await;
+        let readers = Readers::new(folder.path().join("ferry.db"));
+        assert_eq!(readers.received(&without_bits.id), None);
     }
 
     #[tokio::test]
