@@ -1,10 +1,9 @@
 //! A connection held to the time limits the HTTP engine leaves open: every
 //! request head, not only a connection's first, must arrive within the head
 //! timeout once it has begun, and a client that stops taking its response
-//! for longer than the send timeout loses the connection. The refusals the
-//! engine writes itself, before any route sees the request (a malformed
-//! head, a slow first head, a head over its buffer), go out as the
-//! contract's JSON errors instead of bare statuses.
+//! for longer than the send timeout loses the connection. What the server
+//! writes passes through untouched: the wrapper counts bytes, it never reads
+//! or rewrites them, so a file's bytes reach the client exactly as stored.
 
 use std::future::Future;
 use std::io;
@@ -12,7 +11,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ferry_proto::{ErrorBody, ErrorCode};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Sleep, sleep};
 
@@ -48,8 +46,6 @@ pub struct Watched<IO> {
     phase: Phase,
     head_deadline: Option<Pin<Box<Sleep>>>,
     send_deadline: Option<Pin<Box<Sleep>>>,
-    /// A JSON answer being written in place of a bare one, and how much of it is out.
-    replacement: Option<(Vec<u8>, usize)>,
 }
 
 impl<IO> Watched<IO> {
@@ -61,7 +57,6 @@ impl<IO> Watched<IO> {
             phase: Phase::Idle,
             head_deadline: None,
             send_deadline: None,
-            replacement: None,
         }
     }
 
@@ -166,30 +161,9 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
         bytes: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.replacement.is_none() {
-            this.replacement = json_in_place_of(bytes).map(|answer| (answer, 0));
-        }
-        let Some((answer, mut sent)) = this.replacement.take() else {
-            let written = std::task::ready!(this.write_within_limit(cx, bytes))?;
-            this.saw_write(&bytes[..written]);
-            return Poll::Ready(Ok(written));
-        };
-        // The engine offers the same bare answer again until it is taken
-        // whole: the JSON one goes out in its place, then the bare one
-        // counts as written.
-        while sent < answer.len() {
-            match this.write_within_limit(cx, &answer[sent..]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(written)) => sent += written,
-                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                Poll::Pending => {
-                    this.replacement = Some((answer, sent));
-                    return Poll::Pending;
-                }
-            }
-        }
-        this.saw_write(bytes);
-        Poll::Ready(Ok(bytes.len()))
+        let written = std::task::ready!(this.write_within_limit(cx, bytes))?;
+        this.saw_write(&bytes[..written]);
+        Poll::Ready(Ok(written))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -199,58 +173,6 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
-}
-
-/// The longest bare refusal the engine writes: a status line and three
-/// short headers. Anything longer (every write of a body) is passed on
-/// without being looked at.
-const BARE_REFUSAL_MAX: usize = 1024;
-
-/// The JSON answer to write instead of `bytes`, when they are one whole
-/// bodiless refusal of the kind the engine writes itself: 400 for a
-/// malformed head, 408 for a first head that came too slowly, 431 for a
-/// head over its buffer. The routes' own errors always carry a body.
-fn json_in_place_of(bytes: &[u8]) -> Option<Vec<u8>> {
-    if bytes.len() > BARE_REFUSAL_MAX || !bytes.starts_with(b"HTTP/1.") {
-        return None;
-    }
-    let end = bytes.windows(4).position(|window| window == b"\r\n\r\n")?;
-    if end + 4 != bytes.len() {
-        return None;
-    }
-    let head = std::str::from_utf8(&bytes[..end]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next()?;
-    if !status_line.starts_with("HTTP/1.") {
-        return None;
-    }
-    let (code, message) = match status_line.get(9..12)? {
-        "400" => (
-            ErrorCode::InvalidRequest,
-            "the request is not well-formed HTTP/1.1",
-        ),
-        "408" => (
-            ErrorCode::RequestTimeout,
-            "the request head did not arrive in time",
-        ),
-        "431" => (
-            ErrorCode::HeadersTooLarge,
-            "the request head is larger than the server reads",
-        ),
-        _ => return None,
-    };
-    if !lines.any(|line| line.eq_ignore_ascii_case("content-length: 0")) {
-        return None;
-    }
-    let body = serde_json::to_vec(&ErrorBody::new(code, message)).ok()?;
-    let mut answer = format!(
-        "{status_line}\r\ncontent-type: application/json\r\ncache-control: no-store\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    answer.extend_from_slice(&body);
-    Some(answer)
 }
 
 #[cfg(test)]
@@ -281,31 +203,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_bare_refusal_of_the_engine_becomes_a_json_error() {
-        let bare = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\ndate: x\r\n\r\n";
-        let answer = String::from_utf8(json_in_place_of(bare).unwrap()).unwrap();
-        assert!(
-            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
-            "{answer}"
-        );
-        assert!(
-            answer.contains("content-type: application/json\r\n"),
-            "{answer}"
-        );
-        assert!(answer.ends_with(
-            r#"{"code":"invalid-request","message":"the request is not well-formed HTTP/1.1"}"#
-        ));
-    }
-
-    #[test]
-    fn an_answer_with_a_body_or_another_status_is_left_alone() {
-        let with_body = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\n{}";
-        assert!(json_in_place_of(with_body).is_none());
-        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-        assert!(json_in_place_of(ok).is_none());
-        let two = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\nHTTP/1.1 200 OK\r\n";
-        assert!(json_in_place_of(two).is_none());
+    #[tokio::test]
+    async fn bytes_that_look_like_a_bare_refusal_are_written_as_they_are() {
+        use tokio::io::AsyncWriteExt;
+        let limits = ConnectionLimits {
+            head: Duration::from_secs(10),
+            send: Duration::from_secs(10),
+        };
+        for piece in [
+            &b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"[..],
+            b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\r\n",
+        ] {
+            let mut connection = Watched::new(Vec::new(), limits);
+            connection.write_all(piece).await.unwrap();
+            assert_eq!(connection.io, piece);
+        }
     }
 
     #[tokio::test]
