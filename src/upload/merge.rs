@@ -106,6 +106,14 @@ impl Registry {
     }
 }
 
+/// What a verified merge leaves to publish.
+enum Merged {
+    /// The chunks were copied to the attempt's own key.
+    Copied,
+    /// A file of this hash is published and whole; nothing was copied.
+    AlreadyPublished(FileRecord),
+}
+
 /// How a merge attempt that held the lease ended, short of publishing.
 enum Interrupted {
     Mismatch,
@@ -260,15 +268,6 @@ impl Uploads {
             let Some(current) = self.current_merge(&session).await? else {
                 return Ok(());
             };
-            if let Some(file) = self.meta.find_file(&current.sha256).await?
-                && file.size == current.size
-            {
-                self.meta.complete_session(&current.id).await?;
-                self.metrics.upload_completed();
-                tracing::info!(owner = %current.owner, sha256 = %current.sha256, "completed: the file was already published");
-                self.remove_chunks(&current).await;
-                return Ok(());
-            }
             let token = WriteToken::generate();
             let asked = Instant::now();
             let now = self.meta.clock().await?;
@@ -326,14 +325,17 @@ impl Uploads {
             () = self.merges.until_stopping() => Err(Interrupted::HandedBack),
         };
         match outcome {
-            Ok(()) => {
-                let file = FileRecord {
-                    sha256: session.sha256,
-                    size: session.size,
-                    content_type: session.content_type.clone(),
-                    object_key: lease.object_key.clone(),
-                    part_size: Some(session.chunk_size),
-                    published_at: Utc::now().trunc_subsecs(0),
+            Ok(merged) => {
+                let file = match merged {
+                    Merged::Copied => FileRecord {
+                        sha256: session.sha256,
+                        size: session.size,
+                        content_type: session.content_type.clone(),
+                        object_key: lease.object_key.clone(),
+                        part_size: Some(session.chunk_size),
+                        published_at: Utc::now().trunc_subsecs(0),
+                    },
+                    Merged::AlreadyPublished(existing) => existing,
                 };
                 let published = self.meta.publish(&file, &session.id, &lease.token).await;
                 let published = match published {
@@ -350,11 +352,13 @@ impl Uploads {
                         let seconds = started.elapsed().as_secs_f64();
                         tracing::info!(owner = %session.owner, sha256 = %session.sha256, size = session.size, seconds, "published");
                     }
-                    Published::Already(_) => {
+                    Published::Already(existing) => {
                         timer.finish(MergeOutcome::Published);
                         self.metrics.upload_completed();
-                        tracing::info!(owner = %session.owner, sha256 = %session.sha256, "completed: the file was published meanwhile");
-                        self.blobs.delete_file(&lease.object_key).await?;
+                        tracing::info!(owner = %session.owner, sha256 = %session.sha256, "completed: its chunks hash to a file already published");
+                        if existing.object_key != file.object_key {
+                            self.keep_one_copy(&existing, &file).await?;
+                        }
                     }
                     Published::LeaseLost => {
                         timer.finish(MergeOutcome::LeaseLost);
@@ -408,12 +412,14 @@ impl Uploads {
 
     /// Verifies that the session's chunks hash to its key, from their
     /// links and reading back only what they do not cover, then has the
-    /// store copy them as the parts of the file `key`.
+    /// store copy them as the parts of the file `key`, unless a file of
+    /// this hash is published and its object is whole. Published or not,
+    /// a session completes only once its own chunks hashed to its key.
     async fn merge_and_verify(
         &self,
         session: &Session,
         key: &ObjectKey,
-    ) -> Result<(), Interrupted> {
+    ) -> Result<Merged, Interrupted> {
         let chunks = self
             .meta
             .chunks(&session.id)
@@ -427,9 +433,16 @@ impl Uploads {
         if hash.len() != session.size || hash.finish() != session.sha256 {
             return Err(Interrupted::Mismatch);
         }
+        let published = self
+            .intact_file(&session.sha256)
+            .await
+            .map_err(Interrupted::Failed)?;
+        if let Some(existing) = published {
+            return Ok(Merged::AlreadyPublished(existing));
+        }
         let parts: Vec<ObjectKey> = chunks.into_iter().map(|chunk| chunk.object_key).collect();
         match self.blobs.copy_parts(&parts, key).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(Merged::Copied),
             Err(PartsError::MissingPart(_)) => Err(Interrupted::Mismatch),
             Err(PartsError::Store(error)) => Err(Interrupted::Failed(error.into())),
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferry_proto::{ContentHash, ProofChallenge, UploadStatus, proof_of};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use subtle::ConstantTimeEq;
 
 use super::Uploads;
@@ -14,23 +14,27 @@ use super::download::stored_bytes;
 use super::error::{UploadError, UploadResult};
 use super::policy::InstantUpload;
 use super::validate::ValidCreate;
-use crate::ids::OwnerId;
 use crate::meta::{FileRecord, OwnerUsage, Session, SessionQuota};
 
 /// When an owner over its limits may try again: sessions end by being
 /// completed, aborted or swept, none of which a client can time exactly.
 const OVER_LIMIT_RETRY: Duration = Duration::from_secs(60);
 
+/// Challenged ranges read from the store at once when checking a proof.
+const PARALLEL_PROOF_READS: usize = 8;
+
 impl Uploads {
     /// Whether this create publishes at once. By hash, a published file of
     /// another size is a refusal; by proof, a wrong or missing proof, a
-    /// missing file and a file of another size all look the same: a new
-    /// upload.
+    /// missing file, a file of another size and a proof sent before any
+    /// challenge was given all look the same: a new or resumed upload. A
+    /// proof answers the challenge of the caller's live session, which is
+    /// drawn anew for every session.
     pub(super) async fn grants_instant(
         &self,
-        owner: &OwnerId,
         request: &ValidCreate,
         published: Option<&FileRecord>,
+        live: Option<&Session>,
     ) -> UploadResult<bool> {
         let Some(file) = published else {
             return Ok(false);
@@ -41,14 +45,16 @@ impl Uploads {
                 published: file.size,
             }),
             InstantUpload::Hash => Ok(true),
-            InstantUpload::Proof(key) => {
-                let Some(proof) = &request.proof else {
+            InstantUpload::Proof(_) => {
+                let (Some(proof), Some(session)) = (&request.proof, live) else {
                     return Ok(false);
                 };
-                if file.size != request.size {
+                if file.size != request.size || session.size != request.size {
                     return Ok(false);
                 }
-                let challenge = key.challenge(owner, &request.sha256, request.size);
+                let Some(challenge) = self.challenge_for(session) else {
+                    return Ok(false);
+                };
                 self.proof_holds(file, &challenge, proof).await
             }
         }
@@ -59,7 +65,7 @@ impl Uploads {
     pub(super) fn challenge_for(&self, session: &Session) -> Option<ProofChallenge> {
         match &self.policy.instant {
             InstantUpload::Proof(key) if session.status == UploadStatus::Uploading => {
-                Some(key.challenge(&session.owner, &session.sha256, session.size))
+                Some(key.challenge(&session.id, &session.owner, &session.sha256, session.size))
             }
             _ => None,
         }
@@ -71,12 +77,19 @@ impl Uploads {
         challenge: &ProofChallenge,
         proof: &ContentHash,
     ) -> UploadResult<bool> {
-        let mut pieces = Vec::new();
-        for [first, last] in &challenge.ranges {
-            let bytes = stored_bytes(&self.blobs, file, Some(*first..*last + 1)).await?;
-            let bytes: Vec<Bytes> = bytes.try_collect().await?;
-            pieces.extend(bytes);
-        }
+        let reads = challenge.ranges.iter().map(|[first, last]| {
+            let range = *first..*last + 1;
+            async move {
+                let bytes = stored_bytes(&self.blobs, file, Some(range)).await?;
+                let bytes: Vec<Bytes> = bytes.try_collect().await?;
+                Ok::<_, UploadError>(bytes)
+            }
+        });
+        let pieces: Vec<Vec<Bytes>> = futures::stream::iter(reads)
+            .buffered(PARALLEL_PROOF_READS)
+            .try_collect()
+            .await?;
+        let pieces: Vec<Bytes> = pieces.into_iter().flatten().collect();
         let expected = proof_of(pieces.iter().map(|piece| piece.as_ref()));
         Ok(bool::from(
             expected.as_bytes().ct_eq(proof.to_hex().as_bytes()),

@@ -38,8 +38,8 @@ fn proof_for(data: &[u8], challenge: &Value) -> String {
     sha256_hex(&pieces)
 }
 
-/// Asserts a fresh session of `size` bytes with a challenge of three
-/// ranges of `min(size, 256)` bytes within the file; returns the session.
+/// Asserts a fresh session of `size` bytes with a challenge of 64 ranges
+/// of `min(size, 64)` bytes within the file; returns the session.
 async fn assert_new_session(response: reqwest::Response, size: u64) -> Value {
     assert_eq!(response.status(), StatusCode::CREATED);
     let upload: Value = response.json().await.unwrap();
@@ -50,11 +50,11 @@ async fn assert_new_session(response: reqwest::Response, size: u64) -> Value {
     let ranges = upload["proof_challenge"]["ranges"]
         .as_array()
         .expect("a challenge");
-    assert_eq!(ranges.len(), 3, "{upload}");
+    assert_eq!(ranges.len(), 64, "{upload}");
     for range in ranges {
         let (first, last) = (range[0].as_u64().unwrap(), range[1].as_u64().unwrap());
         assert!(first <= last && last < size, "{range} in {size} bytes");
-        assert_eq!(last - first + 1, size.min(256));
+        assert_eq!(last - first + 1, size.min(64));
     }
     upload
 }
@@ -141,6 +141,13 @@ async fn probe(app: &TestApp, owner: &str, body: Value) -> Vec<(StatusCode, Valu
                 expires.is_none_or(|at| at.as_str().is_some_and(|at| at.ends_with('Z'))),
                 "{body}"
             );
+        }
+        if let Some(ranges) = body["proof_challenge"]["ranges"].as_array_mut() {
+            let lengths = ranges
+                .iter()
+                .map(|range| json!(range[1].as_u64().unwrap() - range[0].as_u64().unwrap() + 1))
+                .collect();
+            *ranges = lengths;
         }
         answers.push((status, body));
     };
