@@ -7,7 +7,8 @@
 //! by the store itself; `files/<sha256>/<token>` for such a file's bytes
 //! when they are one object,
 //! `files/direct/<token>` for one-request uploads,
-//! `multipart/<token>` for the note of a multipart upload under way.
+//! `multipart/<token>` for the note of a multipart upload under way, and
+//! `ferry-store.json` for the identity the store shares with its database.
 //! The store is a local folder or an S3-compatible bucket; no instance
 //! keeps anything of its own on disk when it is a bucket.
 //! A fresh token per write means that no write ever overwrites another:
@@ -37,6 +38,7 @@ use crate::running_hash::RunningSha256;
 /// that 64 chunks arriving at once hold under 50 MiB.
 const LOCAL_PIECE: usize = 256 << 10;
 
+mod identity;
 mod local_read;
 mod parts;
 mod s3;

@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+use chrono::Utc;
 use clap::{Parser, Subcommand};
 use ferry_proto::parse_duration;
 use secrecy::ExposeSecret;
@@ -15,6 +16,12 @@ use crate::access::{LinkSigner, issue_hs256};
 use crate::config::{self, LoadError, Settings};
 use crate::ids::OwnerId;
 use crate::probe;
+use crate::startup;
+use crate::upload::LeftoverAction;
+
+/// Files younger than this are not leftovers yet for a command: a running
+/// instance may be about to publish them.
+const LEFTOVER_MIN_AGE: Duration = Duration::from_secs(3600);
 
 /// `ferryd`'s command line: the settings, and optionally a command.
 #[derive(Debug, Parser)]
@@ -100,10 +107,30 @@ pub enum Command {
         #[arg(long, default_value = "3s", value_parser = parse_duration)]
         timeout: Duration,
     },
+    /// Look after the object store: bind it to the database, list or
+    /// delete its leftovers.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// Commands on the object store and its database, with the server's settings.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Bind the object store and the database to each other, whatever they
+    /// were bound to: for a database rebuilt from scratch, or a store copied
+    /// elsewhere, once you know the two belong together.
+    Bind,
+    /// List the objects no database row needs (a dry run: nothing is
+    /// deleted), one per line: kind, key, and when a listing first found it.
+    Leftovers {
+        /// Delete them now instead of listing them.
+        #[arg(long)]
+        delete: bool,
+    },
 }
 
 /// Runs `command`, printing its result on standard output.
-pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
+pub async fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
     let security = &settings.security;
     match command {
         Command::Token { sub, ttl } => {
@@ -141,6 +168,45 @@ pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
         Command::Probe { path, timeout } => {
             let address = probe::local_address(settings.bind);
             println!("{}", probe::probe(address, path, *timeout)?);
+        }
+        Command::Store(command) => run_store(command, settings).await?,
+    }
+    Ok(())
+}
+
+async fn run_store(command: &StoreCommand, settings: &Settings) -> anyhow::Result<()> {
+    let uploads = startup::open_uploads(settings).await?;
+    match command {
+        StoreCommand::Bind => {
+            let identity = uploads.bind_store().await?;
+            println!("bound {} and its database as {identity}", settings.store);
+        }
+        StoreCommand::Leftovers { delete } => {
+            startup::bound_store(&uploads, settings).await?;
+            let action = if *delete {
+                LeftoverAction::DeleteNow
+            } else {
+                LeftoverAction::List
+            };
+            let report = uploads
+                .collect_leftovers(Utc::now(), LEFTOVER_MIN_AGE, action)
+                .await?;
+            for leftover in &report.found {
+                let noted = leftover
+                    .first_noted
+                    .map_or_else(|| "-".to_owned(), |time| time.to_rfc3339());
+                let done = if leftover.removed { "deleted" } else { "kept" };
+                println!(
+                    "{}\t{}\t{noted}\t{done}",
+                    leftover.kind.as_str(),
+                    leftover.key
+                );
+            }
+            eprintln!(
+                "{} leftovers, {} deleted",
+                report.found.len(),
+                report.removed()
+            );
         }
     }
     Ok(())

@@ -96,6 +96,12 @@ pub struct Settings {
     #[arg(long, env = "FERRY_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub sweep_interval: Duration,
 
+    /// How long an object no database row needs stays in the store once the
+    /// hourly listing first found it, before a listing deletes it; `off`
+    /// keeps every leftover until `ferryd store leftovers --delete`.
+    #[arg(long, env = "FERRY_LEFTOVER_QUARANTINE", default_value = "7d", value_parser = parse_quarantine)]
+    pub leftover_quarantine: Quarantine,
+
     /// How long requests in flight may take to finish once ferryd is told to
     /// stop (SIGTERM, SIGINT); running merges are then handed back.
     #[arg(long, env = "FERRY_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
@@ -112,6 +118,18 @@ pub struct Settings {
     /// Tokens, download access, instant upload, limits and timeouts.
     #[command(flatten)]
     pub security: SecuritySettings,
+}
+
+/// How long leftovers wait before the hourly listing deletes them; `None`:
+/// until an operator's command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quarantine(pub Option<Duration>);
+
+fn parse_quarantine(text: &str) -> Result<Quarantine, String> {
+    if text.trim() == "off" {
+        return Ok(Quarantine(None));
+    }
+    parse_duration(text).map(|duration| Quarantine(Some(duration)))
 }
 
 impl Settings {

@@ -24,8 +24,10 @@
 //!   holder learns the object key the old one was writing.
 //! * **Publishing** is one transaction: it succeeds only while the caller
 //!   still holds the lease, inserts the file unless one with this hash is
-//!   there, and marks the session `complete`. A file row, once written, never
-//!   changes: the database is the only authority on what is published.
+//!   there, and marks the session `complete`. A file row, once written,
+//!   changes only by a repair, which points it from an object found missing
+//!   to a verified copy of the same bytes, and only while it still names the
+//!   missing one: the database is the only authority on what is published.
 //! * Times are passed in by the caller, so that expiry can be tested.
 //!
 //! Both databases run the same SQL text (`meta/sql.rs`); what differs between them
@@ -418,6 +420,11 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Completes a merging session whose content another upload published.
     async fn complete_session(&self, upload_id: &UploadId) -> MetaResult<bool>;
 
+    /// Points the published file `file.sha256` at the verified copy `file`
+    /// (its object key and part size), if it still names `missing_key`,
+    /// whose object was found missing; `false` when it no longer does.
+    async fn repair_file(&self, file: &FileRecord, missing_key: &ObjectKey) -> MetaResult<bool>;
+
     /// Publishes a file outside any session (one-request uploads).
     async fn insert_file(&self, file: &FileRecord) -> MetaResult<Published>;
 
@@ -442,6 +449,42 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Whether a merge under way writes to this key (its lease names it).
     async fn merge_writes_to(&self, object_key: &ObjectKey) -> MetaResult<bool>;
+
+    /// The identity of the object store this database is bound to, if any.
+    async fn store_binding(&self) -> MetaResult<Option<String>>;
+
+    /// Binds the database to the store `store_id` unless it is bound
+    /// already; answers the identity it is bound to, of whichever of two
+    /// concurrent callers came first.
+    async fn bind_store(&self, store_id: &str, now: DateTime<Utc>) -> MetaResult<String>;
+
+    /// Binds the database to the store `store_id`, whatever it was bound to:
+    /// an operator's explicit word that the two belong together.
+    async fn rebind_store(&self, store_id: &str, now: DateTime<Utc>) -> MetaResult<()>;
+
+    /// Whether the database records any published file.
+    async fn records_published_files(&self) -> MetaResult<bool>;
+
+    /// Takes the listing of the store for leftovers, recording `now`,
+    /// unless an instance took it after `since`: so that one instance at a
+    /// time lists the store. `false` when another did, or the database is
+    /// bound to no store.
+    async fn claim_leftover_listing(
+        &self,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> MetaResult<bool>;
+
+    /// Notes the store key `key` (a chunk folder or a file's object) as
+    /// needed by no row at `now`; answers when it was first noted so.
+    async fn note_orphan(&self, key: &str, now: DateTime<Utc>) -> MetaResult<DateTime<Utc>>;
+
+    /// Forgets the orphan `key`: deleted, or needed again.
+    async fn forget_orphan(&self, key: &str) -> MetaResult<()>;
+
+    /// Forgets every orphan last noted before `before`: the listing after
+    /// it no longer found them. Answers how many.
+    async fn forget_orphans_unseen_since(&self, before: DateTime<Utc>) -> MetaResult<u64>;
 
     /// Gives up a lease if its token still matches, leaving any merging
     /// session for a later attempt; `false` when the token no longer held it.

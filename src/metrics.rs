@@ -119,6 +119,7 @@ struct Families {
     received_bytes: Counter,
     digest_mismatches: Counter,
     hash_mismatches: Counter,
+    files_repaired: Counter,
     chunks_linked: Counter,
     chunks_read_back: Counter,
     merge_reread_bytes: Counter,
@@ -131,6 +132,7 @@ struct Families {
     swept: Family<KindLabel, Counter>,
     db_connections_in_use: Gauge,
     ready: Gauge,
+    leftovers_kept: Gauge,
     auth_refusals: Family<ReasonLabel, Counter>,
     registry: Registry,
 }
@@ -156,6 +158,7 @@ impl Metrics {
             received_bytes: Counter::default(),
             digest_mismatches: Counter::default(),
             hash_mismatches: Counter::default(),
+            files_repaired: Counter::default(),
             chunks_linked: Counter::default(),
             chunks_read_back: Counter::default(),
             merge_reread_bytes: Counter::default(),
@@ -168,6 +171,7 @@ impl Metrics {
             swept: Family::default(),
             db_connections_in_use: Gauge::default(),
             ready: Gauge::default(),
+            leftovers_kept: Gauge::default(),
             auth_refusals: Family::default(),
             registry: Registry::with_prefix("ferry"),
         };
@@ -223,6 +227,11 @@ impl Metrics {
                 "hash_mismatches",
                 "Files refused because their bytes did not hash to their sha256",
                 &f.hash_mismatches,
+            ),
+            (
+                "files_repaired",
+                "Published files whose missing object an upload of their bytes put back",
+                &f.files_repaired,
             ),
             (
                 "chunks_linked",
@@ -282,6 +291,11 @@ impl Metrics {
             "ready",
             "Whether this instance's last readiness check passed (1) or not (0)",
             f.ready.clone(),
+        );
+        r.register(
+            "leftovers_kept",
+            "Objects no database row needs that the last listing of the store kept, waiting out their quarantine",
+            f.leftovers_kept.clone(),
         );
         r.register(
             "auth_refusals",
@@ -344,6 +358,11 @@ impl Metrics {
     pub fn upload_failed(&self) {
         self.0.uploads_failed.inc();
         self.0.hash_mismatches.inc();
+    }
+
+    /// A published file whose object was missing, put back by an upload.
+    pub fn file_repaired(&self) {
+        self.0.files_repaired.inc();
     }
 
     /// A chunk of `bytes` accepted.
@@ -413,6 +432,14 @@ impl Metrics {
                 .get_or_create(&KindLabel { kind })
                 .inc_by(count as u64);
         }
+    }
+
+    /// Leftovers the last listing of the store found and kept: waiting out
+    /// their quarantine, or for an operator.
+    pub fn leftovers_kept(&self, kept: usize) {
+        self.0
+            .leftovers_kept
+            .set(i64::try_from(kept).unwrap_or(i64::MAX));
     }
 
     /// The database pool's connections in use now.

@@ -87,6 +87,7 @@ impl Application {
         let download_gate = web::Data::new(DownloadGate::new(signer.clone()));
         let policy = access_policy(&settings.security, signer);
         let uploads = Uploads::new(meta, blobs, settings.limits(), settings.timings(), policy);
+        bound_store(&uploads, &settings).await?;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr()?;
@@ -119,7 +120,11 @@ impl Application {
                     .default_service(web::to(http::not_found))
             },
         )?;
-        let sweeper = tokio::spawn(sweep_forever(uploads.clone(), settings.sweep_interval));
+        let sweeper = tokio::spawn(sweep_forever(
+            uploads.clone(),
+            settings.sweep_interval,
+            settings.leftover_quarantine.0,
+        ));
         Ok(Application {
             address,
             server,
@@ -350,13 +355,15 @@ fn sqlite_folder(url: &str) -> Option<std::path::PathBuf> {
     std::path::Path::new(path).parent().map(|p| p.to_path_buf())
 }
 
-/// How often leftovers of crashes are looked for: listing the store costs more
-/// than the regular sweep, and leftovers are rare.
+/// How often the store is listed for leftovers of crashes, by one instance
+/// at a time: listing the store costs more than the regular sweep, and
+/// leftovers are rare. The first listing comes one interval after start,
+/// never at boot.
 const LEFTOVER_INTERVAL: Duration = Duration::from_secs(3600);
 
-async fn sweep_forever(uploads: Uploads, interval: Duration) {
+async fn sweep_forever(uploads: Uploads, interval: Duration, quarantine: Option<Duration>) {
     let mut ticks = tokio::time::interval(interval);
-    let mut leftovers_due = Instant::now();
+    let mut leftovers_due = Instant::now() + LEFTOVER_INTERVAL;
     loop {
         ticks.tick().await;
         if let Err(error) = uploads.sweep(Utc::now()).await {
@@ -364,12 +371,40 @@ async fn sweep_forever(uploads: Uploads, interval: Duration) {
         }
         if Instant::now() >= leftovers_due {
             leftovers_due = Instant::now() + LEFTOVER_INTERVAL;
-            if let Err(error) = uploads
-                .collect_leftovers(Utc::now(), LEFTOVER_INTERVAL)
-                .await
-            {
-                tracing::error!(%error, "collecting leftovers failed");
+            if let Err(error) = uploads.sweep_leftovers(LEFTOVER_INTERVAL, quarantine).await {
+                tracing::error!(%error, "listing the store for leftovers failed");
             }
         }
+    }
+}
+
+/// Opens the stores the settings name and the upload service over them,
+/// checked to belong together: what `ferryd store` commands work on.
+pub async fn open_uploads(settings: &Settings) -> anyhow::Result<Uploads> {
+    let meta = open_meta(settings).await?;
+    let blobs = BlobStore::open_with(&settings.store, &settings.bucket.options())
+        .with_context(|| format!("opening the object store {}", settings.store))?;
+    let signer = link_signer(&settings.security);
+    let policy = access_policy(&settings.security, signer);
+    Ok(Uploads::new(
+        meta,
+        blobs,
+        settings.limits(),
+        settings.timings(),
+        policy,
+    ))
+}
+
+/// Checks that the object store and the database belong together (see
+/// [`Uploads::check_store_binding`]); refuses to go on when they do not,
+/// saying what to check.
+pub async fn bound_store(uploads: &Uploads, settings: &Settings) -> anyhow::Result<()> {
+    match uploads.check_store_binding().await {
+        Ok(_) => Ok(()),
+        Err(error) => Err(anyhow::anyhow!(
+            "{error} (store {}). Nothing was changed. To fix: {}.",
+            settings.store,
+            error.remedy()
+        )),
     }
 }

@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 async fn main() -> anyhow::Result<()> {
     let Invocation { settings, command } = Invocation::from_process();
     if let Some(command) = command {
-        return commands::run(&command, &settings);
+        return commands::run(&command, &settings).await;
     }
     ferry::telemetry::init(settings.log_format);
     let database = if settings.uses_postgres() {

@@ -113,6 +113,27 @@ impl BlobStore {
         Ok(head.chain(rest).boxed())
     }
 
+    /// Whether the store holds the whole file `key` of `size` bytes: its
+    /// one object at that length, or, with a `part_size`, every one of its
+    /// parts, their lengths adding up to `size`.
+    pub async fn holds_file(
+        &self,
+        key: &ObjectKey,
+        size: u64,
+        part_size: Option<u64>,
+    ) -> Result<bool, BlobError> {
+        let Some(part_size) = part_size else {
+            return match self.store.head(&path(key)).await {
+                Ok(object) => Ok(object.size == size),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(error) => Err(error.into()),
+            };
+        };
+        let parts: Vec<_> = self.store.list(Some(&path(key))).try_collect().await?;
+        let stored: u64 = parts.iter().map(|part| part.size).sum();
+        Ok(parts.len() as u64 == size.div_ceil(part_size.max(1)) && stored == size)
+    }
+
     /// Deletes a file: its one object, or all of its parts. On a local
     /// store the folder of parts goes whole, with any link a copy cut off
     /// midway left in it.

@@ -16,6 +16,8 @@ mod steps;
 mod links;
 #[macro_use]
 mod recording;
+#[macro_use]
+mod upkeep;
 
 /// The columns of a session row, in the order every query selects them.
 macro_rules! session_columns {
@@ -159,6 +161,8 @@ macro_rules! meta_store {
             link_queries!($db);
 
             chunk_recording!($db, $dialect);
+
+            upkeep_queries!($db, $dialect);
 
             row_decoders!($row, $dialect);
 
@@ -479,6 +483,26 @@ macro_rules! meta_store {
                     Ok(published)
                 }
 
+                async fn repair_file(
+                    &self,
+                    file: &FileRecord,
+                    missing_key: &ObjectKey,
+                ) -> MetaResult<bool> {
+                    let updated = sqlx::query(
+                        "UPDATE files SET object_key = $1, part_size = $2
+                         WHERE sha256 = $3 AND object_key = $4 AND size = $5",
+                    )
+                    .bind(file.object_key.as_str())
+                    .bind(file.part_size.map(to_i64))
+                    .bind(file.sha256.to_hex())
+                    .bind(missing_key.as_str())
+                    .bind(to_i64(file.size))
+                    .execute(&mut *self.connection().await?)
+                    .await?
+                    .rows_affected();
+                    Ok(updated == 1)
+                }
+
                 async fn find_file(&self, sha256: &ContentHash) -> MetaResult<Option<FileRecord>> {
                     let row = sqlx::query("SELECT * FROM files WHERE sha256 = $1")
                         .bind(sha256.to_hex())
@@ -560,6 +584,47 @@ macro_rules! meta_store {
                     .fetch_optional(&mut *self.connection().await?)
                     .await?;
                     Ok(found.is_some())
+                }
+
+                async fn store_binding(&self) -> MetaResult<Option<String>> {
+                    store_binding_of(&mut *self.connection().await?).await
+                }
+
+                async fn bind_store(&self, store_id: &str, now: DateTime<Utc>) -> MetaResult<String> {
+                    let mut connection = self.connection().await?;
+                    write_store_binding(&mut *connection, store_id, now, false).await?;
+                    let bound = store_binding_of(&mut *connection).await?;
+                    bound.ok_or_else(|| {
+                        MetaError::Fault(sqlx::Error::RowNotFound)
+                    })
+                }
+
+                async fn rebind_store(&self, store_id: &str, now: DateTime<Utc>) -> MetaResult<()> {
+                    write_store_binding(&mut *self.connection().await?, store_id, now, true).await
+                }
+
+                async fn records_published_files(&self) -> MetaResult<bool> {
+                    records_files_on(&mut *self.connection().await?).await
+                }
+
+                async fn claim_leftover_listing(
+                    &self,
+                    now: DateTime<Utc>,
+                    since: DateTime<Utc>,
+                ) -> MetaResult<bool> {
+                    claim_listing_on(&mut *self.connection().await?, now, since).await
+                }
+
+                async fn note_orphan(&self, key: &str, now: DateTime<Utc>) -> MetaResult<DateTime<Utc>> {
+                    note_orphan_on(&mut *self.connection().await?, key, now).await
+                }
+
+                async fn forget_orphan(&self, key: &str) -> MetaResult<()> {
+                    forget_orphan_on(&mut *self.connection().await?, key).await
+                }
+
+                async fn forget_orphans_unseen_since(&self, before: DateTime<Utc>) -> MetaResult<u64> {
+                    forget_orphans_unseen_on(&mut *self.connection().await?, before).await
                 }
 
                 async fn drop_merge(

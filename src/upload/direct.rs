@@ -58,7 +58,7 @@ impl Uploads {
         if !matches!(self.policy.instant, InstantUpload::Hash) {
             return Ok(None);
         }
-        let file = self.meta.find_file(sha256).await?;
+        let file = self.intact_file(sha256).await?;
         if file.is_some() {
             self.metrics.upload_instant();
         }
@@ -116,12 +116,12 @@ impl Uploads {
                 tracing::info!(%sha256, size = file.size, "published");
                 Ok((Stored::New, file_view(&file, filename, &self.policy.links)))
             }
-            Ok(Published::Already(file)) => {
+            Ok(Published::Already(published)) => {
                 self.metrics.upload_completed();
-                self.discard_direct(&received).await;
+                self.keep_one_copy(&published, &file).await?;
                 Ok((
                     Stored::Existing,
-                    file_view(&file, filename, &self.policy.links),
+                    file_view(&published, filename, &self.policy.links),
                 ))
             }
             Ok(Published::LeaseLost) => {

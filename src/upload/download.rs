@@ -10,6 +10,7 @@ use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
+use super::published::PublishedFiles;
 use super::view::served_content_type;
 use crate::blob::{BlobError, BlobStore};
 use crate::meta::FileRecord;
@@ -24,6 +25,7 @@ pub struct Download {
     file: FileRecord,
     blobs: BlobStore,
     metrics: Metrics,
+    published: PublishedFiles,
 }
 
 impl Uploads {
@@ -37,6 +39,7 @@ impl Uploads {
             file,
             blobs: self.blobs.clone(),
             metrics: self.metrics.clone(),
+            published: self.published.clone(),
         })
     }
 
@@ -83,7 +86,15 @@ impl Download {
         if self.file.size == 0 || range.as_ref().is_some_and(|range| range.is_empty()) {
             return Ok(futures::stream::empty().boxed());
         }
-        let bytes = stored_bytes(&self.blobs, &self.file, range).await?;
+        let bytes = match stored_bytes(&self.blobs, &self.file, range).await {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                if error.is_not_found() {
+                    self.published.forget(&self.file.sha256);
+                }
+                return Err(error.into());
+            }
+        };
         let metrics = self.metrics.clone();
         Ok(bytes
             .map_err(UploadError::from)

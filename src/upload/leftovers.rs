@@ -1,10 +1,13 @@
-//! Collecting what a crash or a failed delete can leave in the object store
-//! with no database row needing it: chunk folders of sessions that are gone
-//! or done, and merged or one-request files that were stored but never
-//! published (or published twice, the second copy not deleted), and
-//! multipart uploads a killed process left unfinished in a bucket, or
-//! finished without removing their note: a merge's once no lease names its
-//! key, any other once it is older than the minimum age.
+//! Leftovers: what a crash or a failed delete can leave in the object store
+//! with no database row needing it. Chunk folders of sessions that are gone
+//! or done, and file objects stored but never published (or published
+//! twice, the second copy not deleted), are noted as orphans in the
+//! database when a listing finds them, and deleted only once they have
+//! been orphans for the quarantine, or on an operator's command: never
+//! because a row is missing at one moment. Multipart uploads a killed
+//! process left unfinished in a bucket are aborted: a merge's once no lease
+//! names its key, any other once it is older than the minimum age; they
+//! were never objects anyone could read.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,26 +20,97 @@ use crate::blob::BlobStore;
 use crate::ids::{ObjectKey, UploadId};
 use crate::metrics::Swept;
 
+/// What a listing does with the leftovers it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftoverAction {
+    /// Only report them: nothing is noted, deleted or aborted.
+    List,
+    /// Note them, and delete those noted for at least this long.
+    Quarantine(Duration),
+    /// Note nothing, keep nothing: delete them all now.
+    DeleteNow,
+}
+
+/// What kind of thing a leftover is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftoverKind {
+    /// A folder of staged chunks whose session is gone or done.
+    ChunkFolder,
+    /// A file's object, or the parts of one, that no file or merge names.
+    File,
+    /// A multipart upload left unfinished in a bucket.
+    MultipartUpload,
+}
+
+impl LeftoverKind {
+    /// A short name, for listings and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeftoverKind::ChunkFolder => "chunk-folder",
+            LeftoverKind::File => "file",
+            LeftoverKind::MultipartUpload => "multipart-upload",
+        }
+    }
+}
+
+/// One leftover a listing found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    /// Its key in the store: a folder, a file, or a multipart upload's target.
+    pub key: String,
+    /// What it is.
+    pub kind: LeftoverKind,
+    /// When a listing first noted it, once one has.
+    pub first_noted: Option<DateTime<Utc>>,
+    /// Whether this listing deleted (or aborted) it.
+    pub removed: bool,
+}
+
+/// What one listing of the store found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeftoverReport {
+    /// Every leftover found, in the order found.
+    pub found: Vec<Leftover>,
+}
+
+impl LeftoverReport {
+    /// How many of them were deleted or aborted.
+    pub fn removed(&self) -> usize {
+        self.found
+            .iter()
+            .filter(|leftover| leftover.removed)
+            .count()
+    }
+
+    /// How many are kept, waiting out their quarantine or a command.
+    pub fn kept(&self) -> usize {
+        self.found.len() - self.removed()
+    }
+}
+
 impl Uploads {
-    /// Deletes leftovers as of `now`; files younger than `min_age` are left
-    /// alone, as they may be about to be published.
-    /// Answers how many chunk folders, files and multipart uploads were
-    /// removed.
+    /// Lists the store for leftovers as of `now` and does with them what
+    /// `action` says. Files written less than `min_age` ago are not
+    /// leftovers yet: they may be about to be published.
     pub async fn collect_leftovers(
         &self,
         now: DateTime<Utc>,
         min_age: Duration,
-    ) -> UploadResult<usize> {
-        let mut removed = 0;
+        action: LeftoverAction,
+    ) -> UploadResult<LeftoverReport> {
+        let mut report = LeftoverReport::default();
         for folder in self.blobs.list_folders("chunks").await? {
-            let owner = folder.rsplit('/').next().map(UploadId::parse);
-            let orphaned = match owner {
+            let session = folder.rsplit('/').next().map(UploadId::parse);
+            let orphaned = match session {
                 Some(Ok(upload_id)) => !self.meta.session_holds_chunks(&upload_id).await?,
                 _ => true,
             };
             if orphaned {
-                self.blobs.delete_prefix(&format!("{folder}/")).await?;
-                removed += 1;
+                let key = format!("{folder}/");
+                let leftover = self
+                    .settle(key, LeftoverKind::ChunkFolder, &[], now, action)
+                    .await?;
+                report.found.push(leftover);
             }
         }
         let cutoff = now - min_age;
@@ -49,10 +123,10 @@ impl Uploads {
         }
         for (file, keys) in by_file {
             if !self.meta.object_key_in_use(&file).await? {
-                for key in keys {
-                    self.blobs.delete(&key).await?;
-                }
-                removed += 1;
+                let leftover = self
+                    .settle(file.to_string(), LeftoverKind::File, &keys, now, action)
+                    .await?;
+                report.found.push(leftover);
             }
         }
         for upload in self.blobs.noted_uploads().await? {
@@ -64,17 +138,91 @@ impl Uploads {
                 upload.noted_at < cutoff
             };
             if abandoned {
-                self.blobs.abort_noted(&upload).await?;
-                removed += 1;
+                let removed = action != LeftoverAction::List;
+                if removed {
+                    self.blobs.abort_noted(&upload).await?;
+                }
+                report.found.push(Leftover {
+                    key: target.to_owned(),
+                    kind: LeftoverKind::MultipartUpload,
+                    first_noted: None,
+                    removed,
+                });
             }
         }
-        self.metrics.sweep(Swept {
-            leftover_objects: removed,
-            ..Swept::default()
-        });
-        if removed > 0 {
-            tracing::info!(removed, "removed leftovers no database row points at");
+        if matches!(action, LeftoverAction::Quarantine(_)) {
+            self.meta.forget_orphans_unseen_since(now).await?;
         }
-        Ok(removed)
+        self.metrics.leftovers_kept(report.kept());
+        if action != LeftoverAction::List {
+            self.metrics.sweep(Swept {
+                leftover_objects: report.removed(),
+                ..Swept::default()
+            });
+        }
+        if !report.found.is_empty() {
+            tracing::info!(
+                found = report.found.len(),
+                removed = report.removed(),
+                kept = report.kept(),
+                "listed the store for leftovers no database row needs"
+            );
+        }
+        Ok(report)
+    }
+
+    /// Lists the store for leftovers unless another instance did within
+    /// `every`, deleting those noted for at least `quarantine` (`None`:
+    /// none). The listing is claimed in the database, so that one instance
+    /// at a time lists the store. `None` when another instance had it.
+    pub async fn sweep_leftovers(
+        &self,
+        every: Duration,
+        quarantine: Option<Duration>,
+    ) -> UploadResult<Option<LeftoverReport>> {
+        let now = self.meta.clock().await?;
+        let since = now - every.mul_f64(0.9);
+        if !self.meta.claim_leftover_listing(now, since).await? {
+            return Ok(None);
+        }
+        let action = LeftoverAction::Quarantine(quarantine.unwrap_or(Duration::MAX));
+        let report = self.collect_leftovers(now, every, action).await?;
+        Ok(Some(report))
+    }
+
+    /// Deletes a leftover (a chunk folder `key`, or a file's `objects`)
+    /// when `action` says so; notes it otherwise.
+    async fn settle(
+        &self,
+        key: String,
+        kind: LeftoverKind,
+        objects: &[ObjectKey],
+        now: DateTime<Utc>,
+        action: LeftoverAction,
+    ) -> UploadResult<Leftover> {
+        let (first_noted, removed) = match action {
+            LeftoverAction::List => (None, false),
+            LeftoverAction::DeleteNow => (None, true),
+            LeftoverAction::Quarantine(quarantine) => {
+                let first = self.meta.note_orphan(&key, now).await?;
+                let served = (now - first).to_std().unwrap_or_default();
+                (Some(first), served >= quarantine)
+            }
+        };
+        if removed {
+            if kind == LeftoverKind::ChunkFolder {
+                self.blobs.delete_prefix(&key).await?;
+            }
+            for object in objects {
+                self.blobs.delete(object).await?;
+            }
+            self.meta.forget_orphan(&key).await?;
+        }
+        Ok(Leftover {
+            key,
+            kind,
+            first_noted,
+            removed,
+        })
     }
 }

@@ -26,6 +26,8 @@ mod policy;
 mod proof;
 mod published;
 mod readiness;
+mod repair;
+mod store_binding;
 mod sweep;
 mod validate;
 mod view;
@@ -36,10 +38,12 @@ pub use direct::{Received, Stored};
 pub use download::{ByteStream, Download};
 pub use error::{UploadError, UploadResult};
 pub use index_ranges::{missing_ranges, to_ranges};
+pub use leftovers::{Leftover, LeftoverAction, LeftoverKind, LeftoverReport};
 pub use limits::Limits;
 pub use merge::Completion;
 pub use policy::{AccessPolicy, DownloadLinks, InstantUpload, OwnerLimits};
 pub use readiness::{NotReady, READY_TIMEOUT};
+pub use store_binding::BindingError;
 pub use sweep::SweepReport;
 pub use validate::{content_type, filename, sha256};
 pub use view::{file_view, upload_view};
@@ -132,14 +136,18 @@ impl Uploads {
             },
         )?;
         let expires_at = now + self.timings.session_ttl;
-        let published = self.meta.find_file(&request.sha256).await?;
-        let instant = self
-            .grants_instant(owner, &request, published.as_ref())
-            .await?;
+        let published = self.intact_file(&request.sha256).await?;
         let existing = self.meta.find_session(owner, &request.sha256).await?;
+        let live = existing.as_ref().filter(|session| match session.status {
+            UploadStatus::Failed => false,
+            UploadStatus::Complete => published.is_some() && !is_expired(session, now),
+            UploadStatus::Uploading | UploadStatus::Merging => !is_expired(session, now),
+        });
+        let instant = self
+            .grants_instant(&request, published.as_ref(), live)
+            .await?;
         if let Some(session) = &existing {
-            let live = session.status != UploadStatus::Failed && !is_expired(session, now);
-            if live && !instant {
+            if live.is_some() && !instant {
                 if session.size != request.size {
                     return Err(UploadError::UploadConflict { size: session.size });
                 }

@@ -2,6 +2,8 @@
 //! changes (its bytes are named by their hash, and nothing unpublishes it),
 //! so its record can answer later downloads without asking the database:
 //! what a CDN fetching ranged slices of one file asks for again and again.
+//! A record whose object is found missing is forgotten, so that a repair
+//! made on any instance is seen at the next download.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +33,12 @@ impl PublishedFiles {
             files.clear();
         }
         files.insert(file.sha256, file.clone());
+    }
+
+    /// Forgets a file's record, so that the next lookup asks the database:
+    /// after its object was found missing, or its record was repaired.
+    pub(super) fn forget(&self, sha256: &ContentHash) {
+        self.lock().remove(sha256);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ContentHash, FileRecord>> {

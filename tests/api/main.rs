@@ -51,4 +51,6 @@ mod proof;
 mod s3;
 mod sessions;
 mod signed_links;
+mod store_binding;
+mod theft;
 mod transport;

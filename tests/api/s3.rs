@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use ferry::blob::{BlobStore, S3Options, WriteError};
 use ferry::ids::ObjectKey;
+use ferry::upload::LeftoverAction;
 
 use crate::faulty_proxy::FaultyProxy;
 use crate::helpers::{Backend, sha256_hex, spawn_app_over, spawn_cluster_over, test_bytes};
@@ -208,7 +209,11 @@ async fn uploads_over_a_faulty_link_to_the_bucket_end_byte_identical_and_leave_n
     let mut sweeps = 0;
     while app
         .uploads
-        .collect_leftovers(chrono::Utc::now(), Duration::ZERO)
+        .collect_leftovers(
+            chrono::Utc::now(),
+            Duration::ZERO,
+            LeftoverAction::DeleteNow,
+        )
         .await
         .is_err()
     {

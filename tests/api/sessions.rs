@@ -5,7 +5,7 @@ use ferry::ids::{ObjectKey, OwnerId, WriteToken};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use ferry::upload::{Created, UploadError};
+use ferry::upload::{Created, LeftoverAction, UploadError};
 use ferry_proto::CreateUpload;
 
 use crate::helpers::{Backend, assert_error, sha256_hex, spawn_app, spawn_app_with, test_bytes};
@@ -300,9 +300,10 @@ async fn leftovers_no_row_points_at_are_collected_and_nothing_else(backend: Back
     let later = Utc::now() + chrono::Duration::seconds(5);
     let removed = app
         .uploads
-        .collect_leftovers(later, std::time::Duration::ZERO)
+        .collect_leftovers(later, std::time::Duration::ZERO, LeftoverAction::DeleteNow)
         .await
-        .unwrap();
+        .unwrap()
+        .removed();
     assert_eq!(removed, 2);
     assert!(!blobs.exists(&crashed).await.unwrap());
     assert!(!blobs.exists(&never_published).await.unwrap());
@@ -322,9 +323,10 @@ async fn leftovers_no_row_points_at_are_collected_and_nothing_else(backend: Back
     let later = Utc::now() + chrono::Duration::seconds(5);
     let removed = app
         .uploads
-        .collect_leftovers(later, std::time::Duration::ZERO)
+        .collect_leftovers(later, std::time::Duration::ZERO, LeftoverAction::DeleteNow)
         .await
-        .unwrap();
+        .unwrap()
+        .removed();
     assert_eq!(removed, 1, "the parts of a dead merge, as one file");
     let keys = app.stored_keys().await;
     assert!(

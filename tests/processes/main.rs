@@ -13,6 +13,7 @@ mod listing;
 mod s3_server;
 
 mod readiness;
+mod store_binding;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -91,13 +92,46 @@ impl Instance {
             child,
             log,
         };
+        instance.wait_until_listening(port);
+        instance
+    }
+
+    /// Starts ferryd over the SQLite database `database` and the folder
+    /// `store`, once it listens.
+    fn start_local(database: &std::path::Path, store: &std::path::Path) -> Instance {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferryd"))
+            .env_clear()
+            .env("FERRY_BIND", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", format!("sqlite://{}", database.display()))
+            .env("FERRY_STORE", store)
+            .env("FERRY_SWEEP_INTERVAL", "50ms")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ferryd starts");
+        let log = collect_lines(child.stderr.take().expect("ferryd's stderr"));
+        let instance = Instance {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+            log,
+        };
+        instance.wait_until_listening(port);
+        instance
+    }
+
+    fn wait_until_listening(&self, port: u16) {
         let address = format!("127.0.0.1:{port}");
         let started = Instant::now();
         while TcpStream::connect(&address).is_err() {
             assert!(started.elapsed() < PATIENCE, "ferryd did not listen");
             std::thread::sleep(Duration::from_millis(20));
         }
-        instance
     }
 
     /// The lines logged so far.

@@ -1,0 +1,57 @@
+//! Repairing a published file whose object went missing from the store (a
+//! restored bucket, a deleted folder): the next upload of its bytes puts
+//! them back. Until then no upload is completed by its hash alone, since
+//! there would be nothing to serve.
+
+use ferry_proto::ContentHash;
+
+use super::Uploads;
+use super::error::UploadResult;
+use crate::meta::FileRecord;
+
+impl Uploads {
+    /// The published file of this hash, when the store holds its object
+    /// whole; `None` when none is published or its object is missing.
+    pub(super) async fn intact_file(
+        &self,
+        sha256: &ContentHash,
+    ) -> UploadResult<Option<FileRecord>> {
+        let Some(file) = self.meta.find_file(sha256).await? else {
+            return Ok(None);
+        };
+        if self.holds(&file).await? {
+            return Ok(Some(file));
+        }
+        tracing::warn!(%sha256, key = %file.object_key, "a published file's object is missing or short; the next upload of its bytes repairs it");
+        Ok(None)
+    }
+
+    /// Settles two verified copies of one file: the published one is kept
+    /// when the store holds it whole, and `ours` deleted; otherwise the
+    /// file is pointed at `ours`.
+    pub(super) async fn keep_one_copy(
+        &self,
+        published: &FileRecord,
+        ours: &FileRecord,
+    ) -> UploadResult<()> {
+        if !self.holds(published).await?
+            && self.meta.repair_file(ours, &published.object_key).await?
+        {
+            self.published.forget(&ours.sha256);
+            self.metrics.file_repaired();
+            tracing::warn!(sha256 = %ours.sha256, missing = %published.object_key, key = %ours.object_key, "repaired a published file whose object was missing");
+            return Ok(());
+        }
+        if let Err(error) = self.blobs.delete_file(&ours.object_key).await {
+            tracing::warn!(key = %ours.object_key, %error, "could not delete a spare copy of a published file; the leftover sweep will");
+        }
+        Ok(())
+    }
+
+    async fn holds(&self, file: &FileRecord) -> UploadResult<bool> {
+        Ok(self
+            .blobs
+            .holds_file(&file.object_key, file.size, file.part_size)
+            .await?)
+    }
+}
