@@ -14,11 +14,16 @@ use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
 use sha2::{Digest, Sha256};
 
 mod chunks;
+mod upkeep;
 
 pub(crate) use chunks::{
     chunks_are_recorded_only_while_uploading,
     hash_links_follow_the_chunk_copy_they_were_computed_from, record_scattered_chunks,
     what_a_session_received_is_summed_up_in_runs,
+};
+pub(crate) use upkeep::{
+    a_database_is_bound_to_one_store, a_repair_needs_the_missing_key_it_names,
+    one_listing_of_the_store_at_a_time, orphans_keep_when_they_were_first_found,
 };
 
 fn hash(seed: u8) -> ContentHash {

@@ -41,6 +41,10 @@ on_both_databases!(
     the_database_tells_the_time,
     a_session_quota_holds_against_concurrent_inserts,
     what_a_session_received_is_summed_up_in_runs,
+    a_database_is_bound_to_one_store,
+    a_repair_needs_the_missing_key_it_names,
+    one_listing_of_the_store_at_a_time,
+    orphans_keep_when_they_were_first_found,
 );
 
 /// A session created before received chunks were kept as bits on its row
