@@ -1,16 +1,16 @@
 //! Bearer tokens: a JWT whose `sub` claim names the owner of the request.
 //!
-//! HS256 with a shared secret, or RS256/ES256 (and their siblings) with
-//! public keys from PEM files or a JWKS file, chosen by the token's `kid`.
-//! A token's algorithm is only ever checked with a key of its own family, so
-//! an HS256 token "signed" with a public key as secret finds no key. `exp`
-//! is required; `nbf` and `iat` are checked with a small leeway; `aud` and
-//! `iss` when configured.
+//! HS256 with a shared secret, or RS256, ES256/ES384 and EdDSA with public
+//! keys from PEM files or a JWKS file, chosen by the token's `kid`. Each key
+//! verifies one algorithm only (RFC 8725 §3.1), so neither a public key used
+//! as an HMAC secret nor another hash or padding with the same key lets a
+//! token in. `exp` is required; `nbf` and `iat` are checked with a small
+//! leeway; `aud` and `iss` when configured.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::OwnerId;
@@ -25,7 +25,8 @@ pub enum TokenRefusal {
     /// Not a JWT, or a header or claims that do not decode.
     #[error("the token is malformed")]
     Malformed,
-    /// An algorithm no configured key verifies (including `none`).
+    /// An algorithm no configured key verifies (including `none`), or
+    /// another than the one of the key the token names.
     #[error("the token's algorithm is not accepted")]
     Algorithm,
     /// A `kid` no configured key carries.
@@ -74,7 +75,9 @@ impl TokenRefusal {
 pub struct VerifyingKey {
     /// The `kid` it is published under, if any.
     pub kid: Option<String>,
-    /// The key itself; its family decides which algorithms it verifies.
+    /// The one algorithm it verifies.
+    pub algorithm: Algorithm,
+    /// The key itself.
     pub key: DecodingKey,
 }
 
@@ -127,7 +130,7 @@ impl TokenVerifier {
     pub fn verify(&self, token: &str) -> Result<OwnerId, TokenRefusal> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRefusal::Malformed)?;
         let key = self.key_for(&header)?;
-        let validation = self.validation(header.alg);
+        let validation = self.validation(key.algorithm);
         let data = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
             .map_err(|error| refusal(error.kind()))?;
         let claims = data.claims;
@@ -139,21 +142,23 @@ impl TokenVerifier {
         OwnerId::parse(subject).map_err(|_| TokenRefusal::Subject)
     }
 
+    /// The key that verifies a token with `header`: the one its `kid` names,
+    /// else the only one of its algorithm; a key verifies its own algorithm only.
     fn key_for(&self, header: &Header) -> Result<&VerifyingKey, TokenRefusal> {
-        let family = family(header.alg);
-        let mut candidates = self.keys.iter().filter(|key| key.key.family() == family);
         match &header.kid {
             Some(kid) => {
-                let same_family: Vec<&VerifyingKey> = candidates.collect();
-                if same_family.is_empty() {
-                    return Err(TokenRefusal::Algorithm);
-                }
-                same_family
-                    .into_iter()
-                    .find(|key| key.kid.as_deref() == Some(kid.as_str()))
-                    .ok_or(TokenRefusal::UnknownKey)
+                let mut named = self
+                    .keys
+                    .iter()
+                    .filter(|key| key.kid.as_deref() == Some(kid.as_str()))
+                    .peekable();
+                named.peek().ok_or(TokenRefusal::UnknownKey)?;
+                named
+                    .find(|key| key.algorithm == header.alg)
+                    .ok_or(TokenRefusal::Algorithm)
             }
             None => {
+                let mut candidates = self.keys.iter().filter(|key| key.algorithm == header.alg);
                 let first = candidates.next().ok_or(TokenRefusal::Algorithm)?;
                 match candidates.next() {
                     Some(_) => Err(TokenRefusal::UnknownKey),
@@ -198,21 +203,6 @@ pub fn issue_hs256(secret: &[u8], subject: &str, ttl: Duration, now: SystemTime)
         &EncodingKey::from_secret(secret),
     )
     .unwrap_or_else(|error| unreachable!("HS256 signing cannot fail: {error}"))
-}
-
-/// The kind of key an algorithm verifies with.
-fn family(algorithm: Algorithm) -> AlgorithmFamily {
-    match algorithm {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => AlgorithmFamily::Hmac,
-        Algorithm::RS256
-        | Algorithm::RS384
-        | Algorithm::RS512
-        | Algorithm::PS256
-        | Algorithm::PS384
-        | Algorithm::PS512 => AlgorithmFamily::Rsa,
-        Algorithm::ES256 | Algorithm::ES384 => AlgorithmFamily::Ec,
-        Algorithm::EdDSA => AlgorithmFamily::Ed,
-    }
 }
 
 fn seconds(time: SystemTime) -> u64 {

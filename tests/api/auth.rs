@@ -366,3 +366,4 @@ async fn downloads_of_public_files_need_no_token() {
 }
 
 mod endpoints;
+mod headers;
