@@ -4,8 +4,10 @@
 //! keys from PEM files or a JWKS file, chosen by the token's `kid`. Each key
 //! verifies one algorithm only (RFC 8725 §3.1), so neither a public key used
 //! as an HMAC secret nor another hash or padding with the same key lets a
-//! token in. `exp` is required; `nbf` and `iat` are checked with a small
-//! leeway; `aud` and `iss` when configured.
+//! token in. A `crit` header is refused, as ferry understands no extension
+//! (RFC 7515 §4.1.11), and so is a `sub` of `anonymous`, the owner of every
+//! request while authentication is off. `exp` is required; `nbf` and `iat`
+//! are checked with a small leeway; `aud` and `iss` when configured.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -47,9 +49,12 @@ pub enum TokenRefusal {
     /// Another issuer than the one this server trusts.
     #[error("the token is from another issuer")]
     Issuer,
-    /// A `sub` that cannot name an owner, or none.
+    /// A `sub` that cannot name an owner, names `anonymous`, or none.
     #[error("the token's subject is missing or not a usable owner")]
     Subject,
+    /// A `crit` header: it names extensions this server does not understand.
+    #[error("the token's header names critical extensions")]
+    Critical,
 }
 
 impl TokenRefusal {
@@ -66,6 +71,7 @@ impl TokenRefusal {
             TokenRefusal::Audience => "audience",
             TokenRefusal::Issuer => "issuer",
             TokenRefusal::Subject => "subject",
+            TokenRefusal::Critical => "critical-header",
         }
     }
 }
@@ -129,6 +135,9 @@ impl TokenVerifier {
     /// The owner a token names, if the token holds now.
     pub fn verify(&self, token: &str) -> Result<OwnerId, TokenRefusal> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRefusal::Malformed)?;
+        if header.crit.is_some() {
+            return Err(TokenRefusal::Critical);
+        }
         let key = self.key_for(&header)?;
         let validation = self.validation(key.algorithm);
         let data = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
@@ -139,7 +148,11 @@ impl TokenVerifier {
             return Err(TokenRefusal::NotYetValid);
         }
         let subject = claims.sub.ok_or(TokenRefusal::Subject)?;
-        OwnerId::parse(subject).map_err(|_| TokenRefusal::Subject)
+        let owner = OwnerId::parse(subject).map_err(|_| TokenRefusal::Subject)?;
+        if owner == OwnerId::anonymous() {
+            return Err(TokenRefusal::Subject);
+        }
+        Ok(owner)
     }
 
     /// The key that verifies a token with `header`: the one its `kid` names,

@@ -368,6 +368,37 @@ fn a_jwk_not_meant_for_signatures_verifies_nothing() {
     assert_eq!(verifier.verify(&without_kid), Err(TokenRefusal::Algorithm));
 }
 
+#[test]
+fn a_token_with_a_critical_header_is_refused() {
+    let secret = EncodingKey::from_secret(SECRET);
+    for crit in [vec!["urn:example:ext"], vec!["exp"], vec![]] {
+        let mut header = Header::new(Algorithm::HS256);
+        header.crit = Some(crit.iter().map(|name| name.to_string()).collect());
+        header
+            .extras
+            .insert("urn:example:ext".to_owned(), "on".to_owned());
+        let token = sign(header, &claims("alice"), &secret);
+        assert_eq!(
+            verifier(None, None).verify(&token),
+            Err(TokenRefusal::Critical),
+            "{crit:?}"
+        );
+    }
+}
+
+#[test]
+fn a_token_naming_anonymous_is_refused() {
+    assert_eq!(
+        verifier(None, None).verify(&hs256(&claims("anonymous"))),
+        Err(TokenRefusal::Subject)
+    );
+    assert!(
+        verifier(None, None)
+            .verify(&hs256(&claims("Anonymous")))
+            .is_ok()
+    );
+}
+
 proptest::proptest! {
     #[test]
     fn no_token_makes_the_verifier_panic(token in "\\PC{0,200}") {

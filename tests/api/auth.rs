@@ -1,7 +1,7 @@
 //! Bearer tokens: every upload endpoint takes one, and a token that is
-//! missing, malformed, forged, expired, early, or for another audience,
-//! issuer or key is 401 `unauthorized` with `WWW-Authenticate: Bearer`,
-//! acting on nothing.
+//! missing, malformed, forged, expired, early, for another audience, issuer
+//! or key, or naming `anonymous` is 401 `unauthorized` with
+//! `WWW-Authenticate: Bearer`, acting on nothing.
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -312,6 +312,14 @@ async fn a_token_without_a_usable_subject_is_401() {
         let token = hs256(&claims_with("alice", json!({ "sub": sub })));
         assert_refused(&app, Some(&format!("Bearer {token}"))).await;
     }
+}
+
+#[tokio::test]
+async fn a_token_naming_anonymous_is_401() {
+    let app = hs256_server().await;
+    let token = hs256(&claims("anonymous"));
+    assert_refused(&app, Some(&format!("Bearer {token}"))).await;
+    assert_accepted(&app, &hs256(&claims("alice")), "alice").await;
 }
 
 #[tokio::test]

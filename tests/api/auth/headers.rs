@@ -1,5 +1,6 @@
 //! What a token's header may ask for: only the one algorithm of the key
-//! that verifies it (RFC 8725 §3.1), and a key published for signatures.
+//! that verifies it (RFC 8725 §3.1), a key published for signatures, and no
+//! critical extension, as ferry understands none (RFC 7515 §4.1.11).
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
@@ -77,4 +78,19 @@ async fn a_jwk_published_for_encryption_verifies_nothing() {
     let token = signed_with_rsa(Algorithm::RS256, Some("rsa-enc"), "mallory");
     assert_refused(&app, Some(&format!("Bearer {token}"))).await;
     assert_accepted(&app, &rs256(Some("rsa-2026"), &claims("alice")), "alice").await;
+}
+
+#[tokio::test]
+async fn a_token_with_a_critical_header_is_401() {
+    let app = hs256_server().await;
+    let secret = EncodingKey::from_secret(JWT_SECRET.as_bytes());
+    for crit in [vec!["urn:example:ext"], vec!["exp"], vec![]] {
+        let mut header = Header::new(Algorithm::HS256);
+        header.crit = Some(crit.into_iter().map(str::to_owned).collect());
+        header
+            .extras
+            .insert("urn:example:ext".to_owned(), "on".to_owned());
+        let token = sign(header, &claims("mallory"), &secret);
+        assert_refused(&app, Some(&format!("Bearer {token}"))).await;
+    }
 }
