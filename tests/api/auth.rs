@@ -373,5 +373,6 @@ async fn downloads_of_public_files_need_no_token() {
     assert_eq!(app.downloaded(&sha256_hex(&data)).await, data);
 }
 
+mod answers;
 mod endpoints;
 mod headers;
