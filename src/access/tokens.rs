@@ -1,16 +1,18 @@
 //! Bearer tokens: a JWT whose `sub` claim names the owner of the request.
 //!
-//! HS256 with a shared secret, or RS256/ES256 (and their siblings) with
-//! public keys from PEM files or a JWKS file, chosen by the token's `kid`.
-//! A token's algorithm is only ever checked with a key of its own family, so
-//! an HS256 token "signed" with a public key as secret finds no key. `exp`
-//! is required; `nbf` and `iat` are checked with a small leeway; `aud` and
-//! `iss` when configured.
+//! HS256 with a shared secret, or RS256, ES256/ES384 and EdDSA with public
+//! keys from PEM files or a JWKS file, chosen by the token's `kid`. Each key
+//! verifies one algorithm only (RFC 8725 §3.1), so neither a public key used
+//! as an HMAC secret nor another hash or padding with the same key lets a
+//! token in. A `crit` header is refused, as ferry understands no extension
+//! (RFC 7515 §4.1.11), and so is a `sub` of `anonymous`, the owner of every
+//! request while authentication is off. `exp` is required; `nbf` and `iat`
+//! are checked with a small leeway; `aud` and `iss` when configured.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::OwnerId;
@@ -25,7 +27,8 @@ pub enum TokenRefusal {
     /// Not a JWT, or a header or claims that do not decode.
     #[error("the token is malformed")]
     Malformed,
-    /// An algorithm no configured key verifies (including `none`).
+    /// An algorithm no configured key verifies (including `none`), or
+    /// another than the one of the key the token names.
     #[error("the token's algorithm is not accepted")]
     Algorithm,
     /// A `kid` no configured key carries.
@@ -46,9 +49,12 @@ pub enum TokenRefusal {
     /// Another issuer than the one this server trusts.
     #[error("the token is from another issuer")]
     Issuer,
-    /// A `sub` that cannot name an owner, or none.
+    /// A `sub` that cannot name an owner, names `anonymous`, or none.
     #[error("the token's subject is missing or not a usable owner")]
     Subject,
+    /// A `crit` header: it names extensions this server does not understand.
+    #[error("the token's header names critical extensions")]
+    Critical,
 }
 
 impl TokenRefusal {
@@ -65,6 +71,7 @@ impl TokenRefusal {
             TokenRefusal::Audience => "audience",
             TokenRefusal::Issuer => "issuer",
             TokenRefusal::Subject => "subject",
+            TokenRefusal::Critical => "critical-header",
         }
     }
 }
@@ -74,7 +81,9 @@ impl TokenRefusal {
 pub struct VerifyingKey {
     /// The `kid` it is published under, if any.
     pub kid: Option<String>,
-    /// The key itself; its family decides which algorithms it verifies.
+    /// The one algorithm it verifies.
+    pub algorithm: Algorithm,
+    /// The key itself.
     pub key: DecodingKey,
 }
 
@@ -126,8 +135,11 @@ impl TokenVerifier {
     /// The owner a token names, if the token holds now.
     pub fn verify(&self, token: &str) -> Result<OwnerId, TokenRefusal> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRefusal::Malformed)?;
+        if header.crit.is_some() {
+            return Err(TokenRefusal::Critical);
+        }
         let key = self.key_for(&header)?;
-        let validation = self.validation(header.alg);
+        let validation = self.validation(key.algorithm);
         let data = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
             .map_err(|error| refusal(error.kind()))?;
         let claims = data.claims;
@@ -136,24 +148,30 @@ impl TokenVerifier {
             return Err(TokenRefusal::NotYetValid);
         }
         let subject = claims.sub.ok_or(TokenRefusal::Subject)?;
-        OwnerId::parse(subject).map_err(|_| TokenRefusal::Subject)
+        let owner = OwnerId::parse(subject).map_err(|_| TokenRefusal::Subject)?;
+        if owner == OwnerId::anonymous() {
+            return Err(TokenRefusal::Subject);
+        }
+        Ok(owner)
     }
 
+    /// The key that verifies a token with `header`: the one its `kid` names,
+    /// else the only one of its algorithm; a key verifies its own algorithm only.
     fn key_for(&self, header: &Header) -> Result<&VerifyingKey, TokenRefusal> {
-        let family = family(header.alg);
-        let mut candidates = self.keys.iter().filter(|key| key.key.family() == family);
         match &header.kid {
             Some(kid) => {
-                let same_family: Vec<&VerifyingKey> = candidates.collect();
-                if same_family.is_empty() {
-                    return Err(TokenRefusal::Algorithm);
-                }
-                same_family
-                    .into_iter()
-                    .find(|key| key.kid.as_deref() == Some(kid.as_str()))
-                    .ok_or(TokenRefusal::UnknownKey)
+                let mut named = self
+                    .keys
+                    .iter()
+                    .filter(|key| key.kid.as_deref() == Some(kid.as_str()))
+                    .peekable();
+                named.peek().ok_or(TokenRefusal::UnknownKey)?;
+                named
+                    .find(|key| key.algorithm == header.alg)
+                    .ok_or(TokenRefusal::Algorithm)
             }
             None => {
+                let mut candidates = self.keys.iter().filter(|key| key.algorithm == header.alg);
                 let first = candidates.next().ok_or(TokenRefusal::Algorithm)?;
                 match candidates.next() {
                     Some(_) => Err(TokenRefusal::UnknownKey),
@@ -198,21 +216,6 @@ pub fn issue_hs256(secret: &[u8], subject: &str, ttl: Duration, now: SystemTime)
         &EncodingKey::from_secret(secret),
     )
     .unwrap_or_else(|error| unreachable!("HS256 signing cannot fail: {error}"))
-}
-
-/// The kind of key an algorithm verifies with.
-fn family(algorithm: Algorithm) -> AlgorithmFamily {
-    match algorithm {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => AlgorithmFamily::Hmac,
-        Algorithm::RS256
-        | Algorithm::RS384
-        | Algorithm::RS512
-        | Algorithm::PS256
-        | Algorithm::PS384
-        | Algorithm::PS512 => AlgorithmFamily::Rsa,
-        Algorithm::ES256 | Algorithm::ES384 => AlgorithmFamily::Ec,
-        Algorithm::EdDSA => AlgorithmFamily::Ed,
-    }
 }
 
 fn seconds(time: SystemTime) -> u64 {

@@ -225,6 +225,180 @@ fn a_short_secret_is_refused_at_start() {
     assert!(load_keys(Some(b"short"), None, None).is_err());
 }
 
+fn pem_verifier(file: &str) -> TokenVerifier {
+    let keys = load_keys(None, Some(&fixtures().join(file)), None).expect("a PEM key");
+    TokenVerifier::new(keys, None, None, Duration::from_secs(5))
+}
+
+/// A verifier over a JWKS file holding `keys`.
+fn jwks_verifier(keys: Vec<Value>) -> TokenVerifier {
+    let file = tempfile::NamedTempFile::new().expect("a temporary file");
+    std::fs::write(file.path(), json!({ "keys": keys }).to_string()).expect("the JWKS written");
+    let keys = load_keys(None, None, Some(file.path())).expect("keys");
+    TokenVerifier::new(keys, None, None, Duration::from_secs(5))
+}
+
+/// The fixture JWKS's key `kid`, with `changes` applied; a `null` removes a member.
+fn fixture_jwk(kid: &str, changes: Value) -> Value {
+    let set: Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/keys/jwks.json")).unwrap();
+    let mut jwk = set["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|jwk| jwk["kid"] == kid)
+        .expect("a fixture key")
+        .clone();
+    for (name, value) in changes.as_object().unwrap() {
+        match value {
+            Value::Null => jwk.as_object_mut().unwrap().remove(name),
+            value => jwk
+                .as_object_mut()
+                .unwrap()
+                .insert(name.clone(), value.clone()),
+        };
+    }
+    jwk
+}
+
+fn rsa_signed(header: Header, sub: &str) -> String {
+    let rsa = EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap();
+    sign(header, &claims(sub), &rsa)
+}
+
+#[test]
+fn the_secret_verifies_hs256_tokens_only() {
+    let secret = EncodingKey::from_secret(SECRET);
+    for algorithm in [Algorithm::HS384, Algorithm::HS512] {
+        let token = sign(Header::new(algorithm), &claims("alice"), &secret);
+        assert_eq!(
+            verifier(None, None).verify(&token),
+            Err(TokenRefusal::Algorithm),
+            "{algorithm:?}"
+        );
+    }
+}
+
+#[test]
+fn an_rsa_pem_key_verifies_rs256_tokens_only() {
+    let verifier = pem_verifier("rsa-public.pem");
+    let valid = rsa_signed(Header::new(Algorithm::RS256), "carol");
+    assert_eq!(
+        verifier.verify(&valid),
+        Ok(OwnerId::parse("carol").unwrap())
+    );
+    for algorithm in [
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+    ] {
+        let token = rsa_signed(Header::new(algorithm), "carol");
+        assert_eq!(
+            verifier.verify(&token),
+            Err(TokenRefusal::Algorithm),
+            "{algorithm:?}"
+        );
+    }
+}
+
+#[test]
+fn a_p256_pem_key_verifies_es256_tokens_only() {
+    let verifier = pem_verifier("ec-public.pem");
+    let ec = EncodingKey::from_ec_pem(EC_PRIVATE.as_bytes()).unwrap();
+    let valid = sign(Header::new(Algorithm::ES256), &claims("dave"), &ec);
+    assert_eq!(verifier.verify(&valid), Ok(OwnerId::parse("dave").unwrap()));
+    let (_, rest) = valid.split_once('.').unwrap();
+    let relabelled = URL_SAFE_NO_PAD.encode(br#"{"alg":"ES384","typ":"JWT"}"#);
+    assert_eq!(
+        verifier.verify(&format!("{relabelled}.{rest}")),
+        Err(TokenRefusal::Algorithm)
+    );
+}
+
+#[test]
+fn a_jwk_verifies_only_the_alg_it_names() {
+    let verifier = verifier(None, None);
+    for algorithm in [Algorithm::RS512, Algorithm::PS256] {
+        let token = rsa_signed(with_kid(algorithm, "rsa-2026"), "carol");
+        assert_eq!(
+            verifier.verify(&token),
+            Err(TokenRefusal::Algorithm),
+            "{algorithm:?}"
+        );
+    }
+}
+
+#[test]
+fn a_jwk_without_alg_verifies_the_one_algorithm_of_its_type() {
+    let verifier = jwks_verifier(vec![fixture_jwk("rsa-2026", json!({"alg": null}))]);
+    let valid = rsa_signed(with_kid(Algorithm::RS256, "rsa-2026"), "carol");
+    assert_eq!(
+        verifier.verify(&valid),
+        Ok(OwnerId::parse("carol").unwrap())
+    );
+    let pss = rsa_signed(with_kid(Algorithm::PS256, "rsa-2026"), "carol");
+    assert_eq!(verifier.verify(&pss), Err(TokenRefusal::Algorithm));
+}
+
+#[test]
+fn a_jwk_not_meant_for_signatures_verifies_nothing() {
+    let verifier = jwks_verifier(vec![
+        fixture_jwk("rsa-2026", json!({"kid": "rsa-enc", "use": "enc"})),
+        fixture_jwk(
+            "rsa-2026",
+            json!({"kid": "rsa-wrap", "use": null, "key_ops": ["wrapKey"]}),
+        ),
+        fixture_jwk(
+            "rsa-2026",
+            json!({"kid": "rsa-oaep", "use": null, "alg": "RSA-OAEP"}),
+        ),
+        fixture_jwk("ec-2026", json!({})),
+    ]);
+    for kid in ["rsa-enc", "rsa-wrap", "rsa-oaep"] {
+        let token = rsa_signed(with_kid(Algorithm::RS256, kid), "carol");
+        assert_eq!(
+            verifier.verify(&token),
+            Err(TokenRefusal::UnknownKey),
+            "{kid}"
+        );
+    }
+    let without_kid = rsa_signed(Header::new(Algorithm::RS256), "carol");
+    assert_eq!(verifier.verify(&without_kid), Err(TokenRefusal::Algorithm));
+}
+
+#[test]
+fn a_token_with_a_critical_header_is_refused() {
+    let secret = EncodingKey::from_secret(SECRET);
+    for crit in [vec!["urn:example:ext"], vec!["exp"], vec![]] {
+        let mut header = Header::new(Algorithm::HS256);
+        header.crit = Some(crit.iter().map(|name| name.to_string()).collect());
+        header
+            .extras
+            .insert("urn:example:ext".to_owned(), "on".to_owned());
+        let token = sign(header, &claims("alice"), &secret);
+        assert_eq!(
+            verifier(None, None).verify(&token),
+            Err(TokenRefusal::Critical),
+            "{crit:?}"
+        );
+    }
+}
+
+#[test]
+fn a_token_naming_anonymous_is_refused() {
+    assert_eq!(
+        verifier(None, None).verify(&hs256(&claims("anonymous"))),
+        Err(TokenRefusal::Subject)
+    );
+    assert!(
+        verifier(None, None)
+            .verify(&hs256(&claims("Anonymous")))
+            .is_ok()
+    );
+}
+
 proptest::proptest! {
     #[test]
     fn no_token_makes_the_verifier_panic(token in "\\PC{0,200}") {

@@ -37,11 +37,11 @@ pub struct SecuritySettings {
     #[arg(long, env = "FERRY_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<SecretString>,
 
-    /// PEM file with the RSA, EC or Ed25519 public key of RS/ES/EdDSA tokens; turns authentication on.
+    /// PEM file with the RSA, EC or Ed25519 public key of RS256, ES256/ES384 or EdDSA tokens; turns authentication on.
     #[arg(long, env = "FERRY_JWT_PUBLIC_KEY")]
     pub jwt_public_key: Option<PathBuf>,
 
-    /// JWKS file whose keys verify tokens, chosen by `kid`; turns authentication on.
+    /// JWKS file whose keys verify tokens, chosen by `kid`, each only its `alg`; turns authentication on.
     #[arg(long, env = "FERRY_JWT_JWKS")]
     pub jwt_jwks: Option<PathBuf>,
 
