@@ -102,7 +102,13 @@ async fn a_one_request_upload_lands_in_the_bucket() {
     let file: Value = answer.json().await.unwrap();
     assert_eq!(file["size"], data.len());
     assert_eq!(app.downloaded(&sha).await, data);
-    assert_eq!(s3.keys(&bucket).await.len(), 1);
+    let keys = s3.keys(&bucket).await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys[0], "p/ferry-store.json", "the store's identity");
+    assert!(
+        keys[1].starts_with("p/files/direct/"),
+        "the file's one object: {keys:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
