@@ -29,6 +29,12 @@ pub enum Expect {
     TimeoutOrClose,
     /// This status with this code, or the connection closed without an answer.
     ErrorOrClose(u16, &'static str),
+    /// This status written by the HTTP engine itself, before any route
+    /// runs: no body at all (`Content-Length: 0`, no `Content-Type`), and
+    /// the connection closed after it.
+    Bare(u16),
+    /// This bare status, or the connection closed without an answer.
+    BareOrClose(u16),
 }
 
 /// One hostile request and the answer it must get.
@@ -44,6 +50,15 @@ fn case(name: &'static str, request: RawRequest, status: u16, code: &'static str
         name,
         request,
         expect: Expect::Error(status, code),
+    }
+}
+
+/// A case the HTTP engine refuses itself with a bare `status`.
+fn bare(name: &'static str, request: RawRequest, status: u16) -> Case {
+    Case {
+        name,
+        request,
+        expect: Expect::Bare(status),
     }
 }
 
