@@ -257,6 +257,7 @@ fn shifted(last_modified: &str, seconds: i64) -> String {
     httpdate::fmt_http_date(time)
 }
 
+mod bytes_that_look_like_http;
 mod conditionals;
 mod multiple_ranges;
 mod single_ranges;
