@@ -3,6 +3,7 @@
 //! before any route runs, exactly its bare status), never a 5xx, and leave
 //! the meta store and the object store exactly as they were.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use ferry_proto::ContentHash;
@@ -67,6 +68,7 @@ pub async fn run(backend: Backend, cases: Vec<Case>) {
             Expect::BareOrClose(status) => {
                 bare_mismatch(status, true, &outcome, &mut connection).await
             }
+            Expect::FileBytes(status, start, end) => served_mismatch(status, start..end, &outcome),
             expect => mismatch(expect, &outcome),
         };
         drop(connection);
@@ -100,7 +102,9 @@ fn mismatch(expect: Expect, outcome: &Outcome) -> Option<String> {
     let (status, code) = match expect {
         Expect::Error(status, code) | Expect::ErrorOrClose(status, code) => (status, code),
         Expect::TimeoutOrClose => (408, "request-timeout"),
-        Expect::Bare(_) | Expect::BareOrClose(_) => unreachable!("checked by bare_mismatch"),
+        Expect::Bare(_) | Expect::BareOrClose(_) | Expect::FileBytes(..) => {
+            unreachable!("checked on their own")
+        }
     };
     let body = answer.json();
     let found = body.as_ref().and_then(|body| body["code"].as_str());
@@ -160,4 +164,39 @@ async fn bare_mismatch(
         return Some(format!("more bytes after the answer: {after:?}"));
     }
     closed_without_more(connection).await.err()
+}
+
+/// Why `outcome` is not `status` with the bytes `range` of the fixture's
+/// published file, if it is not: the status, the exact length and, for a
+/// 206, the `Content-Range`, and the body byte for byte.
+fn served_mismatch(status: u16, range: Range<usize>, outcome: &Outcome) -> Option<String> {
+    let Outcome::Answer(answer) = outcome else {
+        return Some("the connection closed without an answer".into());
+    };
+    let file = cases::file_data();
+    let expected = &file[range.clone()];
+    let content_range = format!("bytes {}-{}/{}", range.start, range.end - 1, file.len());
+    let wanted_range = (status == 206).then_some(content_range.as_str());
+    let length = expected.len().to_string();
+    if answer.status != status
+        || answer.header("content-range") != wanted_range
+        || answer.header("content-length") != Some(length.as_str())
+    {
+        return Some(format!(
+            "got {:?}, expected {status} with {wanted_range:?} and {length} bytes",
+            answer.head
+        ));
+    }
+    if answer.body != expected {
+        let at = (answer.body.iter().zip(expected))
+            .position(|(a, b)| a != b)
+            .unwrap_or(answer.body.len().min(expected.len()));
+        let from = |bytes: &[u8]| String::from_utf8_lossy(&bytes[at..]).into_owned();
+        return Some(format!(
+            "the body differs from the stored bytes {range:?} from byte {at}: {:?} instead of {:?}",
+            from(&answer.body),
+            from(expected)
+        ));
+    }
+    None
 }
