@@ -1,6 +1,7 @@
 //! Downloads as a CDN origin sees them: validators and caching headers,
-//! single and multiple byte ranges, conditional requests, filenames, and
-//! large files read back in slices.
+//! single and multiple byte ranges, conditional requests, filenames, large
+//! files read back in slices, and bytes that look like HTTP served exactly
+//! as stored.
 
 use std::time::{Duration, SystemTime};
 
@@ -257,8 +258,10 @@ fn shifted(last_modified: &str, seconds: i64) -> String {
     httpdate::fmt_http_date(time)
 }
 
+mod bytes_that_look_like_http;
 mod conditionals;
 mod multiple_ranges;
+mod served_as_stored;
 mod single_ranges;
 mod slices;
 mod whole_files;

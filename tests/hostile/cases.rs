@@ -1,18 +1,21 @@
 //! The table of hostile requests, by category, each with the one answer the
 //! contract (docs/api.md) gives it. The hashes they aim at are fixed: a
-//! session of three chunks with chunk 0 received, a published file, and a
-//! hash nothing exists for (see `table::Fixture`).
+//! session of three chunks with chunk 0 received, a published file whose
+//! last bytes look like a bare 400, and a hash nothing exists for (see
+//! `table::prepare`).
 
 use crate::helpers::{sha256_hex, test_bytes};
 use crate::raw::{RawRequest, chunked, post_json, request, then_close};
 
 mod bodies;
+mod downloads;
 mod forms;
 mod names_and_types;
 mod transport;
 mod values;
 
 pub use bodies::{bodies_cut_short_or_too_long, wrong_digests};
+pub use downloads::downloads_of_bytes_that_look_like_a_refusal;
 pub use forms::malformed_forms;
 pub use names_and_types::{unsafe_names, wrong_media_types};
 pub use transport::{oversized_or_ambiguous_heads, stalled_heads_and_bodies};
@@ -29,6 +32,15 @@ pub enum Expect {
     TimeoutOrClose,
     /// This status with this code, or the connection closed without an answer.
     ErrorOrClose(u16, &'static str),
+    /// This status written by the HTTP engine itself, before any route
+    /// runs: no body at all (`Content-Length: 0`, no `Content-Type`), and
+    /// the connection closed after it.
+    Bare(u16),
+    /// This bare status, or the connection closed without an answer.
+    BareOrClose(u16),
+    /// This status (200, or 206 with its `Content-Range`) with exactly the
+    /// bytes `start..end` of the fixture's published file as the body.
+    FileBytes(u16, usize, usize),
 }
 
 /// One hostile request and the answer it must get.
@@ -47,6 +59,15 @@ fn case(name: &'static str, request: RawRequest, status: u16, code: &'static str
     }
 }
 
+/// A case the HTTP engine refuses itself with a bare `status`.
+fn bare(name: &'static str, request: RawRequest, status: u16) -> Case {
+    Case {
+        name,
+        request,
+        expect: Expect::Bare(status),
+    }
+}
+
 const INVALID: &str = "invalid-request";
 
 /// Chunk size of the fixture session.
@@ -57,9 +78,19 @@ pub fn session_data() -> Vec<u8> {
     test_bytes(2 * CHUNK + CHUNK / 2, 7)
 }
 
-/// The bytes of the fixture's published file.
+/// What the HTTP engine writes when it refuses a head itself.
+pub const BARE_400: &[u8] = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n";
+
+/// One read piece of a local store.
+pub const PIECE: usize = 256 << 10;
+
+/// The bytes of the fixture's published file: one read piece, then what
+/// looks like the engine's bare 400, which a download of the whole file
+/// writes on its own.
 pub fn file_data() -> Vec<u8> {
-    test_bytes(100, 9)
+    let mut data = test_bytes(PIECE, 9);
+    data.extend_from_slice(BARE_400);
+    data
 }
 
 /// Bytes whose hash has no session and no file.
@@ -154,6 +185,7 @@ pub fn all() -> Vec<Case> {
         malformed_forms(),
         oversized_or_ambiguous_heads(),
         stalled_heads_and_bodies(),
+        downloads_of_bytes_that_look_like_a_refusal(),
     ]
     .concat()
 }

@@ -10,6 +10,11 @@ use tokio::net::TcpStream;
 /// Longest an exchange may take before the test calls the server hung.
 const EXCHANGE_LIMIT: Duration = Duration::from_secs(30);
 
+/// Longest wait for the server to close a connection after an answer that
+/// closes it: well under the keep-alive timeout, so that a connection kept
+/// open is told apart from one closed.
+const CLOSE_LIMIT: Duration = Duration::from_secs(10);
+
 /// Bytes to send, and whether to close the sending half afterwards, as a
 /// client does that gives up in the middle of a body.
 #[derive(Debug, Clone)]
@@ -34,6 +39,8 @@ pub struct Answer {
     /// The head, lower-cased.
     pub head: String,
     pub body: Vec<u8>,
+    /// What arrived after the body, in the same reads.
+    pub after: Vec<u8>,
 }
 
 impl Answer {
@@ -103,9 +110,10 @@ pub fn chunked(body: &[u8], piece: usize) -> Vec<u8> {
 }
 
 /// Sends `request` to the server at `address` (`http://host:port`) and
-/// reads one response, or sees the connection closed. Panics if neither
-/// happens within [`EXCHANGE_LIMIT`].
-pub async fn exchange(address: &str, request: &RawRequest) -> Outcome {
+/// reads one response, or sees the connection closed; hands the connection
+/// back for what follows. Panics if neither happens within
+/// [`EXCHANGE_LIMIT`].
+pub async fn exchange(address: &str, request: &RawRequest) -> (Outcome, TcpStream) {
     let address = address.trim_start_matches("http://").to_owned();
     let request = request.clone();
     tokio::time::timeout(EXCHANGE_LIMIT, async move {
@@ -115,10 +123,26 @@ pub async fn exchange(address: &str, request: &RawRequest) -> Outcome {
         if stream.write_all(&request.bytes).await.is_ok() && request.close_write {
             let _ = stream.shutdown().await;
         }
-        read_outcome(&mut stream).await
+        (read_outcome(&mut stream).await, stream)
     })
     .await
     .unwrap_or_else(|_| panic!("no answer and no close within {EXCHANGE_LIMIT:?}"))
+}
+
+/// Waits until the server closes `stream`, failing if it sends anything
+/// more first or keeps the connection open past [`CLOSE_LIMIT`].
+pub async fn closed_without_more(stream: &mut TcpStream) -> Result<(), String> {
+    let mut piece = [0u8; 4096];
+    match tokio::time::timeout(CLOSE_LIMIT, stream.read(&mut piece)).await {
+        Ok(Ok(0) | Err(_)) => Ok(()),
+        Ok(Ok(read)) => Err(format!(
+            "more bytes after the answer: {:?}",
+            String::from_utf8_lossy(&piece[..read])
+        )),
+        Err(_) => Err(format!(
+            "the connection stayed open {CLOSE_LIMIT:?} after the answer"
+        )),
+    }
 }
 
 /// Reads one response from `stream`, or sees it closed first.
@@ -152,17 +176,18 @@ fn split_head(received: &[u8]) -> Option<(u16, String, &[u8])> {
 /// A response whose body is complete by its own framing.
 fn complete_answer(received: &[u8]) -> Option<Answer> {
     let (status, head, rest) = split_head(received)?;
-    let answer = |body: Vec<u8>| Answer {
+    let answer = |(body, after): (Vec<u8>, &[u8])| Answer {
         status,
         head: head.clone(),
         body,
+        after: after.to_vec(),
     };
     let length = head
         .lines()
         .find_map(|line| line.strip_prefix("content-length:"))
         .map(|value| value.trim().parse::<usize>().expect("a length"));
     if let Some(length) = length {
-        return (rest.len() >= length).then(|| answer(rest[..length].to_vec()));
+        return (rest.len() >= length).then(|| answer((rest[..length].to_vec(), &rest[length..])));
     }
     if head.contains("transfer-encoding: chunked") {
         return dechunk(rest).map(answer);
@@ -177,11 +202,13 @@ fn finished_by_close(received: &[u8]) -> Option<Answer> {
         status,
         head,
         body: rest.to_vec(),
+        after: Vec::new(),
     })
 }
 
-/// The body of chunked framing, once its last chunk has arrived.
-fn dechunk(mut framed: &[u8]) -> Option<Vec<u8>> {
+/// The body of chunked framing, once its last chunk has arrived, and what
+/// follows its end.
+fn dechunk(mut framed: &[u8]) -> Option<(Vec<u8>, &[u8])> {
     let mut body = Vec::new();
     loop {
         let line_end = framed.windows(2).position(|w| w == b"\r\n")?;
@@ -189,7 +216,7 @@ fn dechunk(mut framed: &[u8]) -> Option<Vec<u8>> {
         let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
         framed = &framed[line_end + 2..];
         if size == 0 {
-            return Some(body);
+            return Some((body, framed.strip_prefix(b"\r\n").unwrap_or(framed)));
         }
         if framed.len() < size + 2 {
             return None;

@@ -1,15 +1,18 @@
 //! Runs a table of hostile requests against one server: each request must
-//! get exactly its status and code, never a 5xx, and leave the meta store
-//! and the object store exactly as they were.
+//! get exactly its status and code (or, when the HTTP engine refuses it
+//! before any route runs, exactly its bare status), never a 5xx, and leave
+//! the meta store and the object store exactly as they were.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use ferry_proto::ContentHash;
 use reqwest::StatusCode;
+use tokio::net::TcpStream;
 
 use crate::cases::{self, CHUNK, Case, Expect};
 use crate::helpers::{Backend, TestApp, sha256_hex, spawn_app_with};
-use crate::raw::{Outcome, exchange};
+use crate::raw::{Outcome, closed_without_more, exchange};
 use crate::snapshot;
 
 /// Heads and bodies may pause this long: short, so that stalled cases end soon.
@@ -59,9 +62,18 @@ pub async fn run(backend: Backend, cases: Vec<Case>) {
     let count = cases.len();
     for case in cases {
         let before = snapshot::take(&app, &candidates).await;
-        let outcome = exchange(&app.address, &case.request).await;
+        let (outcome, mut connection) = exchange(&app.address, &case.request).await;
+        let problem = match case.expect {
+            Expect::Bare(status) => bare_mismatch(status, false, &outcome, &mut connection).await,
+            Expect::BareOrClose(status) => {
+                bare_mismatch(status, true, &outcome, &mut connection).await
+            }
+            Expect::FileBytes(status, start, end) => served_mismatch(status, start..end, &outcome),
+            expect => mismatch(expect, &outcome),
+        };
+        drop(connection);
         let after = snapshot::take(&app, &candidates).await;
-        if let Some(problem) = mismatch(case.expect, &outcome) {
+        if let Some(problem) = problem {
             failures.push(format!("{}: {problem}", case.name));
         }
         if before != after {
@@ -90,6 +102,9 @@ fn mismatch(expect: Expect, outcome: &Outcome) -> Option<String> {
     let (status, code) = match expect {
         Expect::Error(status, code) | Expect::ErrorOrClose(status, code) => (status, code),
         Expect::TimeoutOrClose => (408, "request-timeout"),
+        Expect::Bare(_) | Expect::BareOrClose(_) | Expect::FileBytes(..) => {
+            unreachable!("checked on their own")
+        }
     };
     let body = answer.json();
     let found = body.as_ref().and_then(|body| body["code"].as_str());
@@ -112,6 +127,76 @@ fn mismatch(expect: Expect, outcome: &Outcome) -> Option<String> {
     }
     if answer.header("content-type") != Some("application/json") {
         return Some(format!("not declared JSON: {}", answer.head));
+    }
+    None
+}
+
+/// Why `outcome` is not the engine's bare `status` (or, when `or_close`,
+/// a connection closed without an answer), if it is not: the status, no
+/// body, no media type, and the connection closed with nothing after it.
+async fn bare_mismatch(
+    status: u16,
+    or_close: bool,
+    outcome: &Outcome,
+    connection: &mut TcpStream,
+) -> Option<String> {
+    let answer = match outcome {
+        Outcome::Closed if or_close => return None,
+        Outcome::Closed => return Some("the connection closed without an answer".into()),
+        Outcome::Answer(answer) => answer,
+    };
+    let described = || {
+        format!(
+            "got {:?} {:?}, expected a bare {status}",
+            answer.head,
+            String::from_utf8_lossy(&answer.body)
+        )
+    };
+    if answer.status >= 500 {
+        return Some(format!("a server error: {}", described()));
+    }
+    let bodiless = answer.body.is_empty() && answer.header("content-length") == Some("0");
+    if answer.status != status || !bodiless || answer.header("content-type").is_some() {
+        return Some(described());
+    }
+    if !answer.after.is_empty() {
+        let after = String::from_utf8_lossy(&answer.after);
+        return Some(format!("more bytes after the answer: {after:?}"));
+    }
+    closed_without_more(connection).await.err()
+}
+
+/// Why `outcome` is not `status` with the bytes `range` of the fixture's
+/// published file, if it is not: the status, the exact length and, for a
+/// 206, the `Content-Range`, and the body byte for byte.
+fn served_mismatch(status: u16, range: Range<usize>, outcome: &Outcome) -> Option<String> {
+    let Outcome::Answer(answer) = outcome else {
+        return Some("the connection closed without an answer".into());
+    };
+    let file = cases::file_data();
+    let expected = &file[range.clone()];
+    let content_range = format!("bytes {}-{}/{}", range.start, range.end - 1, file.len());
+    let wanted_range = (status == 206).then_some(content_range.as_str());
+    let length = expected.len().to_string();
+    if answer.status != status
+        || answer.header("content-range") != wanted_range
+        || answer.header("content-length") != Some(length.as_str())
+    {
+        return Some(format!(
+            "got {:?}, expected {status} with {wanted_range:?} and {length} bytes",
+            answer.head
+        ));
+    }
+    if answer.body != expected {
+        let at = (answer.body.iter().zip(expected))
+            .position(|(a, b)| a != b)
+            .unwrap_or(answer.body.len().min(expected.len()));
+        let from = |bytes: &[u8]| String::from_utf8_lossy(&bytes[at..]).into_owned();
+        return Some(format!(
+            "the body differs from the stored bytes {range:?} from byte {at}: {:?} instead of {:?}",
+            from(&answer.body),
+            from(expected)
+        ));
     }
     None
 }
