@@ -8,4 +8,5 @@ mod hostile;
 mod proxy;
 mod security;
 mod stub;
+mod theft;
 mod upload;

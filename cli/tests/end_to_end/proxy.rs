@@ -1,14 +1,19 @@
 //! A TCP proxy that misbehaves on purpose, between the CLI and ferryd: it
 //! drops connections, cuts them after some bytes, or holds traffic once a
-//! byte budget is spent. It also witnesses what passed: every request's
-//! head and body length, and the bytes that went each way. Plain threads,
-//! one pair per connection.
+//! byte budget is spent, and it can put one string in place of another in
+//! the requests, as a client that lies about a hash would send them. It
+//! also witnesses what passed: every request's head and body length, and
+//! the bytes that went each way. Plain threads, one pair per connection.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
+
+mod rewrite;
+
+use rewrite::{Replacement, Rewriter};
 
 /// Which way bytes flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +50,7 @@ struct Shared {
     gate_moved: Condvar,
     stopping: AtomicBool,
     requests: Mutex<Vec<Request>>,
+    replacement: Mutex<Option<Replacement>>,
     forwarded_up: AtomicU64,
     forwarded_down: AtomicU64,
 }
@@ -115,6 +121,7 @@ impl Proxy {
             gate_moved: Condvar::new(),
             stopping: AtomicBool::new(false),
             requests: Mutex::new(Vec::new()),
+            replacement: Mutex::new(None),
             forwarded_up: AtomicU64::new(0),
             forwarded_down: AtomicU64::new(0),
         });
@@ -141,6 +148,15 @@ impl Proxy {
     /// Forwards new connections to another server from now on.
     pub fn set_upstream(&self, upstream: &str) {
         *self.shared.upstream.lock().expect("upstream lock") = socket_address(upstream);
+    }
+
+    /// On connections made from now on, puts `to` in place of every `from`
+    /// in what clients send: request targets, headers and bodies. Each
+    /// request is held until it is whole, and is witnessed as passed on.
+    /// The two are of one length, so that `Content-Length` still holds.
+    pub fn replace_in_requests(&self, from: &str, to: &str) {
+        *self.shared.replacement.lock().expect("replacement lock") =
+            Some(Replacement::new(from, to));
     }
 
     /// Lets every held and future byte through.
@@ -206,6 +222,7 @@ fn connect(client: TcpStream, shared: Arc<Shared>, number: usize) {
         .cut_every
         .filter(|(every, _)| number.is_multiple_of(*every))
         .map(|(_, after)| after);
+    let replacement = shared.replacement.lock().expect("replacement lock").clone();
     let moved = Arc::new(AtomicU64::new(0));
     let (Ok(client_reader), Ok(server_reader)) = (client.try_clone(), server.try_clone()) else {
         return;
@@ -214,11 +231,13 @@ fn connect(client: TcpStream, shared: Arc<Shared>, number: usize) {
         shared: Arc::clone(&shared),
         cut_after,
         moved: Arc::clone(&moved),
+        replacement,
     };
     let down = Link {
         shared,
         cut_after,
         moved,
+        replacement: None,
     };
     thread::spawn(move || down.pump(server_reader, client, Direction::Down));
     link.pump(client_reader, server, Direction::Up);
@@ -228,18 +247,26 @@ struct Link {
     shared: Arc<Shared>,
     cut_after: Option<u64>,
     moved: Arc<AtomicU64>,
+    /// Made in whole requests; on the way up only.
+    replacement: Option<Replacement>,
 }
 
 impl Link {
     fn pump(&self, mut from: TcpStream, mut to: TcpStream, direction: Direction) {
         let mut buffer = vec![0; 16 << 10];
         let mut reader = RequestReader::default();
+        let mut rewriter = self.replacement.clone().map(Rewriter::new);
         loop {
             let read = match from.read(&mut buffer) {
                 Ok(0) | Err(_) => break,
                 Ok(read) => read,
             };
+            let rewritten;
             let mut piece = &buffer[..read];
+            if let Some(rewriter) = rewriter.as_mut() {
+                rewritten = rewriter.feed(piece);
+                piece = &rewritten;
+            }
             if direction == Direction::Up {
                 reader.feed(piece, &self.shared.requests);
             }
