@@ -177,6 +177,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The proof a holder of `data` answers a `proof_challenge` with: the hex
+/// SHA-256 of the challenged ranges' bytes, in order.
+pub fn proof_for(data: &[u8], challenge: &Value) -> String {
+    let mut pieces = Vec::new();
+    for range in challenge["ranges"].as_array().expect("ranges") {
+        let first = range[0].as_u64().expect("a first byte") as usize;
+        let last = range[1].as_u64().expect("a last byte") as usize;
+        pieces.extend_from_slice(&data[first..=last]);
+    }
+    sha256_hex(&pieces)
+}
+
 /// Deterministic bytes that differ from chunk to chunk.
 pub fn test_bytes(len: usize, seed: u8) -> Vec<u8> {
     (0..len)

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, TestApp, assert_error, sha256_hex, spawn_app_with, test_bytes, with_tokens,
+    Backend, TestApp, assert_error, proof_for, sha256_hex, spawn_app_with, test_bytes, with_tokens,
 };
 
 const DOWNLOAD_KEY: &str = "a download key shared by the instances";
@@ -25,17 +25,6 @@ async fn server(backend: Backend, mode: Option<InstantUploadMode>) -> TestApp {
         settings.security.instant_upload = mode;
     })
     .await
-}
-
-/// The proof a holder of `data` answers `challenge` with.
-fn proof_for(data: &[u8], challenge: &Value) -> String {
-    let mut pieces = Vec::new();
-    for range in challenge["ranges"].as_array().expect("ranges") {
-        let first = range[0].as_u64().unwrap() as usize;
-        let last = range[1].as_u64().unwrap() as usize;
-        pieces.extend_from_slice(&data[first..=last]);
-    }
-    sha256_hex(&pieces)
 }
 
 /// Asserts a fresh session of `size` bytes with a challenge of 64 ranges

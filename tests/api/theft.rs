@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, TestApp, assert_error, sha256_hex, spawn_app_with, test_bytes, with_tokens,
+    Backend, TestApp, assert_error, proof_for, sha256_hex, spawn_app_with, test_bytes, with_tokens,
 };
 
 /// The file of the red team's report: 600 KiB in chunks of 256 KiB.
@@ -185,17 +185,6 @@ async fn a_proof_without_a_session_is_an_ordinary_create(backend: Backend) {
     assert_eq!(answer.status(), StatusCode::CREATED);
     let wrong = app.as_owner("mallory").complete(&sha).await;
     assert_error(wrong, StatusCode::CONFLICT, "chunks-missing").await;
-}
-
-/// The proof a holder of `data` answers `challenge` with.
-fn proof_for(data: &[u8], challenge: &Value) -> String {
-    let mut pieces = Vec::new();
-    for range in challenge["ranges"].as_array().expect("ranges") {
-        let first = range[0].as_u64().unwrap() as usize;
-        let last = range[1].as_u64().unwrap() as usize;
-        pieces.extend_from_slice(&data[first..=last]);
-    }
-    sha256_hex(&pieces)
 }
 
 on_both_backends!(

@@ -58,47 +58,40 @@ impl Instance {
     fn start_with(database: &TestDatabase, bucket: &str, env: &[(&str, &str)]) -> Instance {
         let s3 = S3Server::shared();
         let options = s3.options();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferryd"))
-            .env_clear()
-            .env("FERRY_BIND", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", &database.url)
-            .env("FERRY_STORE", format!("s3://{bucket}/ferry"))
-            .env("FERRY_S3_ENDPOINT", &s3.endpoint)
-            .env("FERRY_S3_REGION", "us-east-1")
-            .env("FERRY_S3_ACCESS_KEY_ID", options.access_key_id.unwrap())
-            .env(
+        let secret = options.secret_access_key.unwrap();
+        let mut settings = vec![
+            ("DATABASE_URL", database.url.clone()),
+            ("FERRY_STORE", format!("s3://{bucket}/ferry")),
+            ("FERRY_S3_ENDPOINT", s3.endpoint.clone()),
+            ("FERRY_S3_REGION", "us-east-1".to_owned()),
+            ("FERRY_S3_ACCESS_KEY_ID", options.access_key_id.unwrap()),
+            (
                 "FERRY_S3_SECRET_ACCESS_KEY",
-                options.secret_access_key.unwrap().expose_secret(),
-            )
-            .env("FERRY_MIN_CHUNK_SIZE", "64KiB")
-            .env("FERRY_MERGE_WAIT", "0s")
-            .env("FERRY_MERGE_LEASE", "2s")
-            .env("FERRY_SWEEP_INTERVAL", "300ms")
-            .env("FERRY_SHUTDOWN_GRACE", "10s")
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("ferryd starts");
-        let log = collect_lines(child.stderr.take().expect("ferryd's stderr"));
-        let instance = Instance {
-            url: format!("http://127.0.0.1:{port}"),
-            child,
-            log,
-        };
-        instance.wait_until_listening(port);
-        instance
+                secret.expose_secret().to_owned(),
+            ),
+            ("FERRY_MIN_CHUNK_SIZE", "64KiB".to_owned()),
+            ("FERRY_MERGE_WAIT", "0s".to_owned()),
+            ("FERRY_MERGE_LEASE", "2s".to_owned()),
+            ("FERRY_SWEEP_INTERVAL", "300ms".to_owned()),
+            ("FERRY_SHUTDOWN_GRACE", "10s".to_owned()),
+        ];
+        settings.extend(env.iter().map(|(name, value)| (*name, (*value).to_owned())));
+        Instance::spawn(&settings)
     }
 
     /// Starts ferryd over the SQLite database `database` and the folder
     /// `store`, once it listens.
     fn start_local(database: &std::path::Path, store: &std::path::Path) -> Instance {
+        Instance::spawn(&[
+            ("DATABASE_URL", format!("sqlite://{}", database.display())),
+            ("FERRY_STORE", store.display().to_string()),
+            ("FERRY_SWEEP_INTERVAL", "50ms".to_owned()),
+        ])
+    }
+
+    /// Starts ferryd on a free port with `settings` as its whole
+    /// environment, once it listens.
+    fn spawn(settings: &[(&str, String)]) -> Instance {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -106,10 +99,8 @@ impl Instance {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferryd"))
             .env_clear()
             .env("FERRY_BIND", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", format!("sqlite://{}", database.display()))
-            .env("FERRY_STORE", store)
-            .env("FERRY_SWEEP_INTERVAL", "50ms")
             .env("RUST_LOG", "warn")
+            .envs(settings.iter().map(|(name, value)| (*name, value.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
