@@ -182,7 +182,7 @@ async fn run_store(command: &StoreCommand, settings: &Settings) -> anyhow::Resul
             println!("bound {} and its database as {identity}", settings.store);
         }
         StoreCommand::Leftovers { delete } => {
-            startup::bound_store(&uploads, settings).await?;
+            startup::bound_store(&uploads, settings, false).await?;
             let action = if *delete {
                 LeftoverAction::DeleteNow
             } else {

@@ -462,8 +462,8 @@ pub trait MetaStore: Send + Sync + 'static {
     /// an operator's explicit word that the two belong together.
     async fn rebind_store(&self, store_id: &str, now: DateTime<Utc>) -> MetaResult<()>;
 
-    /// Whether the database records any published file.
-    async fn records_published_files(&self) -> MetaResult<bool>;
+    /// The `limit` files published last, newest first.
+    async fn newest_files(&self, limit: u32) -> MetaResult<Vec<FileRecord>>;
 
     /// Takes the listing of the store for leftovers, recording `now`,
     /// unless an instance took it after `since`: so that one instance at a

@@ -87,7 +87,7 @@ impl Application {
         let download_gate = web::Data::new(DownloadGate::new(signer.clone()));
         let policy = access_policy(&settings.security, signer);
         let uploads = Uploads::new(meta, blobs, settings.limits(), settings.timings(), policy);
-        bound_store(&uploads, &settings).await?;
+        bound_store(&uploads, &settings, true).await?;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr()?;
@@ -356,24 +356,26 @@ fn sqlite_folder(url: &str) -> Option<std::path::PathBuf> {
 }
 
 /// How often the store is listed for leftovers of crashes, by one instance
-/// at a time: listing the store costs more than the regular sweep, and
-/// leftovers are rare. The first listing comes one interval after start,
-/// never at boot.
+/// at a time (the listing is claimed in the database): listing the store
+/// costs more than the regular sweep, and leftovers are rare.
 const LEFTOVER_INTERVAL: Duration = Duration::from_secs(3600);
+/// How long an instance waits after its start before it tries to claim
+/// the listing: never at boot, yet soon enough that a fleet restarted more
+/// often than hourly still lists its store.
+const FIRST_LEFTOVER_LISTING: Duration = Duration::from_secs(600);
 
 async fn sweep_forever(uploads: Uploads, interval: Duration, quarantine: Option<Duration>) {
     let mut ticks = tokio::time::interval(interval);
-    let mut leftovers_due = Instant::now() + LEFTOVER_INTERVAL;
+    let listings_from = Instant::now() + FIRST_LEFTOVER_LISTING;
     loop {
         ticks.tick().await;
         if let Err(error) = uploads.sweep(Utc::now()).await {
             tracing::error!(%error, "sweep failed; trying again next interval");
         }
-        if Instant::now() >= leftovers_due {
-            leftovers_due = Instant::now() + LEFTOVER_INTERVAL;
-            if let Err(error) = uploads.sweep_leftovers(LEFTOVER_INTERVAL, quarantine).await {
-                tracing::error!(%error, "listing the store for leftovers failed");
-            }
+        if Instant::now() >= listings_from
+            && let Err(error) = uploads.sweep_leftovers(LEFTOVER_INTERVAL, quarantine).await
+        {
+            tracing::error!(%error, "listing the store for leftovers failed");
         }
     }
 }
@@ -395,16 +397,37 @@ pub async fn open_uploads(settings: &Settings) -> anyhow::Result<Uploads> {
     ))
 }
 
+/// How long a start waits for a database or store that cannot be reached
+/// while it checks their binding, before it gives up.
+const BINDING_PATIENCE: Duration = Duration::from_secs(60);
+
 /// Checks that the object store and the database belong together (see
-/// [`Uploads::check_store_binding`]); refuses to go on when they do not,
-/// saying what to check.
-pub async fn bound_store(uploads: &Uploads, settings: &Settings) -> anyhow::Result<()> {
-    match uploads.check_store_binding().await {
-        Ok(_) => Ok(()),
-        Err(error) => Err(anyhow::anyhow!(
-            "{error} (store {}). Nothing was changed. To fix: {}.",
-            settings.store,
-            error.remedy()
-        )),
+/// [`Uploads::check_store_binding`]), binding a new pair when `may_bind`;
+/// refuses to go on when they do not, saying what to check. A database or
+/// store that cannot be reached is asked again for up to a minute, so that
+/// a slow dependency at a deploy does not stop every instance.
+pub async fn bound_store(
+    uploads: &Uploads,
+    settings: &Settings,
+    may_bind: bool,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(200);
+    loop {
+        match uploads.check_store_binding(may_bind).await {
+            Ok(_) => return Ok(()),
+            Err(error) if error.is_transient() && started.elapsed() < BINDING_PATIENCE => {
+                tracing::warn!(%error, "the database or the store cannot be reached; asking again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(error) => {
+                return Err(anyhow::anyhow!(
+                    "{error} (store {}). Nothing was changed. To fix: {}.",
+                    settings.store,
+                    error.remedy()
+                ));
+            }
+        }
     }
 }

@@ -114,8 +114,8 @@ impl BlobStore {
     }
 
     /// Whether the store holds the whole file `key` of `size` bytes: its
-    /// one object at that length, or, with a `part_size`, every one of its
-    /// parts, their lengths adding up to `size`.
+    /// one object at that length, or, with a `part_size`, each of its parts
+    /// `<key>/<index>` at its length and nothing else.
     pub async fn holds_file(
         &self,
         key: &ObjectKey,
@@ -129,9 +129,19 @@ impl BlobStore {
                 Err(error) => Err(error.into()),
             };
         };
-        let parts: Vec<_> = self.store.list(Some(&path(key))).try_collect().await?;
-        let stored: u64 = parts.iter().map(|part| part.size).sum();
-        Ok(parts.len() as u64 == size.div_ceil(part_size.max(1)) && stored == size)
+        let part_size = part_size.max(1);
+        let count = size.div_ceil(part_size);
+        let stored: Vec<_> = self.store.list(Some(&path(key))).try_collect().await?;
+        let stored: std::collections::HashMap<String, u64> = stored
+            .into_iter()
+            .map(|part| (part.location.to_string(), part.size))
+            .collect();
+        let whole = (0..count).all(|index| {
+            let expected = part_size.min(size - index * part_size);
+            let part = path(&Self::part_key(key, index)).to_string();
+            stored.get(&part) == Some(&expected)
+        });
+        Ok(whole && stored.len() as u64 == count)
     }
 
     /// Deletes a file: its one object, or all of its parts. On a local

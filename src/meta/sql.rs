@@ -603,8 +603,8 @@ macro_rules! meta_store {
                     write_store_binding(&mut *self.connection().await?, store_id, now, true).await
                 }
 
-                async fn records_published_files(&self) -> MetaResult<bool> {
-                    records_files_on(&mut *self.connection().await?).await
+                async fn newest_files(&self, limit: u32) -> MetaResult<Vec<FileRecord>> {
+                    newest_files_on(&mut *self.connection().await?, limit).await
                 }
 
                 async fn claim_leftover_listing(

@@ -118,7 +118,7 @@ impl Uploads {
             }
             Ok(Published::Already(published)) => {
                 self.metrics.upload_completed();
-                self.keep_one_copy(&published, &file).await?;
+                self.keep_one_copy(&published, &file).await;
                 Ok((
                     Stored::Existing,
                     file_view(&published, filename, &self.policy.links),

@@ -86,18 +86,20 @@ impl Download {
         if self.file.size == 0 || range.as_ref().is_some_and(|range| range.is_empty()) {
             return Ok(futures::stream::empty().boxed());
         }
-        let bytes = match stored_bytes(&self.blobs, &self.file, range).await {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                if error.is_not_found() {
-                    self.published.forget(&self.file.sha256);
-                }
-                return Err(error.into());
+        let published = self.published.clone();
+        let sha256 = self.file.sha256;
+        let missing = move |error: BlobError| {
+            if error.is_not_found() {
+                published.forget(&sha256);
             }
+            UploadError::from(error)
         };
+        let bytes = stored_bytes(&self.blobs, &self.file, range)
+            .await
+            .map_err(missing.clone())?;
         let metrics = self.metrics.clone();
         Ok(bytes
-            .map_err(UploadError::from)
+            .map_err(missing)
             .inspect_ok(move |piece| metrics.served(piece.len() as u64))
             .boxed())
     }

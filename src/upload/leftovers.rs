@@ -174,7 +174,8 @@ impl Uploads {
     /// Lists the store for leftovers unless another instance did within
     /// `every`, deleting those noted for at least `quarantine` (`None`:
     /// none). The listing is claimed in the database, so that one instance
-    /// at a time lists the store. `None` when another instance had it.
+    /// at a time lists the store, and skipped when the store no longer
+    /// carries the database's identity. `None` when not listed.
     pub async fn sweep_leftovers(
         &self,
         every: Duration,
@@ -183,6 +184,12 @@ impl Uploads {
         let now = self.meta.clock().await?;
         let since = now - every.mul_f64(0.9);
         if !self.meta.claim_leftover_listing(now, since).await? {
+            return Ok(None);
+        }
+        if !self.store_still_bound().await? {
+            tracing::error!(
+                "the object store no longer carries the identity its database is bound to; not listing it for leftovers"
+            );
             return Ok(None);
         }
         let action = LeftoverAction::Quarantine(quarantine.unwrap_or(Duration::MAX));

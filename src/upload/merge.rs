@@ -326,6 +326,7 @@ impl Uploads {
         };
         match outcome {
             Ok(merged) => {
+                let copied = matches!(merged, Merged::Copied);
                 let file = match merged {
                     Merged::Copied => FileRecord {
                         sha256: session.sha256,
@@ -356,8 +357,8 @@ impl Uploads {
                         timer.finish(MergeOutcome::Published);
                         self.metrics.upload_completed();
                         tracing::info!(owner = %session.owner, sha256 = %session.sha256, "completed: its chunks hash to a file already published");
-                        if existing.object_key != file.object_key {
-                            self.keep_one_copy(&existing, &file).await?;
+                        if copied {
+                            self.keep_one_copy(&existing, &file).await;
                         }
                     }
                     Published::LeaseLost => {

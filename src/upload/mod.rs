@@ -9,7 +9,7 @@ use ferry_proto::{ContentHash, CreateUpload, UploadStatus};
 
 use crate::blob::BlobStore;
 use crate::ids::{OwnerId, UploadId};
-use crate::meta::{Inserted, MetaStore, ReceivedChunks, Session};
+use crate::meta::{FileRecord, Inserted, MetaStore, ReceivedChunks, Session};
 use crate::metrics::Metrics;
 
 mod chunk_plan;
@@ -136,13 +136,12 @@ impl Uploads {
             },
         )?;
         let expires_at = now + self.timings.session_ttl;
-        let published = self.intact_file(&request.sha256).await?;
+        let published = self.meta.find_file(&request.sha256).await?;
         let existing = self.meta.find_session(owner, &request.sha256).await?;
-        let live = existing.as_ref().filter(|session| match session.status {
-            UploadStatus::Failed => false,
-            UploadStatus::Complete => published.is_some() && !is_expired(session, now),
-            UploadStatus::Uploading | UploadStatus::Merging => !is_expired(session, now),
-        });
+        let live = match &existing {
+            Some(session) if self.is_live(session, published.as_ref(), now).await? => Some(session),
+            _ => None,
+        };
         let instant = self
             .grants_instant(&request, published.as_ref(), live)
             .await?;
@@ -201,6 +200,26 @@ impl Uploads {
         }
         tracing::info!(outcome = ?created, instant, "upload session");
         Ok((created, self.view(&session).await?))
+    }
+
+    /// Whether a create finds `session` to resume: not failed, not expired,
+    /// and, when complete, its file still whole in the store (else the
+    /// upload starts over, and its bytes repair the file).
+    async fn is_live(
+        &self,
+        session: &Session,
+        published: Option<&FileRecord>,
+        now: DateTime<Utc>,
+    ) -> UploadResult<bool> {
+        Ok(match session.status {
+            UploadStatus::Failed => false,
+            _ if is_expired(session, now) => false,
+            UploadStatus::Complete => match published {
+                Some(file) => self.holds(file).await?,
+                None => false,
+            },
+            UploadStatus::Uploading | UploadStatus::Merging => true,
+        })
     }
 
     /// The progress of the owner's session for `sha256`.

@@ -29,7 +29,8 @@ impl Uploads {
     /// missing file, a file of another size and a proof sent before any
     /// challenge was given all look the same: a new or resumed upload. A
     /// proof answers the challenge of the caller's live session, which is
-    /// drawn anew for every session.
+    /// drawn anew for every session. A file whose object is missing or
+    /// short is granted to no one: its bytes must be uploaded again.
     pub(super) async fn grants_instant(
         &self,
         request: &ValidCreate,
@@ -44,7 +45,7 @@ impl Uploads {
             InstantUpload::Hash if file.size != request.size => Err(UploadError::SizeMismatch {
                 published: file.size,
             }),
-            InstantUpload::Hash => Ok(true),
+            InstantUpload::Hash => self.holds(file).await,
             InstantUpload::Proof(_) => {
                 let (Some(proof), Some(session)) = (&request.proof, live) else {
                     return Ok(false);
@@ -55,7 +56,7 @@ impl Uploads {
                 let Some(challenge) = self.challenge_for(session) else {
                     return Ok(false);
                 };
-                self.proof_holds(file, &challenge, proof).await
+                Ok(self.holds(file).await? && self.proof_holds(file, &challenge, proof).await?)
             }
         }
     }

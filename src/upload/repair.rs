@@ -27,28 +27,38 @@ impl Uploads {
     }
 
     /// Settles two verified copies of one file: the published one is kept
-    /// when the store holds it whole, and `ours` deleted; otherwise the
-    /// file is pointed at `ours`.
-    pub(super) async fn keep_one_copy(
-        &self,
-        published: &FileRecord,
-        ours: &FileRecord,
-    ) -> UploadResult<()> {
-        if !self.holds(published).await?
-            && self.meta.repair_file(ours, &published.object_key).await?
-        {
-            self.published.forget(&ours.sha256);
-            self.metrics.file_repaired();
-            tracing::warn!(sha256 = %ours.sha256, missing = %published.object_key, key = %ours.object_key, "repaired a published file whose object was missing");
-            return Ok(());
+    /// when the store holds it whole, and `ours`, which this process just
+    /// wrote, deleted; otherwise the file is pointed at `ours`. The upload
+    /// that wrote `ours` is published either way, so a failure here is
+    /// logged, not passed on: a copy left over is the leftover listing's.
+    pub(super) async fn keep_one_copy(&self, published: &FileRecord, ours: &FileRecord) {
+        match self.holds(published).await {
+            Ok(true) => {}
+            Ok(false) => match self.meta.repair_file(ours, &published.object_key).await {
+                Ok(true) => {
+                    self.published.forget(&ours.sha256);
+                    self.metrics.file_repaired();
+                    tracing::warn!(sha256 = %ours.sha256, missing = %published.object_key, key = %ours.object_key, "repaired a published file whose object was missing");
+                    return;
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(sha256 = %ours.sha256, %error, "could not repair a published file; its copy stays for the leftover listing");
+                    return;
+                }
+            },
+            Err(error) => {
+                tracing::warn!(sha256 = %ours.sha256, %error, "could not check a published file's object; a second copy stays for the leftover listing");
+                return;
+            }
         }
         if let Err(error) = self.blobs.delete_file(&ours.object_key).await {
-            tracing::warn!(key = %ours.object_key, %error, "could not delete a spare copy of a published file; the leftover sweep will");
+            tracing::warn!(key = %ours.object_key, %error, "could not delete a spare copy of a published file; the leftover listing will");
         }
-        Ok(())
     }
 
-    async fn holds(&self, file: &FileRecord) -> UploadResult<bool> {
+    /// Whether the store holds the published file's object whole.
+    pub(super) async fn holds(&self, file: &FileRecord) -> UploadResult<bool> {
         Ok(self
             .blobs
             .holds_file(&file.object_key, file.size, file.part_size)

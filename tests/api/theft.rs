@@ -171,19 +171,30 @@ async fn a_proof_for_another_session_does_not_pass(backend: Backend) {
     assert_eq!(answer["status"], "complete", "{answer}");
 }
 
-/// A proof sent before any session showed a challenge is no proof.
-async fn a_proof_without_a_session_is_an_ordinary_create(backend: Backend) {
+/// A proof sent when no session of the caller shows a challenge is no
+/// proof, even one that answered an earlier session's challenge right.
+async fn a_proof_without_a_live_session_is_an_ordinary_create(backend: Backend) {
     let app = server(backend, InstantUploadMode::Proof).await;
     let data = test_bytes(5000, 94);
     let sha = sha256_hex(&data);
     app.as_owner("alice").upload(&data, 1024).await;
-    let whole = sha256_hex(&data);
-    let answer = app
-        .as_owner("mallory")
-        .create(json!({"sha256": sha, "size": 5000, "proof": whole}))
+    let mallory = app.as_owner("mallory");
+    let earlier: Value = mallory
+        .create(json!({"sha256": sha, "size": 5000}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let answered = proof_for(&data, &earlier["proof_challenge"]);
+    mallory.abort(&sha).await;
+    let answer = mallory
+        .create(json!({"sha256": sha, "size": 5000, "proof": answered}))
         .await;
     assert_eq!(answer.status(), StatusCode::CREATED);
-    let wrong = app.as_owner("mallory").complete(&sha).await;
+    let answer: Value = answer.json().await.unwrap();
+    assert_eq!(answer["status"], "uploading", "{answer}");
+    assert_eq!(answer["file"], Value::Null, "{answer}");
+    let wrong = mallory.complete(&sha).await;
     assert_error(wrong, StatusCode::CONFLICT, "chunks-missing").await;
 }
 
@@ -192,5 +203,5 @@ on_both_backends!(
     with_instant_upload_off,
     the_right_chunks_of_a_published_file_complete,
     a_proof_for_another_session_does_not_pass,
-    a_proof_without_a_session_is_an_ordinary_create,
+    a_proof_without_a_live_session_is_an_ordinary_create,
 );

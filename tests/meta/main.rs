@@ -42,6 +42,7 @@ on_both_databases!(
     a_session_quota_holds_against_concurrent_inserts,
     what_a_session_received_is_summed_up_in_runs,
     a_database_is_bound_to_one_store,
+    concurrent_binds_agree_on_one_store,
     a_repair_needs_the_missing_key_it_names,
     one_listing_of_the_store_at_a_time,
     orphans_keep_when_they_were_first_found,

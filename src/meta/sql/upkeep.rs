@@ -39,14 +39,16 @@ macro_rules! upkeep_queries {
             Ok(())
         }
 
-        /// Whether the database records any published file.
-        async fn records_files_on(
+        /// The `limit` files published last, newest first.
+        async fn newest_files_on(
             connection: &mut <$db as sqlx::Database>::Connection,
-        ) -> MetaResult<bool> {
-            let found = sqlx::query("SELECT 1 FROM files LIMIT 1")
-                .fetch_optional(connection)
+            limit: u32,
+        ) -> MetaResult<Vec<FileRecord>> {
+            let rows = sqlx::query("SELECT * FROM files ORDER BY published_at DESC LIMIT $1")
+                .bind(i64::from(limit))
+                .fetch_all(connection)
                 .await?;
-            Ok(found.is_some())
+            Ok(rows.iter().map(file_from_row).collect::<Result<_, _>>()?)
         }
 
         /// Takes the listing of the store at `now` unless one began after

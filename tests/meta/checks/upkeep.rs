@@ -7,7 +7,7 @@ use super::*;
 pub(crate) async fn a_database_is_bound_to_one_store(meta: &dyn MetaStore) {
     let now = Utc::now();
     assert_eq!(meta.store_binding().await.expect("read"), None);
-    assert!(!meta.records_published_files().await.expect("files"));
+    assert!(meta.newest_files(8).await.expect("files").is_empty());
     assert_eq!(meta.bind_store("first", now).await.expect("bind"), "first");
     assert_eq!(
         meta.bind_store("second", now).await.expect("bind"),
@@ -24,8 +24,27 @@ pub(crate) async fn a_database_is_bound_to_one_store(meta: &dyn MetaStore) {
         Some("second"),
         "an operator's binding replaces it"
     );
-    meta.insert_file(&file(1, "files/a")).await.expect("insert");
-    assert!(meta.records_published_files().await.expect("files"));
+    let older = FileRecord {
+        published_at: file(1, "files/a").published_at - Duration::hours(1),
+        ..file(1, "files/a")
+    };
+    let newer = file(2, "files/b");
+    meta.insert_file(&older).await.expect("insert");
+    meta.insert_file(&newer).await.expect("insert");
+    assert_eq!(
+        meta.newest_files(8).await.expect("files"),
+        [newer.clone(), older],
+        "newest first"
+    );
+    assert_eq!(meta.newest_files(1).await.expect("files"), [newer]);
+}
+
+pub(crate) async fn concurrent_binds_agree_on_one_store(meta: &dyn MetaStore) {
+    let now = Utc::now();
+    let (first, second) = tokio::join!(meta.bind_store("one", now), meta.bind_store("two", now));
+    let (first, second) = (first.expect("bind"), second.expect("bind"));
+    assert_eq!(first, second, "both callers learn the one binding");
+    assert!(first == "one" || first == "two");
 }
 
 pub(crate) async fn a_repair_needs_the_missing_key_it_names(meta: &dyn MetaStore) {
