@@ -192,6 +192,7 @@ where
     let workers = cores.min(security.max_connections / 2).max(1);
     let limits = ConnectionLimits {
         head: security.head_timeout,
+        body: security.body_idle_timeout * 2,
         send: security.send_timeout,
     };
     let keep_alive = KeepAlive::Timeout(security.keep_alive);

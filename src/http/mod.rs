@@ -17,6 +17,7 @@ mod downloads;
 mod files;
 mod form;
 mod form_request;
+mod framing;
 mod health;
 mod incoming;
 mod json_object;
