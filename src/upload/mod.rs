@@ -39,7 +39,7 @@ pub use index_ranges::{missing_ranges, to_ranges};
 pub use limits::Limits;
 pub use merge::Completion;
 pub use policy::{AccessPolicy, DownloadLinks, InstantUpload, OwnerLimits};
-pub use readiness::{NotReady, READY_TIMEOUT};
+pub use readiness::{NotReady, READY_KEPT, READY_TIMEOUT};
 pub use sweep::SweepReport;
 pub use validate::{content_type, filename, sha256};
 pub use view::{file_view, upload_view};
@@ -75,6 +75,7 @@ pub struct Uploads {
     merges: merge::Registry,
     linking: hash_links::Linking,
     published: published::PublishedFiles,
+    last_check: readiness::LastCheck,
     metrics: Metrics,
 }
 
@@ -97,6 +98,7 @@ impl Uploads {
             merges: merge::Registry::on_current_runtime(),
             linking: hash_links::Linking::default(),
             published: published::PublishedFiles::default(),
+            last_check: readiness::LastCheck::default(),
             metrics: Metrics::new(),
         }
     }
