@@ -25,8 +25,10 @@ mod metrics;
 mod normalize_path;
 mod owner;
 mod page;
+mod per_address;
 mod request_head;
 mod request_id;
+mod unread_body;
 mod uploads;
 
 pub use connection::{ConnectionLimits, Watched};
@@ -37,8 +39,10 @@ pub use metrics::measure;
 pub use normalize_path::normalize_path;
 pub use owner::{Gatekeeper, Owner};
 pub use page::configure as configure_page;
+pub use per_address::{Admitted, PerAddress};
 pub use request_head::{MAX_HEAD_BYTES, MAX_HEADER_BYTES, guard_head};
 pub use request_id::{REQUEST_ID, tag_request};
+pub use unread_body::{Holding, close_unread_body};
 
 /// Registers every route of the API. Downloads come first: the router tries
 /// routes in order, and a CDN asks for files far more often than anything

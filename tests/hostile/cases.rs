@@ -15,7 +15,7 @@ mod values;
 pub use bodies::{bodies_cut_short_or_too_long, wrong_digests};
 pub use forms::malformed_forms;
 pub use names_and_types::{unsafe_names, wrong_media_types};
-pub use transport::{oversized_or_ambiguous_heads, stalled_heads_and_bodies};
+pub use transport::{bodies_nobody_reads, oversized_or_ambiguous_heads, stalled_heads_and_bodies};
 pub use values::{
     chunk_indices_outside_the_file, malformed_hashes, malformed_json, numbers_out_of_range,
 };
@@ -29,6 +29,9 @@ pub enum Expect {
     TimeoutOrClose,
     /// This status with this code, or the connection closed without an answer.
     ErrorOrClose(u16, &'static str),
+    /// This status with this code, and then the connection closed by the
+    /// server, as for a body it did not read to its end.
+    ErrorThenClose(u16, &'static str),
 }
 
 /// One hostile request and the answer it must get.
@@ -154,6 +157,7 @@ pub fn all() -> Vec<Case> {
         malformed_forms(),
         oversized_or_ambiguous_heads(),
         stalled_heads_and_bodies(),
+        bodies_nobody_reads(),
     ]
     .concat()
 }

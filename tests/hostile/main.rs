@@ -1,6 +1,7 @@
 //! Hostile clients against the real server on a free port: a table of
-//! malformed, lying, oversized and stalled requests, each of which must get
-//! its exact contract answer and change nothing, on both metadata backends;
+//! malformed, lying, oversized and stalled requests, and bodies nobody reads,
+//! each of which must get its exact contract answer and change nothing, on
+//! both metadata backends;
 //! and a flood of endless multipart bodies against the `ferryd` binary,
 //! whose memory must stay bounded.
 
@@ -53,6 +54,7 @@ refused_on_both_backends!(
     malformed_forms,
     oversized_or_ambiguous_heads,
     stalled_heads_and_bodies,
+    bodies_nobody_reads,
 );
 
 #[test]

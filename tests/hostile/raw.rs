@@ -9,6 +9,9 @@ use tokio::net::TcpStream;
 
 /// Longest an exchange may take before the test calls the server hung.
 const EXCHANGE_LIMIT: Duration = Duration::from_secs(30);
+/// Longest the server may keep a connection after answering a request
+/// whose body it did not read to its end.
+const CLOSE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Bytes to send, and whether to close the sending half afterwards, as a
 /// client does that gives up in the middle of a body.
@@ -116,6 +119,30 @@ pub async fn exchange(address: &str, request: &RawRequest) -> Outcome {
             let _ = stream.shutdown().await;
         }
         read_outcome(&mut stream).await
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no answer and no close within {EXCHANGE_LIMIT:?}"))
+}
+
+/// Sends `request` as [`exchange`] does, and after the response waits for
+/// the server to close the connection; whether it did within
+/// [`CLOSE_LIMIT`].
+pub async fn exchange_then_close(address: &str, request: &RawRequest) -> (Outcome, bool) {
+    let address = address.trim_start_matches("http://").to_owned();
+    let request = request.clone();
+    tokio::time::timeout(EXCHANGE_LIMIT + CLOSE_LIMIT, async move {
+        let mut stream = TcpStream::connect(&address).await.expect("a connection");
+        if stream.write_all(&request.bytes).await.is_ok() && request.close_write {
+            let _ = stream.shutdown().await;
+        }
+        let outcome = read_outcome(&mut stream).await;
+        let closed = tokio::time::timeout(CLOSE_LIMIT, async {
+            let mut piece = [0u8; 4096];
+            while let Ok(1..) = stream.read(&mut piece).await {}
+        })
+        .await
+        .is_ok();
+        (outcome, closed)
     })
     .await
     .unwrap_or_else(|_| panic!("no answer and no close within {EXCHANGE_LIMIT:?}"))

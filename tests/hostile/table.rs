@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 
 use crate::cases::{self, CHUNK, Case, Expect};
 use crate::helpers::{Backend, TestApp, sha256_hex, spawn_app_with};
-use crate::raw::{Outcome, exchange};
+use crate::raw::{Outcome, exchange, exchange_then_close};
 use crate::snapshot;
 
 /// Heads and bodies may pause this long: short, so that stalled cases end soon.
@@ -59,10 +59,19 @@ pub async fn run(backend: Backend, cases: Vec<Case>) {
     let count = cases.len();
     for case in cases {
         let before = snapshot::take(&app, &candidates).await;
-        let outcome = exchange(&app.address, &case.request).await;
+        let (outcome, closed) = match case.expect {
+            Expect::ErrorThenClose(..) => exchange_then_close(&app.address, &case.request).await,
+            _ => (exchange(&app.address, &case.request).await, true),
+        };
         let after = snapshot::take(&app, &candidates).await;
         if let Some(problem) = mismatch(case.expect, &outcome) {
             failures.push(format!("{}: {problem}", case.name));
+        }
+        if !closed {
+            failures.push(format!(
+                "{}: the connection stayed open after the answer",
+                case.name
+            ));
         }
         if before != after {
             failures.push(format!(
@@ -83,12 +92,16 @@ pub async fn run(backend: Backend, cases: Vec<Case>) {
 /// Why `outcome` is not what `expect` asks, if it is not.
 fn mismatch(expect: Expect, outcome: &Outcome) -> Option<String> {
     let answer = match outcome {
-        Outcome::Closed if !matches!(expect, Expect::Error(..)) => return None,
+        Outcome::Closed if matches!(expect, Expect::TimeoutOrClose | Expect::ErrorOrClose(..)) => {
+            return None;
+        }
         Outcome::Closed => return Some("the connection closed without an answer".into()),
         Outcome::Answer(answer) => answer,
     };
     let (status, code) = match expect {
-        Expect::Error(status, code) | Expect::ErrorOrClose(status, code) => (status, code),
+        Expect::Error(status, code)
+        | Expect::ErrorOrClose(status, code)
+        | Expect::ErrorThenClose(status, code) => (status, code),
         Expect::TimeoutOrClose => (408, "request-timeout"),
     };
     let body = answer.json();

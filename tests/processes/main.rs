@@ -78,6 +78,8 @@ impl Instance {
             .env("FERRY_MERGE_LEASE", "2s")
             .env("FERRY_SWEEP_INTERVAL", "300ms")
             .env("FERRY_SHUTDOWN_GRACE", "10s")
+            // Every client of these tests is on loopback, as behind a balancer.
+            .env("FERRY_MAX_CONNECTIONS_PER_ADDRESS", "0")
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
