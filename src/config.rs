@@ -35,6 +35,11 @@ pub struct Settings {
     #[arg(long, env = "FERRY_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
+    /// Address and port of `/metrics`, `/healthz` and `/readyz` for Prometheus and probes;
+    /// once set, the main address answers neither `/metrics` nor `/readyz` (unset: it answers both).
+    #[arg(long, env = "FERRY_ADMIN_BIND")]
+    pub admin_bind: Option<SocketAddr>,
+
     /// Metadata database: `sqlite://PATH` (embedded) or `postgres://…`.
     #[arg(
         long,
@@ -169,6 +174,12 @@ impl Settings {
             return Err(format!(
                 "ferryd would serve {} without authentication: set FERRY_JWT_SECRET, \
                  FERRY_JWT_PUBLIC_KEY or FERRY_JWT_JWKS, or FERRY_INSECURE_NO_AUTH=true",
+                self.bind
+            ));
+        }
+        if self.admin_bind == Some(self.bind) && self.bind.port() != 0 {
+            return Err(format!(
+                "FERRY_ADMIN_BIND must differ from FERRY_BIND ({})",
                 self.bind
             ));
         }

@@ -21,7 +21,7 @@ use crate::meta::MetaStore;
 use crate::meta::postgres::PostgresMeta;
 use crate::meta::sqlite::SqliteMeta;
 use crate::upload::{AccessPolicy, DownloadLinks, InstantUpload, OwnerLimits, Uploads};
-use listeners::{ACCESS_LOG, Listening, main_workers, serve};
+use listeners::{ACCESS_LOG, Listening, main_workers, serve, serve_admin};
 
 /// Returns when the process is told to stop: SIGTERM, or SIGINT (Ctrl-C).
 async fn stop_signal() {
@@ -53,6 +53,7 @@ const HAND_BACK_BOUND: Duration = Duration::from_secs(5);
 pub struct Application {
     address: SocketAddr,
     server: Server,
+    admin: Option<(SocketAddr, Server)>,
     uploads: Uploads,
     sweeper: tokio::task::JoinHandle<()>,
 }
@@ -85,18 +86,25 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr()?;
+        let admin_listener = settings
+            .admin_bind
+            .map(|bind| TcpListener::bind(bind).with_context(|| format!("binding {bind}")))
+            .transpose()?;
+        let operations_here = admin_listener.is_none();
         let data = web::Data::new(uploads.clone());
         let body_timeout = web::Data::new(BodyTimeout(settings.security.body_idle_timeout));
         let cors_origins = settings.security.cors_origins.clone();
         let upload_page = settings.upload_page;
         let security = &settings.security;
         let main = Listening {
+            name: "ferryd",
             listener,
             workers: main_workers(security.max_connections),
             max_connections: security.max_connections,
             per_address: PerAddress::new(security.max_connections_per_address),
         };
         let server = serve(main, security, settings.shutdown_grace, {
+            let data = data.clone();
             move || {
                 App::new()
                     .app_data(data.clone())
@@ -111,7 +119,11 @@ impl Application {
                     .wrap(from_fn(http::tag_request))
                     .wrap(from_fn(http::close_unread_body))
                     .configure(http::configure)
+                    .configure(http::configure_liveness)
                     .configure(|cfg| {
+                        if operations_here {
+                            http::configure_operations(cfg);
+                        }
                         if upload_page {
                             http::configure_page(cfg);
                         }
@@ -119,10 +131,20 @@ impl Application {
                     .default_service(web::to(http::not_found))
             }
         })?;
+        let admin = match admin_listener {
+            Some(listener) => Some(serve_admin(
+                listener,
+                security,
+                settings.shutdown_grace,
+                data,
+            )?),
+            None => None,
+        };
         let sweeper = tokio::spawn(sweep_forever(uploads.clone(), settings.sweep_interval));
         Ok(Application {
             address,
             server,
+            admin,
             uploads,
             sweeper,
         })
@@ -139,6 +161,12 @@ impl Application {
         self.address.port()
     }
 
+    /// The address `/metrics`, `/healthz` and `/readyz` are served on when
+    /// it is not the main one.
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(address, _)| *address)
+    }
+
     /// The upload service behind the routes.
     pub fn uploads(&self) -> &Uploads {
         &self.uploads
@@ -148,8 +176,12 @@ impl Application {
     /// answers not ready, hands running merges back to the other instances
     /// while the HTTP workers whose stores' connections they use still run,
     /// stops accepting, and lets requests in flight finish within the
-    /// shutdown grace.
+    /// shutdown grace. The admin address answers until the main one has
+    /// stopped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let admin = self
+            .admin
+            .map(|(_, admin)| (admin.handle(), tokio::spawn(admin)));
         let server = self.server.handle();
         let uploads = self.uploads.clone();
         let stopper = tokio::spawn(async move {
@@ -159,6 +191,14 @@ impl Application {
             server.stop(true).await;
         });
         let result = self.server.await;
+        if let Some((handle, running)) = admin {
+            handle.stop(true).await;
+            match running.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "the admin address failed"),
+                Err(error) => tracing::warn!(%error, "the admin address stopped abnormally"),
+            }
+        }
         self.sweeper.abort();
         stopper.abort();
         self.uploads.hand_back_merges(HAND_BACK_BOUND).await;

@@ -44,9 +44,9 @@ pub use request_head::{MAX_HEAD_BYTES, MAX_HEADER_BYTES, guard_head};
 pub use request_id::{REQUEST_ID, tag_request};
 pub use unread_body::{Holding, close_unread_body};
 
-/// Registers every route of the API. Downloads come first: the router tries
-/// routes in order, and a CDN asks for files far more often than anything
-/// else.
+/// Registers every route of the API, without the probes and the metrics.
+/// Downloads come first: the router tries routes in order, and a CDN asks
+/// for files far more often than anything else.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         resource("/v1/files/{sha256}", "GET, HEAD, PUT")
@@ -62,8 +62,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     uploads::configure(cfg);
     chunks::configure(cfg);
     files::configure(cfg);
-    health::configure(cfg);
-    metrics::configure(cfg);
     docs::configure(cfg);
     cfg.app_data(
         web::PathConfig::default()
@@ -73,6 +71,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::QueryConfig::default()
             .error_handler(|error, _| ApiError::invalid("query", error.to_string()).into()),
     );
+}
+
+/// Registers the liveness probe `/healthz`.
+pub fn configure_liveness(cfg: &mut web::ServiceConfig) {
+    health::configure_liveness(cfg);
+}
+
+/// Registers what operators and orchestrators ask of an instance besides
+/// liveness: `/readyz` and `/metrics`.
+pub fn configure_operations(cfg: &mut web::ServiceConfig) {
+    health::configure_readiness(cfg);
+    metrics::configure(cfg);
 }
 
 /// The JSON 404 for paths no route knows.

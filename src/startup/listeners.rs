@@ -1,25 +1,33 @@
-//! The address the server listens on, served by its workers with their
-//! connection counts.
+//! The addresses the server listens on, each served by its own workers
+//! with its own connection counts: the main one, and the admin one for
+//! probes and scrapes when it is set.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use actix_http::body::MessageBody;
 use actix_http::error::DispatchError;
 use actix_http::{HttpService, KeepAlive};
 use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
-use actix_web::App;
 use actix_web::dev::{AppConfig, Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Logger, from_fn};
+use actix_web::{App, web};
 use tokio::net::TcpStream;
 
 use crate::config::SecuritySettings;
-use crate::http::{ConnectionLimits, PerAddress, Watched};
+use crate::http::{self, ConnectionLimits, PerAddress, Watched};
+use crate::upload::Uploads;
 
 /// One access-log line per request: peer, request line, status, bytes, time.
 pub(super) const ACCESS_LOG: &str = "%a \"%r\" %s %b %Dms %{x-request-id}o";
 
+/// Most connections the admin address serves at once: probes and scrapes.
+const ADMIN_CONNECTIONS: usize = 64;
+
 /// A listener and how many connections it serves.
 pub(super) struct Listening {
+    /// The name the engine logs it under.
+    pub(super) name: &'static str,
     pub(super) listener: TcpListener,
     pub(super) workers: usize,
     pub(super) max_connections: usize,
@@ -31,6 +39,39 @@ pub(super) struct Listening {
 pub(super) fn main_workers(max_connections: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
     cores.min(max_connections / 2).max(1)
+}
+
+/// Serves `/healthz`, `/readyz` and `/metrics` on `listener`, with one
+/// worker and connections of its own, so that probes and scrapes are
+/// answered when the main address is full.
+pub(super) fn serve_admin(
+    listener: TcpListener,
+    security: &SecuritySettings,
+    shutdown_grace: Duration,
+    data: web::Data<Uploads>,
+) -> anyhow::Result<(SocketAddr, Server)> {
+    let address = listener.local_addr()?;
+    let admin = Listening {
+        name: "ferryd-admin",
+        listener,
+        workers: 1,
+        max_connections: ADMIN_CONNECTIONS,
+        per_address: PerAddress::new(0),
+    };
+    let server = serve(admin, security, shutdown_grace, move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(from_fn(http::measure))
+            .wrap(from_fn(http::normalize_path))
+            .wrap(from_fn(http::guard_head))
+            .wrap(Logger::new(ACCESS_LOG))
+            .wrap(from_fn(http::tag_request))
+            .wrap(from_fn(http::close_unread_body))
+            .configure(http::configure_liveness)
+            .configure(http::configure_operations)
+            .default_service(web::to(http::not_found))
+    })?;
+    Ok((address, server))
 }
 
 /// Serves the apps `app` builds on a listener, one per worker, each
@@ -57,6 +98,7 @@ where
     B: MessageBody + 'static,
 {
     let Listening {
+        name,
         listener,
         workers,
         max_connections,
@@ -77,7 +119,7 @@ where
         .disable_signals()
         .shutdown_timeout(shutdown_grace.as_secs())
         .max_concurrent_connections(connections_per_worker(max_connections, workers))
-        .listen("ferryd", listener, move || {
+        .listen(name, listener, move || {
             let app = app().into_factory().map_err(|error| error.error_response());
             let http = HttpService::build()
                 .keep_alive(keep_alive)
