@@ -217,4 +217,14 @@ mod tests {
         assert!(!settings.uses_postgres());
         assert_eq!(settings.session_ttl, Duration::from_secs(24 * 3600));
     }
+
+    #[test]
+    fn an_admin_address_that_is_the_main_one_is_refused() {
+        let mut settings = Settings::defaults();
+        settings.admin_bind = Some(settings.bind);
+        let refused = settings.validate().unwrap_err();
+        assert!(refused.contains("FERRY_ADMIN_BIND"), "{refused}");
+        settings.admin_bind = Some("127.0.0.1:8081".parse().unwrap());
+        assert!(settings.validate().is_ok());
+    }
 }
