@@ -97,8 +97,8 @@ pub enum Command {
         #[arg(long)]
         cdn: bool,
     },
-    /// Ask the server listening on FERRY_BIND for a path; exit 0 only on a
-    /// 200 (a health check that needs no curl).
+    /// Ask the server listening on FERRY_ADMIN_BIND, or else FERRY_BIND, for
+    /// a path; exit 0 only on a 200 (a health check that needs no curl).
     Probe {
         /// The path to ask for: `/readyz` (ready for traffic) or `/healthz` (alive).
         #[arg(long, default_value = "/readyz")]
@@ -166,7 +166,7 @@ pub async fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
             println!("{link}");
         }
         Command::Probe { path, timeout } => {
-            let address = probe::local_address(settings.bind);
+            let address = probed_address(settings);
             println!("{}", probe::probe(address, path, *timeout)?);
         }
         Command::Store(command) => run_store(command, settings).await?,
@@ -210,4 +210,24 @@ async fn run_store(command: &StoreCommand, settings: &Settings) -> anyhow::Resul
         }
     }
     Ok(())
+}
+
+/// Where `ferryd probe` asks: the admin address when there is one, since
+/// the main one then answers no `/readyz`.
+fn probed_address(settings: &Settings) -> std::net::SocketAddr {
+    probe::local_address(settings.admin_bind.unwrap_or(settings.bind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_asks_the_admin_address_when_there_is_one() {
+        let mut settings = Settings::defaults();
+        settings.bind = "0.0.0.0:8080".parse().unwrap();
+        assert_eq!(probed_address(&settings), "127.0.0.1:8080".parse().unwrap());
+        settings.admin_bind = Some("0.0.0.0:8081".parse().unwrap());
+        assert_eq!(probed_address(&settings), "127.0.0.1:8081".parse().unwrap());
+    }
 }

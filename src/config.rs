@@ -35,6 +35,11 @@ pub struct Settings {
     #[arg(long, env = "FERRY_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
+    /// Address and port of `/metrics`, `/healthz` and `/readyz` for Prometheus and probes;
+    /// once set, the main address answers neither `/metrics` nor `/readyz` (unset: it answers both).
+    #[arg(long, env = "FERRY_ADMIN_BIND")]
+    pub admin_bind: Option<SocketAddr>,
+
     /// Metadata database: `sqlite://PATH` (embedded) or `postgres://…`.
     #[arg(
         long,
@@ -190,6 +195,12 @@ impl Settings {
                 self.bind
             ));
         }
+        if self.admin_bind == Some(self.bind) && self.bind.port() != 0 {
+            return Err(format!(
+                "FERRY_ADMIN_BIND must differ from FERRY_BIND ({})",
+                self.bind
+            ));
+        }
         if self.session_ttl < Duration::from_secs(1) || self.session_ttl > MAX_DURATION {
             return Err("FERRY_SESSION_TTL must be between 1s and 3650d".into());
         }
@@ -223,5 +234,15 @@ mod tests {
         assert_eq!(settings.store, "storage/objects");
         assert!(!settings.uses_postgres());
         assert_eq!(settings.session_ttl, Duration::from_secs(24 * 3600));
+    }
+
+    #[test]
+    fn an_admin_address_that_is_the_main_one_is_refused() {
+        let mut settings = Settings::defaults();
+        settings.admin_bind = Some(settings.bind);
+        let refused = settings.validate().unwrap_err();
+        assert!(refused.contains("FERRY_ADMIN_BIND"), "{refused}");
+        settings.admin_bind = Some("127.0.0.1:8081".parse().unwrap());
+        assert!(settings.validate().is_ok());
     }
 }

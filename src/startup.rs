@@ -1,32 +1,27 @@
 //! Building the server from its settings: stores, domain, routes, sweeper.
 
+mod listeners;
+
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_http::body::MessageBody;
-use actix_http::error::DispatchError;
-use actix_http::{HttpService, KeepAlive};
-use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
-use actix_web::dev::{AppConfig, Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::Server;
 use actix_web::middleware::{Logger, from_fn};
 use actix_web::{App, web};
 use anyhow::Context;
 use chrono::Utc;
 use secrecy::ExposeSecret;
-use tokio::net::TcpStream;
 
 use crate::access::{LinkSigner, OwnerRates, ProofKey, TokenVerifier, load_keys};
 use crate::blob::BlobStore;
 use crate::config::{DownloadAccess, InstantUploadMode, SecuritySettings, Settings};
-use crate::http::{self, BodyTimeout, ConnectionLimits, DownloadGate, Gatekeeper, Watched};
+use crate::http::{self, BodyTimeout, DownloadGate, Gatekeeper, PerAddress};
 use crate::meta::MetaStore;
 use crate::meta::postgres::PostgresMeta;
 use crate::meta::sqlite::SqliteMeta;
 use crate::upload::{AccessPolicy, DownloadLinks, InstantUpload, OwnerLimits, Uploads};
-
-/// One access-log line per request: peer, request line, status, bytes, time.
-const ACCESS_LOG: &str = "%a \"%r\" %s %b %Dms %{x-request-id}o";
+use listeners::{ACCESS_LOG, Listening, main_workers, serve, serve_admin};
 
 /// Returns when the process is told to stop: SIGTERM, or SIGINT (Ctrl-C).
 async fn stop_signal() {
@@ -58,6 +53,7 @@ const HAND_BACK_BOUND: Duration = Duration::from_secs(5);
 pub struct Application {
     address: SocketAddr,
     server: Server,
+    admin: Option<(SocketAddr, Server)>,
     uploads: Uploads,
     sweeper: tokio::task::JoinHandle<()>,
 }
@@ -91,14 +87,25 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr()?;
+        let admin_listener = settings
+            .admin_bind
+            .map(|bind| TcpListener::bind(bind).with_context(|| format!("binding {bind}")))
+            .transpose()?;
+        let operations_here = admin_listener.is_none();
         let data = web::Data::new(uploads.clone());
         let body_timeout = web::Data::new(BodyTimeout(settings.security.body_idle_timeout));
         let cors_origins = settings.security.cors_origins.clone();
         let upload_page = settings.upload_page;
-        let server = serve(
+        let security = &settings.security;
+        let main = Listening {
+            name: "ferryd",
             listener,
-            &settings.security,
-            settings.shutdown_grace,
+            workers: main_workers(security.max_connections),
+            max_connections: security.max_connections,
+            per_address: PerAddress::new(security.max_connections_per_address),
+        };
+        let server = serve(main, security, settings.shutdown_grace, {
+            let data = data.clone();
             move || {
                 App::new()
                     .app_data(data.clone())
@@ -111,15 +118,29 @@ impl Application {
                     .wrap(from_fn(http::guard_head))
                     .wrap(Logger::new(ACCESS_LOG))
                     .wrap(from_fn(http::tag_request))
+                    .wrap(from_fn(http::close_unread_body))
                     .configure(http::configure)
+                    .configure(http::configure_liveness)
                     .configure(|cfg| {
+                        if operations_here {
+                            http::configure_operations(cfg);
+                        }
                         if upload_page {
                             http::configure_page(cfg);
                         }
                     })
                     .default_service(web::to(http::not_found))
-            },
-        )?;
+            }
+        })?;
+        let admin = match admin_listener {
+            Some(listener) => Some(serve_admin(
+                listener,
+                security,
+                settings.shutdown_grace,
+                data,
+            )?),
+            None => None,
+        };
         let sweeper = tokio::spawn(sweep_forever(
             uploads.clone(),
             settings.sweep_interval,
@@ -128,6 +149,7 @@ impl Application {
         Ok(Application {
             address,
             server,
+            admin,
             uploads,
             sweeper,
         })
@@ -144,6 +166,12 @@ impl Application {
         self.address.port()
     }
 
+    /// The address `/metrics`, `/healthz` and `/readyz` are served on when
+    /// it is not the main one.
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(address, _)| *address)
+    }
+
     /// The upload service behind the routes.
     pub fn uploads(&self) -> &Uploads {
         &self.uploads
@@ -153,8 +181,12 @@ impl Application {
     /// answers not ready, hands running merges back to the other instances
     /// while the HTTP workers whose stores' connections they use still run,
     /// stops accepting, and lets requests in flight finish within the
-    /// shutdown grace.
+    /// shutdown grace. The admin address answers until the main one has
+    /// stopped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let admin = self
+            .admin
+            .map(|(_, admin)| (admin.handle(), tokio::spawn(admin)));
         let server = self.server.handle();
         let uploads = self.uploads.clone();
         let stopper = tokio::spawn(async move {
@@ -164,84 +196,19 @@ impl Application {
             server.stop(true).await;
         });
         let result = self.server.await;
+        if let Some((handle, running)) = admin {
+            handle.stop(true).await;
+            match running.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "the admin address failed"),
+                Err(error) => tracing::warn!(%error, "the admin address stopped abnormally"),
+            }
+        }
         self.sweeper.abort();
         stopper.abort();
         self.uploads.hand_back_merges(HAND_BACK_BOUND).await;
         result
     }
-}
-
-/// Serves the apps `app` builds on `listener`, one per worker, each
-/// connection held to the security settings' time and count limits. On a
-/// graceful stop, idle keep-alive connections close at once and busy ones
-/// once their request is answered, so that stopping waits for requests in
-/// flight and not for clients' connection pools.
-fn serve<F, T, B>(
-    listener: TcpListener,
-    security: &SecuritySettings,
-    shutdown_grace: Duration,
-    app: F,
-) -> std::io::Result<Server>
-where
-    F: Fn() -> App<T> + Send + Clone + 'static,
-    T: ServiceFactory<
-            ServiceRequest,
-            Config = (),
-            Response = ServiceResponse<B>,
-            Error = actix_web::Error,
-            InitError = (),
-        > + 'static,
-    B: MessageBody + 'static,
-{
-    let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
-    let workers = cores.min(security.max_connections / 2).max(1);
-    let limits = ConnectionLimits {
-        head: security.head_timeout,
-        send: security.send_timeout,
-    };
-    let keep_alive = KeepAlive::Timeout(security.keep_alive);
-    let head_timeout = security.head_timeout;
-    let address = listener.local_addr()?;
-    let builder = Server::build();
-    let stopping = builder.graceful_shutdown_signal();
-    Ok(builder
-        .workers(workers)
-        .disable_signals()
-        .shutdown_timeout(shutdown_grace.as_secs())
-        .max_concurrent_connections(connections_per_worker(security.max_connections, workers))
-        .listen("ferryd", listener, move || {
-            let app = app().into_factory().map_err(|error| error.error_response());
-            let http = HttpService::build()
-                .keep_alive(keep_alive)
-                .client_request_timeout(head_timeout)
-                .client_disconnect_timeout(Duration::from_secs(1))
-                .local_addr(address)
-                .graceful_shutdown_signal({
-                    let stopping = stopping.clone();
-                    move || {
-                        let stopping = stopping.clone();
-                        async move { stopping.notified().await }
-                    }
-                })
-                .h1(map_config(app, |_| AppConfig::default()));
-            fn_service(move |stream: TcpStream| {
-                let peer = stream.peer_addr().ok();
-                let nodelay = stream.set_nodelay(true);
-                if let Err(error) = nodelay {
-                    tracing::debug!(%error, "could not turn off Nagle's algorithm");
-                }
-                std::future::ready(Ok::<_, DispatchError>((Watched::new(stream, limits), peer)))
-            })
-            .and_then(http)
-        })?
-        .run())
-}
-
-/// Each worker's share of the connection cap. The engine takes a worker
-/// back only once two of its connections have closed, so a share of one
-/// would close that worker for good.
-fn connections_per_worker(max_connections: usize, workers: usize) -> usize {
-    (max_connections / workers).max(2)
 }
 
 /// The gatekeeper the settings describe: tokens checked with the configured

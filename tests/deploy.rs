@@ -236,14 +236,31 @@ fn ports_probes_and_grace_periods_agree_with_ferryd() {
         stop >= grace + HAND_BACK,
         "{stop:?} < {grace:?} + {HAND_BACK:?}"
     );
+    let compose_admin = port_of(text(
+        &ferry["environment"]["FERRY_ADMIN_BIND"],
+        "FERRY_ADMIN_BIND",
+    ));
+    assert_ne!(compose_admin, compose_port);
+    assert!(
+        ferry["ports"]
+            .as_vec()
+            .into_iter()
+            .flatten()
+            .all(|published| port_of(text(published, "a port")) != compose_admin),
+        "compose publishes the admin port"
+    );
     let prometheus = yaml_one("deploy/prometheus/prometheus.yml");
     let job = &prometheus["scrape_configs"][0];
     assert_eq!(job["metrics_path"].as_str(), Some("/metrics"));
     let target = text(&job["static_configs"][0]["targets"][0], "a target");
-    assert_eq!(target, format!("ferry:{compose_port}"));
+    assert_eq!(target, format!("ferry:{compose_admin}"));
 
     let config = kubernetes("configmap.yaml");
     let port = port_of(text(&config["data"]["FERRY_BIND"], "FERRY_BIND"));
+    let admin = port_of(text(
+        &config["data"]["FERRY_ADMIN_BIND"],
+        "FERRY_ADMIN_BIND",
+    ));
     let grace = parse_duration(text(&config["data"]["FERRY_SHUTDOWN_GRACE"], "grace")).unwrap();
     let deployment = kubernetes("deployment.yaml");
     let pod = &deployment["spec"]["template"];
@@ -252,7 +269,7 @@ fn ports_probes_and_grace_periods_agree_with_ferryd() {
     let annotations = &pod["metadata"]["annotations"];
     assert_eq!(
         annotations["prometheus.io/port"].as_str(),
-        Some(port.to_string().as_str())
+        Some(admin.to_string().as_str())
     );
     assert_eq!(annotations["prometheus.io/path"].as_str(), Some("/metrics"));
     let container = &pod["spec"]["containers"][0];
@@ -261,6 +278,11 @@ fn ports_probes_and_grace_periods_agree_with_ferryd() {
         container["ports"][0]["containerPort"].as_i64(),
         Some(i64::from(port))
     );
+    assert_eq!(container["ports"][1]["name"].as_str(), Some("admin"));
+    assert_eq!(
+        container["ports"][1]["containerPort"].as_i64(),
+        Some(i64::from(admin))
+    );
     for (probe, path) in [
         ("readinessProbe", "/readyz"),
         ("livenessProbe", "/healthz"),
@@ -268,7 +290,7 @@ fn ports_probes_and_grace_periods_agree_with_ferryd() {
     ] {
         let get = &container[probe]["httpGet"];
         assert_eq!(get["path"].as_str(), Some(path), "{probe}");
-        assert_eq!(get["port"].as_str(), Some("http"), "{probe}");
+        assert_eq!(get["port"].as_str(), Some("admin"), "{probe}");
     }
     let readiness_timeout = container["readinessProbe"]["timeoutSeconds"]
         .as_i64()
@@ -291,9 +313,16 @@ fn ports_probes_and_grace_periods_agree_with_ferryd() {
 
     let service = kubernetes("service.yaml");
     assert_eq!(&service["spec"]["selector"], labels);
+    let exposed: Vec<&str> = service["spec"]["ports"]
+        .as_vec()
+        .expect("the Service's ports")
+        .iter()
+        .map(|port| text(&port["targetPort"], "a target port"))
+        .collect();
     assert_eq!(
-        service["spec"]["ports"][0]["targetPort"].as_str(),
-        Some("http")
+        exposed,
+        ["http"],
+        "the Service exposes only the traffic port"
     );
     let budget = kubernetes("pdb.yaml");
     assert_eq!(&budget["spec"]["selector"]["matchLabels"], labels);

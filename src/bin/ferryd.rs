@@ -21,8 +21,10 @@ async fn main() -> anyhow::Result<()> {
     let app = Application::build(settings)
         .await
         .context("starting ferryd")?;
+    let admin = app.admin_address().unwrap_or(app.address());
     tracing::info!(
         address = %format!("http://{}", app.address()),
+        probes_and_metrics = %format!("http://{admin}"),
         metadata = %database,
         objects = %store,
         "ferryd listening"

@@ -118,6 +118,11 @@ pub struct SecuritySettings {
     #[arg(long, env = "FERRY_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
 
+    /// Most connections one client address (an IPv6 /64) may hold; more are refused with 503
+    /// (`0`: no limit). Behind a proxy every connection comes from the proxy's address.
+    #[arg(long, env = "FERRY_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 128)]
+    pub max_connections_per_address: usize,
+
     /// Origins whose pages may call the API (comma-separated, `*` for any); none by default.
     #[arg(long, env = "FERRY_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,

@@ -8,10 +8,14 @@ use super::resource;
 use crate::error::ApiError;
 use crate::upload::Uploads;
 
-/// Registers `/healthz` and `/readyz`.
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz", "GET").route(web::get().to(healthz)))
-        .service(resource("/readyz", "GET").route(web::get().to(readyz)));
+/// Registers `/healthz`.
+pub(super) fn configure_liveness(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz", "GET").route(web::get().to(healthz)));
+}
+
+/// Registers `/readyz`.
+pub(super) fn configure_readiness(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/readyz", "GET").route(web::get().to(readyz)));
 }
 
 async fn healthz() -> HttpResponse {

@@ -17,6 +17,7 @@ mod downloads;
 mod files;
 mod form;
 mod form_request;
+mod framing;
 mod health;
 mod incoming;
 mod json_object;
@@ -24,8 +25,10 @@ mod metrics;
 mod normalize_path;
 mod owner;
 mod page;
+mod per_address;
 mod request_head;
 mod request_id;
+mod unread_body;
 mod uploads;
 
 pub use connection::{ConnectionLimits, Watched};
@@ -36,12 +39,14 @@ pub use metrics::measure;
 pub use normalize_path::normalize_path;
 pub use owner::{Gatekeeper, Owner};
 pub use page::configure as configure_page;
+pub use per_address::{Admitted, PerAddress};
 pub use request_head::{MAX_HEAD_BYTES, MAX_HEADER_BYTES, guard_head};
 pub use request_id::{REQUEST_ID, tag_request};
+pub use unread_body::{Holding, close_unread_body};
 
-/// Registers every route of the API. Downloads come first: the router tries
-/// routes in order, and a CDN asks for files far more often than anything
-/// else.
+/// Registers every route of the API, without the probes and the metrics.
+/// Downloads come first: the router tries routes in order, and a CDN asks
+/// for files far more often than anything else.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         resource("/v1/files/{sha256}", "GET, HEAD, PUT")
@@ -57,8 +62,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     uploads::configure(cfg);
     chunks::configure(cfg);
     files::configure(cfg);
-    health::configure(cfg);
-    metrics::configure(cfg);
     docs::configure(cfg);
     cfg.app_data(
         web::PathConfig::default()
@@ -68,6 +71,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::QueryConfig::default()
             .error_handler(|error, _| ApiError::invalid("query", error.to_string()).into()),
     );
+}
+
+/// Registers the liveness probe `/healthz`.
+pub fn configure_liveness(cfg: &mut web::ServiceConfig) {
+    health::configure_liveness(cfg);
+}
+
+/// Registers what operators and orchestrators ask of an instance besides
+/// liveness: `/readyz` and `/metrics`.
+pub fn configure_operations(cfg: &mut web::ServiceConfig) {
+    health::configure_readiness(cfg);
+    metrics::configure(cfg);
 }
 
 /// The JSON 404 for paths no route knows.

@@ -42,7 +42,7 @@ pub use leftovers::{Leftover, LeftoverAction, LeftoverKind, LeftoverReport};
 pub use limits::Limits;
 pub use merge::Completion;
 pub use policy::{AccessPolicy, DownloadLinks, InstantUpload, OwnerLimits};
-pub use readiness::{NotReady, READY_TIMEOUT};
+pub use readiness::{NotReady, READY_KEPT, READY_TIMEOUT};
 pub use store_binding::BindingError;
 pub use sweep::SweepReport;
 pub use validate::{content_type, filename, sha256};
@@ -79,6 +79,7 @@ pub struct Uploads {
     merges: merge::Registry,
     linking: hash_links::Linking,
     published: published::PublishedFiles,
+    last_check: readiness::LastCheck,
     metrics: Metrics,
 }
 
@@ -101,6 +102,7 @@ impl Uploads {
             merges: merge::Registry::on_current_runtime(),
             linking: hash_links::Linking::default(),
             published: published::PublishedFiles::default(),
+            last_check: readiness::LastCheck::default(),
             metrics: Metrics::new(),
         }
     }

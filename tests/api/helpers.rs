@@ -38,6 +38,8 @@ impl Backend {
 #[derive(Clone)]
 pub struct TestApp {
     pub address: String,
+    /// `http://host:port` of the admin address, when the settings name one.
+    pub admin: Option<String>,
     pub client: reqwest::Client,
     pub uploads: Uploads,
     pub blobs: BlobStore,
@@ -141,10 +143,12 @@ async fn start(
         .await
         .expect("the server builds");
     let address = format!("http://{}", app.address());
+    let admin = app.admin_address().map(|admin| format!("http://{admin}"));
     let uploads = app.uploads().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        admin,
         client: reqwest::Client::new(),
         uploads,
         blobs,

@@ -47,6 +47,7 @@ mod instances;
 mod metrics;
 mod ownership;
 mod page;
+mod probes;
 mod proof;
 mod s3;
 mod sessions;

@@ -1,6 +1,7 @@
-//! What a connection may cost the server: bodies that stall, heads that
-//! trickle, readers that stop reading, too many connections; and who may
-//! call across origins.
+//! What a connection may cost the server: bodies that stall or that nobody
+//! reads, heads that trickle, readers that stop reading, too many
+//! connections, from everyone or from one address; and who may call across
+//! origins.
 
 use std::time::Duration;
 
@@ -9,7 +10,10 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::helpers::{Backend, TestApp, sha256_hex, spawn_app_with, test_bytes};
+use crate::helpers::{Backend, TestApp, sha256_hex, spawn_app_with, test_bytes, with_tokens};
+
+/// Longest a test waits for the server to close a connection or answer.
+const PATIENCE: Duration = Duration::from_secs(20);
 
 /// Reads one response with a `Content-Length` body; its status and body.
 async fn read_response(stream: &mut TcpStream) -> (u16, Vec<u8>) {
@@ -150,6 +154,105 @@ async fn connections_past_the_cap_wait_until_one_closes() {
     let answer = tokio::time::timeout(Duration::from_secs(10), read_response(&mut waiting)).await;
     let (status, _) = answer.expect("the waiting connection is served once a held one closes");
     assert_eq!(status, 200);
+}
+
+/// The head of a chunk upload without a token, its body chunked, and the
+/// body's first piece; its end never comes.
+fn unfinished_chunk_without_a_token() -> Vec<u8> {
+    let zeros = "0".repeat(64);
+    format!(
+        "PUT /v1/uploads/{zeros}/chunks/0 HTTP/1.1\r\nHost: ferry\r\n\
+         Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_body_nobody_reads_is_answered_and_its_connection_closed() {
+    let app = spawn_app_with(Backend::Sqlite, with_tokens).await;
+    let readiness =
+        b"GET /readyz HTTP/1.1\r\nHost: ferry\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+    for (request, status) in [
+        (unfinished_chunk_without_a_token(), 401),
+        (readiness.to_vec(), 200),
+    ] {
+        let mut stream = connect(&app).await;
+        stream.write_all(&request).await.unwrap();
+        assert_eq!(read_response(&mut stream).await.0, status);
+        tokio::time::timeout(PATIENCE, closed_by_server(&mut stream))
+            .await
+            .expect("the server closes the connection of a body it did not read");
+    }
+}
+
+#[tokio::test]
+async fn eight_bodies_nobody_reads_do_not_hold_a_server_of_eight_connections() {
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        with_tokens(settings);
+        settings.security.max_connections = 8;
+        settings.security.max_connections_per_address = 0;
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let mut stream = connect(&app).await;
+        stream
+            .write_all(&unfinished_chunk_without_a_token())
+            .await
+            .unwrap();
+        assert_eq!(read_response(&mut stream).await.0, 401);
+        held.push(stream);
+    }
+    let health = tokio::time::timeout(PATIENCE, app.client.get(app.url("/healthz")).send())
+        .await
+        .expect("/healthz answers while the eight sockets stay open")
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    drop(held);
+}
+
+#[tokio::test]
+async fn one_address_over_its_connection_limit_is_refused_while_its_others_are_served() {
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.security.max_connections_per_address = 3;
+    })
+    .await;
+    let health = b"GET /healthz HTTP/1.1\r\nHost: ferry\r\n\r\n";
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = connect(&app).await;
+        stream.write_all(health).await.unwrap();
+        assert_eq!(read_response(&mut stream).await.0, 200);
+        held.push(stream);
+    }
+    let mut over = connect(&app).await;
+    let (status, body) = tokio::time::timeout(PATIENCE, read_response(&mut over))
+        .await
+        .expect("the connection over the limit is answered at once");
+    assert_eq!(status, 503);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "unavailable");
+    tokio::time::timeout(PATIENCE, closed_by_server(&mut over))
+        .await
+        .expect("and closed");
+    for stream in &mut held {
+        stream.write_all(health).await.unwrap();
+        assert_eq!(read_response(stream).await.0, 200);
+    }
+    drop(held.pop());
+    let admitted = async {
+        loop {
+            let mut next = connect(&app).await;
+            next.write_all(health).await.unwrap();
+            let mut first = [0u8; 12];
+            if next.read_exact(&mut first).await.is_ok() && first.ends_with(b"200") {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, admitted)
+        .await
+        .expect("a place is given back when a connection closes");
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ pub use bodies::{bodies_cut_short_or_too_long, wrong_digests};
 pub use downloads::downloads_of_bytes_that_look_like_a_refusal;
 pub use forms::malformed_forms;
 pub use names_and_types::{unsafe_names, wrong_media_types};
-pub use transport::{oversized_or_ambiguous_heads, stalled_heads_and_bodies};
+pub use transport::{bodies_nobody_reads, oversized_or_ambiguous_heads, stalled_heads_and_bodies};
 pub use values::{
     chunk_indices_outside_the_file, malformed_hashes, malformed_json, numbers_out_of_range,
 };
@@ -41,6 +41,9 @@ pub enum Expect {
     /// This status (200, or 206 with its `Content-Range`) with exactly the
     /// bytes `start..end` of the fixture's published file as the body.
     FileBytes(u16, usize, usize),
+    /// This status with this code, and then the connection closed by the
+    /// server, as for a body it did not read to its end.
+    ErrorThenClose(u16, &'static str),
 }
 
 /// One hostile request and the answer it must get.
@@ -186,6 +189,7 @@ pub fn all() -> Vec<Case> {
         oversized_or_ambiguous_heads(),
         stalled_heads_and_bodies(),
         downloads_of_bytes_that_look_like_a_refusal(),
+        bodies_nobody_reads(),
     ]
     .concat()
 }

@@ -1,7 +1,7 @@
 //! Hostile clients against the real server on a free port: a table of
-//! malformed, lying, oversized and stalled requests, and downloads of bytes
-//! that look like a refusal, each of which must get its exact contract
-//! answer and change nothing, on both metadata backends;
+//! malformed, lying, oversized and stalled requests, bodies nobody reads,
+//! and downloads of bytes that look like a refusal, each of which must get
+//! its exact contract answer and change nothing, on both metadata backends;
 //! and a flood of endless multipart bodies against the `ferryd` binary,
 //! whose memory must stay bounded.
 
@@ -55,6 +55,7 @@ refused_on_both_backends!(
     oversized_or_ambiguous_heads,
     stalled_heads_and_bodies,
     downloads_of_bytes_that_look_like_a_refusal,
+    bodies_nobody_reads,
 );
 
 #[test]

@@ -9,7 +9,6 @@ use tokio::net::TcpStream;
 
 /// Longest an exchange may take before the test calls the server hung.
 const EXCHANGE_LIMIT: Duration = Duration::from_secs(30);
-
 /// Longest wait for the server to close a connection after an answer that
 /// closes it: well under the keep-alive timeout, so that a connection kept
 /// open is told apart from one closed.

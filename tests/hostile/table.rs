@@ -69,6 +69,10 @@ pub async fn run(backend: Backend, cases: Vec<Case>) {
                 bare_mismatch(status, true, &outcome, &mut connection).await
             }
             Expect::FileBytes(status, start, end) => served_mismatch(status, start..end, &outcome),
+            Expect::ErrorThenClose(..) => match mismatch(case.expect, &outcome) {
+                Some(problem) => Some(problem),
+                None => closed_without_more(&mut connection).await.err(),
+            },
             expect => mismatch(expect, &outcome),
         };
         drop(connection);
@@ -95,12 +99,16 @@ pub async fn run(backend: Backend, cases: Vec<Case>) {
 /// Why `outcome` is not what `expect` asks, if it is not.
 fn mismatch(expect: Expect, outcome: &Outcome) -> Option<String> {
     let answer = match outcome {
-        Outcome::Closed if !matches!(expect, Expect::Error(..)) => return None,
+        Outcome::Closed if matches!(expect, Expect::TimeoutOrClose | Expect::ErrorOrClose(..)) => {
+            return None;
+        }
         Outcome::Closed => return Some("the connection closed without an answer".into()),
         Outcome::Answer(answer) => answer,
     };
     let (status, code) = match expect {
-        Expect::Error(status, code) | Expect::ErrorOrClose(status, code) => (status, code),
+        Expect::Error(status, code)
+        | Expect::ErrorOrClose(status, code)
+        | Expect::ErrorThenClose(status, code) => (status, code),
         Expect::TimeoutOrClose => (408, "request-timeout"),
         Expect::Bare(_) | Expect::BareOrClose(_) | Expect::FileBytes(..) => {
             unreachable!("checked on their own")

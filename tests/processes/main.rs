@@ -99,6 +99,8 @@ impl Instance {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferryd"))
             .env_clear()
             .env("FERRY_BIND", format!("127.0.0.1:{port}"))
+            // Every client of these tests is on loopback, as behind a balancer.
+            .env("FERRY_MAX_CONNECTIONS_PER_ADDRESS", "0")
             .env("RUST_LOG", "warn")
             .envs(settings.iter().map(|(name, value)| (*name, value.as_str())))
             .stdin(Stdio::null())

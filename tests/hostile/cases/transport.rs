@@ -1,5 +1,5 @@
-//! Heads that are too large, malformed or ambiguous, and heads and bodies
-//! that stop arriving.
+//! Heads that are too large, malformed or ambiguous, heads and bodies
+//! that stop arriving, and bodies nobody reads.
 
 use super::*;
 
@@ -252,6 +252,78 @@ pub fn stalled_heads_and_bodies() -> Vec<Case> {
                 5000,
                 b"--",
             ),
+        ),
+    ]
+}
+
+/// Bodies answered before anything read them, never finished: the answer,
+/// then the connection closed rather than read on.
+pub fn bodies_nobody_reads() -> Vec<Case> {
+    let session = session();
+    let fresh = fresh();
+    let unfinished = |method: &str, path: &str, headers: &[(&str, &str)], framing: &str| {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: ferry\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(framing);
+        RawRequest {
+            bytes: head.into_bytes(),
+            close_write: false,
+        }
+    };
+    let chunked = "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+    let length = "Content-Length: 5000\r\n\r\nhello";
+    let then_close = |name, request, status, code| Case {
+        name,
+        request,
+        expect: Expect::ErrorThenClose(status, code),
+    };
+    vec![
+        then_close(
+            "a chunked body on an unknown path, never finished",
+            unfinished("POST", "/v1/nowhere", &[], chunked),
+            404,
+            "not-found",
+        ),
+        then_close(
+            "a chunked body on a method the route does not take, never finished",
+            unfinished("PATCH", &format!("/v1/files/{fresh}"), &[], chunked),
+            405,
+            "method-not-allowed",
+        ),
+        then_close(
+            "a chunked create of the wrong media type, never finished",
+            unfinished(
+                "POST",
+                "/v1/uploads",
+                &[("Content-Type", "text/plain")],
+                chunked,
+            ),
+            415,
+            "unsupported-media-type",
+        ),
+        then_close(
+            "a chunked chunk outside the file, never finished",
+            unfinished(
+                "PUT",
+                &format!("/v1/uploads/{session}/chunks/3"),
+                &[],
+                chunked,
+            ),
+            400,
+            "chunk-index-out-of-range",
+        ),
+        then_close(
+            "a chunk of a length that never arrives, outside the file",
+            unfinished(
+                "PUT",
+                &format!("/v1/uploads/{session}/chunks/3"),
+                &[],
+                length,
+            ),
+            400,
+            "chunk-index-out-of-range",
         ),
     ]
 }
