@@ -486,6 +486,17 @@ pub trait MetaStore: Send + Sync + 'static {
     /// it no longer found them. Answers how many.
     async fn forget_orphans_unseen_since(&self, before: DateTime<Utc>) -> MetaResult<u64>;
 
+    /// Counts one more new session of `owner` for `sha256` at `now`, in a
+    /// window of counting that starts over when it began before
+    /// `window_from`; answers the count in the window and when it began.
+    async fn count_session_start(
+        &self,
+        owner: &OwnerId,
+        sha256: &ContentHash,
+        now: DateTime<Utc>,
+        window_from: DateTime<Utc>,
+    ) -> MetaResult<(u64, DateTime<Utc>)>;
+
     /// Gives up a lease if its token still matches, leaving any merging
     /// session for a later attempt; `false` when the token no longer held it.
     async fn drop_merge(&self, sha256: &ContentHash, token: &WriteToken) -> MetaResult<bool>;

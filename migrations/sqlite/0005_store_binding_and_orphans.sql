@@ -19,3 +19,15 @@ CREATE TABLE orphans (
     first_seen INTEGER NOT NULL,
     last_seen  INTEGER NOT NULL
 );
+
+-- How many new upload sessions each owner started for each hash in the
+-- current window, while instant upload asks for proof: each new session
+-- shows a new proof challenge, and a caller holding part of a file must
+-- not draw challenges until one misses the bytes it lacks.
+CREATE TABLE session_starts (
+    owner        TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    starts       INTEGER NOT NULL,
+    PRIMARY KEY (owner, sha256)
+);

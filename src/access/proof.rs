@@ -2,8 +2,9 @@
 //! of byte ranges of the file, drawn from a secret and the upload session,
 //! so that knowing a file's hash is not enough to claim it. Each session
 //! gets its own ranges (its id is random), and there are enough of them
-//! that a caller holding only part of a file passes by chance too rarely to
-//! retry for: holding 90% of it, one session in a thousand. The ranges
+//! that a caller holding only part of a file rarely passes by chance:
+//! holding 90% of it, one session in about 850, while an owner may start
+//! only a few sessions of one file a day (`upload::proof`). The ranges
 //! depend only on what the caller sent and the session, never on whether
 //! the file exists, so the challenge itself reveals nothing.
 

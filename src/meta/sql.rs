@@ -623,6 +623,17 @@ macro_rules! meta_store {
                     forget_orphan_on(&mut *self.connection().await?, key).await
                 }
 
+                async fn count_session_start(
+                    &self,
+                    owner: &OwnerId,
+                    sha256: &ContentHash,
+                    now: DateTime<Utc>,
+                    window_from: DateTime<Utc>,
+                ) -> MetaResult<(u64, DateTime<Utc>)> {
+                    let mut connection = self.connection().await?;
+                    count_session_start_on(&mut *connection, owner, sha256, now, window_from).await
+                }
+
                 async fn forget_orphans_unseen_since(&self, before: DateTime<Utc>) -> MetaResult<u64> {
                     forget_orphans_unseen_on(&mut *self.connection().await?, before).await
                 }

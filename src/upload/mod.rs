@@ -157,6 +157,12 @@ impl Uploads {
                 tracing::info!(outcome = ?Created::Existing, instant, "upload session");
                 return Ok((Created::Existing, self.view(session).await?));
             }
+        }
+        if !instant {
+            self.count_challenged_session(owner, &request.sha256, now)
+                .await?;
+        }
+        if let Some(session) = &existing {
             self.remove_session(session).await?;
         }
         let status = if instant {

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use ferry_proto::{ContentHash, ProofChallenge, UploadStatus, proof_of};
 use futures::{StreamExt, TryStreamExt};
 use subtle::ConstantTimeEq;
@@ -14,11 +15,21 @@ use super::download::stored_bytes;
 use super::error::{UploadError, UploadResult};
 use super::policy::InstantUpload;
 use super::validate::ValidCreate;
+use crate::ids::OwnerId;
 use crate::meta::{FileRecord, OwnerUsage, Session, SessionQuota};
 
 /// When an owner over its limits may try again: sessions end by being
 /// completed, aborted or swept, none of which a client can time exactly.
 const OVER_LIMIT_RETRY: Duration = Duration::from_secs(60);
+
+/// Most new sessions one owner may start for one hash in a
+/// [`CHALLENGE_WINDOW`] while instant upload asks for proof: each shows a
+/// new challenge, and a caller holding 90% of a file passes one in about
+/// 850, so it may draw a handful, not hundreds. Resuming a session draws
+/// nothing.
+const CHALLENGED_SESSIONS: u64 = 8;
+/// The window [`CHALLENGED_SESSIONS`] are counted in.
+const CHALLENGE_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// Challenged ranges read from the store at once when checking a proof.
 const PARALLEL_PROOF_READS: usize = 8;
@@ -95,6 +106,37 @@ impl Uploads {
         Ok(bool::from(
             expected.as_bytes().ct_eq(proof.to_hex().as_bytes()),
         ))
+    }
+
+    /// Counts a new uploading session of `owner` for `sha256` when
+    /// instant upload asks for proof, and refuses it over
+    /// [`CHALLENGED_SESSIONS`] in the window: whether or not the file
+    /// exists, so that the refusal tells nothing.
+    pub(super) async fn count_challenged_session(
+        &self,
+        owner: &OwnerId,
+        sha256: &ContentHash,
+        now: DateTime<Utc>,
+    ) -> UploadResult<()> {
+        if !matches!(self.policy.instant, InstantUpload::Proof(_)) {
+            return Ok(());
+        }
+        let window = chrono::Duration::from_std(CHALLENGE_WINDOW).unwrap_or(chrono::Duration::MAX);
+        let (starts, since) = self
+            .meta
+            .count_session_start(owner, sha256, now, now - window)
+            .await?;
+        if starts <= CHALLENGED_SESSIONS {
+            return Ok(());
+        }
+        let retry_after = (since + window - now).to_std().unwrap_or(OVER_LIMIT_RETRY);
+        tracing::warn!(%owner, %sha256, starts, "too many new sessions of one file; refused");
+        Err(UploadError::OverLimit {
+            what: format!(
+                "at most {CHALLENGED_SESSIONS} new upload sessions of one file a day; resume the one you have"
+            ),
+            retry_after,
+        })
     }
 
     /// The quota a new uploading session must fit in, when owners have limits.

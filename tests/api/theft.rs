@@ -198,10 +198,62 @@ async fn a_proof_without_a_live_session_is_an_ordinary_create(backend: Backend) 
     assert_error(wrong, StatusCode::CONFLICT, "chunks-missing").await;
 }
 
+/// Drawing challenge after challenge until one misses the bytes a caller
+/// lacks ends after a handful of sessions a day, for a published hash as
+/// for an unknown one; resuming the session draws nothing.
+async fn challenges_cannot_be_drawn_without_end(backend: Backend) {
+    let app = server(backend, InstantUploadMode::Proof).await;
+    let data = test_bytes(50_000, 95);
+    app.as_owner("alice").upload(&data, 1024).await;
+    let mallory = app.as_owner("mallory");
+    let mut answers = Vec::new();
+    for sha in [sha256_hex(&data), sha256_hex(b"nothing of the kind")] {
+        let mut challenges = Vec::new();
+        for _ in 0..8 {
+            let created = mallory.create(json!({"sha256": sha, "size": 50_000})).await;
+            assert_eq!(created.status(), StatusCode::CREATED);
+            let resumed = mallory.create(json!({"sha256": sha, "size": 50_000})).await;
+            assert_eq!(resumed.status(), StatusCode::OK, "resuming is free");
+            let resumed: Value = resumed.json().await.unwrap();
+            challenges.push(resumed["proof_challenge"].clone());
+            mallory.abort(&sha).await;
+        }
+        challenges.dedup();
+        assert_eq!(challenges.len(), 8, "each session its own challenge");
+        let refused = mallory.create(json!({"sha256": sha, "size": 50_000})).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            wait > 23 * 3600 && wait <= 24 * 3600,
+            "retry after {wait} s"
+        );
+        let body: Value = refused.json().await.unwrap();
+        answers.push((body["code"].clone(), body["message"].clone()));
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "the same refusal whether the file exists or not"
+    );
+    let bob = app.as_owner("bob");
+    let other = bob
+        .create(json!({"sha256": sha256_hex(&data), "size": 50_000}))
+        .await;
+    assert_eq!(
+        other.status(),
+        StatusCode::CREATED,
+        "another owner is not held back"
+    );
+}
+
 on_both_backends!(
     in_proof_mode,
     with_instant_upload_off,
     the_right_chunks_of_a_published_file_complete,
     a_proof_for_another_session_does_not_pass,
     a_proof_without_a_live_session_is_an_ordinary_create,
+    challenges_cannot_be_drawn_without_end,
 );

@@ -23,8 +23,8 @@ pub(crate) use chunks::{
 };
 pub(crate) use upkeep::{
     a_database_is_bound_to_one_store, a_repair_needs_the_missing_key_it_names,
-    concurrent_binds_agree_on_one_store, one_listing_of_the_store_at_a_time,
-    orphans_keep_when_they_were_first_found,
+    concurrent_binds_agree_on_one_store, new_sessions_are_counted_per_owner_and_hash_in_a_window,
+    one_listing_of_the_store_at_a_time, orphans_keep_when_they_were_first_found,
 };
 
 fn hash(seed: u8) -> ContentHash {

@@ -43,6 +43,7 @@ on_both_databases!(
     what_a_session_received_is_summed_up_in_runs,
     a_database_is_bound_to_one_store,
     concurrent_binds_agree_on_one_store,
+    new_sessions_are_counted_per_owner_and_hash_in_a_window,
     a_repair_needs_the_missing_key_it_names,
     one_listing_of_the_store_at_a_time,
     orphans_keep_when_they_were_first_found,

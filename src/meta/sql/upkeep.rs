@@ -1,5 +1,6 @@
-//! Upkeep of the store: the identity the database shares with its object
-//! store, the claim on listing the store, and the orphans listings found.
+//! Upkeep: the identity the database shares with its object store, the
+//! claim on listing the store, the orphans listings found, and the count
+//! of new sessions per owner and hash that bounds proof challenges.
 
 /// Defines, inside [`meta_store!`]'s module, the upkeep queries of database
 /// `$db`, storing times with the dialect module `$dialect`.
@@ -112,6 +113,36 @@ macro_rules! upkeep_queries {
                 .execute(connection)
                 .await?;
             Ok(forgotten.rows_affected())
+        }
+
+        /// Counts one more session started by `owner` for `sha256` at
+        /// `now`, in a window that starts over once it began before
+        /// `window_from`; answers the count and when the window began.
+        async fn count_session_start_on(
+            connection: &mut <$db as sqlx::Database>::Connection,
+            owner: &OwnerId,
+            sha256: &ContentHash,
+            now: DateTime<Utc>,
+            window_from: DateTime<Utc>,
+        ) -> MetaResult<(u64, DateTime<Utc>)> {
+            let row = sqlx::query(
+                "INSERT INTO session_starts (owner, sha256, window_start, starts)
+                 VALUES ($1, $2, $3, 1)
+                 ON CONFLICT (owner, sha256) DO UPDATE SET
+                     starts = CASE WHEN session_starts.window_start < $4
+                                   THEN 1 ELSE session_starts.starts + 1 END,
+                     window_start = CASE WHEN session_starts.window_start < $4
+                                   THEN excluded.window_start ELSE session_starts.window_start END
+                 RETURNING starts, window_start",
+            )
+            .bind(owner.as_str())
+            .bind(sha256.to_hex())
+            .bind($dialect::time(now))
+            .bind($dialect::time(window_from))
+            .fetch_one(connection)
+            .await?;
+            let starts: i64 = row.try_get("starts")?;
+            Ok((to_u64(starts)?, $dialect::read_time(&row, "window_start")?))
         }
     };
 }

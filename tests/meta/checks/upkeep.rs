@@ -164,3 +164,32 @@ pub(crate) async fn orphans_keep_when_they_were_first_found(meta: &dyn MetaStore
         last + Duration::days(1)
     );
 }
+
+pub(crate) async fn new_sessions_are_counted_per_owner_and_hash_in_a_window(meta: &dyn MetaStore) {
+    let start = Utc::now().trunc_subsecs(3);
+    let window = Duration::hours(24);
+    let count = |who: &'static str, seed: u8, at: chrono::DateTime<Utc>| async move {
+        meta.count_session_start(&owner(who), &hash(seed), at, at - window)
+            .await
+            .expect("count")
+    };
+    assert_eq!(count("alice", 1, start).await, (1, start));
+    let later = start + Duration::hours(23);
+    assert_eq!(
+        count("alice", 1, later).await,
+        (2, start),
+        "the same window"
+    );
+    assert_eq!(count("bob", 1, later).await, (1, later), "another owner");
+    assert_eq!(count("alice", 2, later).await, (1, later), "another hash");
+    let next_day = start + Duration::hours(25);
+    assert_eq!(
+        count("alice", 1, next_day).await,
+        (1, next_day),
+        "a window that began over a day ago starts over"
+    );
+    let (first, second) = tokio::join!(count("carol", 3, start), count("carol", 3, start));
+    let mut counts = [first.0, second.0];
+    counts.sort();
+    assert_eq!(counts, [1, 2], "concurrent sessions are both counted");
+}
