@@ -6,9 +6,11 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
+use ferry::blob::BlobStore;
 use ferry::config::{DownloadAccess, InstantUploadMode};
 use ferry::ids::{ObjectKey, WriteToken};
+use ferry::meta::FileRecord;
 use ferry::startup::Application;
 use ferry::upload::{LeftoverAction, LeftoverKind};
 use ferry_proto::ContentHash;
@@ -54,6 +56,41 @@ async fn a_store_refuses_a_database_it_does_not_belong_to(backend: Backend) {
     assert!(refusal.contains("Nothing was changed"), "{refusal}");
     assert_eq!(app.stored_keys().await, stored, "the store is as it was");
     assert_eq!(app.downloaded(&sha).await, data);
+}
+
+/// Starts a second server over `app`'s database and store, as another
+/// instance or a restart does; whether it started, or why not.
+async fn start_again(app: &TestApp) -> Result<(), String> {
+    let started =
+        Application::build_with(test_settings(), app.meta.clone(), app.blobs.clone()).await;
+    started.map(drop).map_err(|error| format!("{error:#}"))
+}
+
+async fn a_binding_cut_short_is_finished_when_the_store_holds_the_files(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(3000, 105);
+    app.upload(&data, 1024).await;
+    let identity = app.blobs.identity().await.unwrap().expect("a bound store");
+    let marker = ObjectKey::parse("ferry-store.json").unwrap();
+    app.blobs.delete(&marker).await.unwrap();
+    start_again(&app).await.expect("the binding is finished");
+    assert_eq!(app.blobs.identity().await.unwrap(), Some(identity));
+    assert_eq!(app.downloaded(&sha256_hex(&data)).await, data);
+}
+
+async fn a_bound_database_refuses_an_empty_store(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(3000, 106);
+    app.upload(&data, 1024).await;
+    let folder = tempfile::tempdir().unwrap();
+    let empty = match backend {
+        Backend::Sqlite => BlobStore::open(&folder.path().display().to_string()).unwrap(),
+        Backend::Postgres | Backend::PostgresS3 => BlobStore::open("memory://").unwrap(),
+    };
+    let started = Application::build_with(test_settings(), app.meta.clone(), empty.clone()).await;
+    let refusal = format!("{:#}", started.err().expect("a refusal"));
+    assert!(refusal.contains("carries no identity"), "{refusal}");
+    assert_eq!(empty.identity().await.unwrap(), None, "nothing was written");
 }
 
 async fn leftovers_are_deleted_only_after_their_quarantine(backend: Backend) {
@@ -167,6 +204,40 @@ async fn an_orphan_needed_again_starts_its_quarantine_over(backend: Backend) {
     );
 }
 
+async fn an_orphan_a_row_comes_to_need_is_kept(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let week = Duration::from_secs(7 * 24 * 3600);
+    let data = test_bytes(300, 107);
+    let key = ObjectKey::parse(format!("files/direct/{}", WriteToken::generate())).unwrap();
+    let body = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(data.clone()))]);
+    app.blobs.write(&key, body, 1 << 20).await.unwrap();
+    let now = Utc::now() + chrono::Duration::seconds(5);
+    let quarantine = LeftoverAction::Quarantine(week);
+    let noted = app
+        .uploads
+        .collect_leftovers(now, Duration::ZERO, quarantine)
+        .await
+        .unwrap();
+    assert_eq!(noted.found.len(), 1);
+    let file = FileRecord {
+        sha256: ContentHash::parse(&sha256_hex(&data)).unwrap(),
+        size: 300,
+        content_type: None,
+        object_key: key.clone(),
+        part_size: None,
+        published_at: Utc::now().trunc_subsecs(0),
+    };
+    app.meta.insert_file(&file).await.unwrap();
+    let later = app
+        .uploads
+        .collect_leftovers(now + chrono::Duration::days(8), Duration::ZERO, quarantine)
+        .await
+        .unwrap();
+    assert!(later.found.is_empty(), "{later:?}");
+    assert!(app.blobs.exists(&key).await.unwrap());
+    assert_eq!(app.downloaded(&sha256_hex(&data)).await, data);
+}
+
 async fn one_instance_at_a_time_lists_the_store(backend: Backend) {
     let app = spawn_app(backend).await;
     let hour = Duration::from_secs(3600);
@@ -263,6 +334,9 @@ async fn write(app: &TestApp, key: &ObjectKey, bytes: &'static [u8]) {
 
 on_both_backends!(
     a_store_refuses_a_database_it_does_not_belong_to,
+    a_binding_cut_short_is_finished_when_the_store_holds_the_files,
+    a_bound_database_refuses_an_empty_store,
+    an_orphan_a_row_comes_to_need_is_kept,
     leftovers_are_deleted_only_after_their_quarantine,
     an_orphan_needed_again_starts_its_quarantine_over,
     one_instance_at_a_time_lists_the_store,
