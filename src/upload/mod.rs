@@ -147,16 +147,16 @@ impl Uploads {
         let instant = self
             .grants_instant(&request, published.as_ref(), live)
             .await?;
-        if let Some(session) = &existing {
-            if live.is_some() && !instant {
-                if session.size != request.size {
-                    return Err(UploadError::UploadConflict { size: session.size });
-                }
-                self.meta.touch_session(&session.id, expires_at).await?;
-                self.metrics.upload_resumed();
-                tracing::info!(outcome = ?Created::Existing, instant, "upload session");
-                return Ok((Created::Existing, self.view(session).await?));
+        if let Some(session) = live
+            && !instant
+        {
+            if session.size != request.size {
+                return Err(UploadError::UploadConflict { size: session.size });
             }
+            self.meta.touch_session(&session.id, expires_at).await?;
+            self.metrics.upload_resumed();
+            tracing::info!(outcome = ?Created::Existing, instant, "upload session");
+            return Ok((Created::Existing, self.view(session).await?));
         }
         if !instant {
             self.count_challenged_session(owner, &request.sha256, now)
