@@ -417,9 +417,6 @@ pub trait MetaStore: Send + Sync + 'static {
         token: &WriteToken,
     ) -> MetaResult<bool>;
 
-    /// Completes a merging session whose content another upload published.
-    async fn complete_session(&self, upload_id: &UploadId) -> MetaResult<bool>;
-
     /// Points the published file `file.sha256` at the verified copy `file`
     /// (its object key and part size), if it still names `missing_key`,
     /// whose object was found missing; `false` when it no longer does.

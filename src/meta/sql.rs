@@ -465,17 +465,6 @@ macro_rules! meta_store {
                     Ok(true)
                 }
 
-                async fn complete_session(&self, upload_id: &UploadId) -> MetaResult<bool> {
-                    let updated = sqlx::query(
-                        "UPDATE uploads SET status = 'complete' WHERE id = $1 AND status = 'merging'",
-                    )
-                    .bind(upload_id.as_str())
-                    .execute(&mut *self.connection().await?)
-                    .await?
-                    .rows_affected();
-                    Ok(updated == 1)
-                }
-
                 async fn insert_file(&self, file: &FileRecord) -> MetaResult<Published> {
                     let mut tx = self.begin_write().await?;
                     let published = insert_file_row(&mut tx, file).await?;

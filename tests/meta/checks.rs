@@ -295,14 +295,6 @@ pub(crate) async fn publishing_needs_the_lease_and_keeps_the_first_file(meta: &d
         Published::Already(published.clone()),
         "a published file never changes"
     );
-    let mut waiting = session("s2", "bob", 1, 20);
-    waiting.status = UploadStatus::Merging;
-    meta.insert_session(&waiting).await.expect("insert");
-    assert!(meta.complete_session(&id("s2")).await.expect("complete"));
-    assert!(
-        !meta.complete_session(&id("s2")).await.expect("complete"),
-        "only a merging session completes"
-    );
     assert_eq!(
         meta.insert_file(&file(2, "files/c")).await.expect("insert"),
         Published::Now(file(2, "files/c"))
