@@ -111,13 +111,13 @@ async fn readiness_asks_the_stores_once_however_many_ask_at_once() {
     let blobs = BlobStore::new(Arc::new(store), 5 << 20);
     let app = spawn_app_over(Backend::Postgres, blobs, |_| {}).await;
     let started = async {
-        while scrape(&app).await.value("ferry_sweeps_total") < 2.0 {
+        while scrape(&app).await.value("ferry_sweeps_total") < 1.0 {
             tokio::task::yield_now().await;
         }
     };
     tokio::time::timeout(PATIENCE, started)
         .await
-        .expect("the sweeps at start end");
+        .expect("the sweep at start ends");
     let before = lists.load(Ordering::SeqCst);
     let asking = (0..20).map(|_| status_of(&app, &app.address, "/readyz"));
     let answers = tokio::time::timeout(PATIENCE, futures::future::join_all(asking))
