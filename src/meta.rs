@@ -437,9 +437,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Leases that expired before `now` whose session is gone or not merging.
     async fn orphaned_merges(&self, now: DateTime<Utc>) -> MetaResult<Vec<MergeLease>>;
 
-    /// Whether a session with this id still needs its staged chunks: it is
-    /// uploading or merging.
-    async fn session_holds_chunks(&self, id: &UploadId) -> MetaResult<bool>;
+    /// The state of the session with this id, if its row is there: one
+    /// uploading or merging still needs its staged chunks.
+    async fn session_status(&self, id: &UploadId) -> MetaResult<Option<UploadStatus>>;
 
     /// Whether a published file, or a merge under way, points at this key.
     async fn object_key_in_use(&self, object_key: &ObjectKey) -> MetaResult<bool>;

@@ -546,14 +546,13 @@ macro_rules! meta_store {
                     Ok(rows.iter().map(lease_from_row).collect::<Result<_, _>>()?)
                 }
 
-                async fn session_holds_chunks(&self, id: &UploadId) -> MetaResult<bool> {
-                    let found = sqlx::query(
-                        "SELECT 1 FROM uploads WHERE id = $1 AND status IN ('uploading', 'merging')",
-                    )
-                    .bind(id.as_str())
-                    .fetch_optional(&mut *self.connection().await?)
-                    .await?;
-                    Ok(found.is_some())
+                async fn session_status(&self, id: &UploadId) -> MetaResult<Option<UploadStatus>> {
+                    let row = sqlx::query("SELECT status FROM uploads WHERE id = $1")
+                        .bind(id.as_str())
+                        .fetch_optional(&mut *self.connection().await?)
+                        .await?;
+                    let status: Option<String> = row.map(|row| row.try_get("status")).transpose()?;
+                    Ok(status.map(parse_status).transpose()?)
                 }
 
                 async fn merge_writes_to(&self, object_key: &ObjectKey) -> MetaResult<bool> {

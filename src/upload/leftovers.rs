@@ -1,10 +1,11 @@
 //! Leftovers: what a crash or a failed delete can leave in the object store
-//! with no database row needing it. Chunk folders of sessions that are gone
-//! or done, and file objects stored but never published (or published
-//! twice, the second copy not deleted), are noted as orphans in the
-//! database when a listing finds them, and deleted only once they have
-//! been orphans for the quarantine, or on an operator's command: never
-//! because a row is missing at one moment. Multipart uploads a killed
+//! with no database row needing it. The chunk folder of a session the
+//! database records as complete or failed goes at once: the row says so.
+//! Chunk folders of sessions with no row, and file objects stored but never
+//! published (or published twice, the second copy not deleted), are noted
+//! as orphans in the database when a listing finds them, and deleted only
+//! once they have been orphans for the quarantine, or on an operator's
+//! command: never because a row is missing at one moment. Multipart uploads a killed
 //! process left unfinished in a bucket are aborted: a merge's once no lease
 //! names its key, any other once it is older than the minimum age; they
 //! were never objects anyone could read.
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ferry_proto::UploadStatus;
 
 use super::Uploads;
 use super::error::UploadResult;
@@ -100,18 +102,24 @@ impl Uploads {
     ) -> UploadResult<LeftoverReport> {
         let mut report = LeftoverReport::default();
         for folder in self.blobs.list_folders("chunks").await? {
-            let session = folder.rsplit('/').next().map(UploadId::parse);
-            let orphaned = match session {
-                Some(Ok(upload_id)) => !self.meta.session_holds_chunks(&upload_id).await?,
-                _ => true,
+            let status = match folder.rsplit('/').next().map(UploadId::parse) {
+                Some(Ok(upload_id)) => self.meta.session_status(&upload_id).await?,
+                _ => None,
             };
-            if orphaned {
-                let key = format!("{folder}/");
-                let leftover = self
-                    .settle(key, LeftoverKind::ChunkFolder, &[], now, action)
-                    .await?;
-                report.found.push(leftover);
-            }
+            let action = match status {
+                Some(UploadStatus::Uploading | UploadStatus::Merging) => continue,
+                Some(UploadStatus::Complete | UploadStatus::Failed)
+                    if action != LeftoverAction::List =>
+                {
+                    LeftoverAction::DeleteNow
+                }
+                _ => action,
+            };
+            let key = format!("{folder}/");
+            let leftover = self
+                .settle(key, LeftoverKind::ChunkFolder, &[], now, action)
+                .await?;
+            report.found.push(leftover);
         }
         let cutoff = now - min_age;
         let mut by_file: BTreeMap<ObjectKey, Vec<ObjectKey>> = BTreeMap::new();

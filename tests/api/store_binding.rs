@@ -238,6 +238,31 @@ async fn an_orphan_a_row_comes_to_need_is_kept(backend: Backend) {
     assert_eq!(app.downloaded(&sha256_hex(&data)).await, data);
 }
 
+async fn the_chunk_folder_of_a_finished_session_goes_at_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(3000, 108);
+    let sha = ContentHash::parse(&sha256_hex(&data)).unwrap();
+    app.upload(&data, 1024).await;
+    let session = app
+        .meta
+        .find_session(&ferry::ids::OwnerId::anonymous(), &sha)
+        .await
+        .unwrap()
+        .expect("the completed session");
+    let left = ObjectKey::parse(format!("chunks/{}/0.t", session.id)).unwrap();
+    write(&app, &left, b"a chunk whose delete failed").await;
+    let week = Duration::from_secs(7 * 24 * 3600);
+    let now = Utc::now() + chrono::Duration::seconds(5);
+    let report = app
+        .uploads
+        .collect_leftovers(now, Duration::ZERO, LeftoverAction::Quarantine(week))
+        .await
+        .unwrap();
+    assert_eq!(report.removed(), 1, "{report:?}");
+    assert!(!app.blobs.exists(&left).await.unwrap());
+    assert_eq!(app.downloaded(&sha256_hex(&data)).await, data);
+}
+
 async fn one_instance_at_a_time_lists_the_store(backend: Backend) {
     let app = spawn_app(backend).await;
     let hour = Duration::from_secs(3600);
@@ -337,6 +362,7 @@ on_both_backends!(
     a_binding_cut_short_is_finished_when_the_store_holds_the_files,
     a_bound_database_refuses_an_empty_store,
     an_orphan_a_row_comes_to_need_is_kept,
+    the_chunk_folder_of_a_finished_session_goes_at_once,
     leftovers_are_deleted_only_after_their_quarantine,
     an_orphan_needed_again_starts_its_quarantine_over,
     one_instance_at_a_time_lists_the_store,

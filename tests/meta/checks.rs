@@ -404,17 +404,15 @@ pub(crate) async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStor
     assert!(meta.drop_merge(&hash(5), &token("t5")).await.expect("drop"));
     assert!(meta.orphaned_merges(now).await.expect("orphans").is_empty());
 
-    assert!(meta.session_holds_chunks(&id("live")).await.expect("holds"));
-    assert!(
-        meta.session_holds_chunks(&id("running"))
-            .await
-            .expect("holds")
-    );
-    assert!(!meta.session_holds_chunks(&id("old")).await.expect("holds"));
+    let status =
+        |name: &'static str| async move { meta.session_status(&id(name)).await.expect("a status") };
+    assert_eq!(status("live").await, Some(UploadStatus::Uploading));
+    assert_eq!(status("running").await, Some(UploadStatus::Merging));
+    assert_eq!(status("old").await, None);
     let mut done = session("done", "alice", 7, 20);
     done.status = UploadStatus::Complete;
     meta.insert_session(&done).await.expect("insert");
-    assert!(!meta.session_holds_chunks(&id("done")).await.expect("holds"));
+    assert_eq!(status("done").await, Some(UploadStatus::Complete));
     meta.insert_file(&file(6, "files/direct/kept"))
         .await
         .expect("insert");
