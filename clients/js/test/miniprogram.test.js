@@ -2,10 +2,12 @@
 // a mini-program project, built by miniprogram-ci's npm builder (the one the
 // WeChat developer tools run), and loaded from the built miniprogram_npm
 // folder into a node:vm context that holds only what the mini-program runtime
-// has: `wx`, the timers, `console` and the language's own built-ins. No
-// fetch, URL, TextEncoder, AbortController, crypto, Buffer or process, and no
-// Node modules to require. The `wx` behaves as the platform does (no PATCH,
-// the 11th request at once fails) and uploads to a real ferryd.
+// has: `wx`, the timers, `console` and the language's own built-ins up to
+// ES2017, as an older phone's engine has them. No fetch, URL, TextEncoder,
+// AbortController, crypto, Buffer or process, no globalThis or
+// Object.fromEntries, and no Node modules to require. The `wx` behaves as the
+// platform does (no PATCH, the 11th request at once fails) and uploads to a
+// real ferryd.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -29,6 +31,23 @@ const requireHere = createRequire(import.meta.url);
 
 /** Globals of browsers and Node that a mini-program's JavaScript runtime lacks. */
 const ABSENT = ['fetch', 'URL', 'TextEncoder', 'TextDecoder', 'AbortController', 'crypto', 'Blob', 'Buffer', 'process', 'require', 'queueMicrotask', 'setImmediate'];
+
+/** Built-ins newer than ES2017, which older phones' engines lack: taken out of the runtime. */
+const NEWER_THAN_ES2017 = [
+  'globalThis',
+  'Object.fromEntries',
+  'Array.prototype.flat',
+  'Array.prototype.flatMap',
+  'Array.prototype.at',
+  'String.prototype.matchAll',
+  'String.prototype.replaceAll',
+  'String.prototype.trimStart',
+  'String.prototype.trimEnd',
+  'Promise.prototype.finally',
+  'Promise.allSettled',
+  'Promise.any',
+  'Object.hasOwn',
+];
 
 /**
  * Packs the package, installs the tarball into a new mini-program project and
@@ -59,6 +78,7 @@ async function buildMiniProgramProject() {
  */
 function miniProgramRuntime(miniprogramNpm, wx) {
   const context = vm.createContext({ wx, setTimeout, clearTimeout, setInterval, clearInterval, console });
+  vm.runInContext(NEWER_THAN_ES2017.map((path) => `delete ${path};`).join('\n'), context);
   const modules = new Map();
   const load = (file) => {
     if (!modules.has(file)) {
@@ -120,9 +140,9 @@ describe('the package in a WeChat mini-program', () => {
     assert.doesNotThrow(() => acorn.parse(source, { ecmaVersion: 2015, sourceType: 'script' }));
   });
 
-  test('one require gives upload, the WeChat platform and the errors, in a runtime without the web\'s or Node\'s globals', () => {
+  test("one require gives upload, the WeChat platform and the errors, in a runtime without the web's or Node's globals or built-ins newer than ES2017", () => {
     const { client, runtime } = ferryClient();
-    for (const name of ABSENT) assert.equal(runtime.evaluate(`typeof ${name}`), 'undefined', `${name} is absent`);
+    for (const name of [...ABSENT, ...NEWER_THAN_ES2017]) assert.equal(runtime.evaluate(`typeof ${name}`), 'undefined', `${name} is absent`);
     assert.equal(typeof client.upload, 'function');
     assert.equal(typeof client.wechatPlatform, 'function');
     assert.equal(client.WECHAT_MAX_REQUESTS, 10);
