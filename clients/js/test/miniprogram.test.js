@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -124,6 +124,7 @@ describe('the package in a WeChat mini-program', () => {
   before(async () => {
     built = await buildMiniProgramProject();
   });
+  after(() => rmSync(built.project, { recursive: true, force: true }));
 
   /** The client as `require('@ferry/client')` gives it in a runtime whose `wx` behaves as WeChat's. */
   const ferryClient = () => {
