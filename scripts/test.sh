@@ -121,12 +121,18 @@ wait "$fuzz_install" || { echo "scripts/test.sh: could not install schemathesis"
 scripts/api-fuzz.sh target/debug/ferryd
 
 # The JavaScript client's tests and the upload page in Chromium, against the
-# ferryd that cargo test just built; playwright-core comes from the npm
-# registry (clients/js/package-lock.json).
+# ferryd that cargo test just built; the dev dependencies (playwright-core,
+# esbuild, miniprogram-ci) come from the npm registry
+# (clients/js/package-lock.json). The mini-program bundle is built from the
+# sources first, as `npm pack` would.
 command -v node >/dev/null 2>&1 || { echo "scripts/test.sh: Node.js 18 or later is needed for clients/js" >&2; exit 1; }
 wait "$chromium_install" || { echo "scripts/test.sh: could not install chromium" >&2; exit 1; }
 export FERRY_TEST_FERRYD="${FERRY_TEST_FERRYD:-$PWD/target/debug/ferryd}"
-if [ ! -d clients/js/node_modules/playwright-core ]; then
-  (cd clients/js && npm ci --no-audit --no-fund --loglevel=error)
-fi
+for package in playwright-core esbuild miniprogram-ci; do
+  if [ ! -d "clients/js/node_modules/$package" ]; then
+    (cd clients/js && npm ci --no-audit --no-fund --loglevel=error)
+    break
+  fi
+done
+(cd clients/js && npm run --silent build:miniprogram)
 (cd clients/js && node --test test/*.test.js && node --test --test-timeout=300000 browser-test/*.test.js)

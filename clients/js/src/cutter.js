@@ -2,8 +2,11 @@
 // a mini-program's JavaScript runtime has none, and its adapters only need
 // `aborted` and an 'abort' listener, which this stand-in gives.
 
-/** A new controller: the platform's AbortController when it has one. */
-export function newCutter(Controller = globalThis.AbortController) {
+/**
+ * A new controller: the platform's AbortController when it has one. (Not
+ * `globalThis.AbortController`: older mini-program engines lack globalThis.)
+ */
+export function newCutter(Controller = typeof AbortController === 'function' ? AbortController : undefined) {
   return Controller ? new Controller() : new Cutter();
 }
 

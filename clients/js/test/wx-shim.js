@@ -8,6 +8,8 @@
 // - wx.uploadFile sends a file on disk as multipart/form-data POST;
 // - FileSystemManager.readFile reads `length` bytes at `position` and gives an
 //   ArrayBuffer.
+// ArrayBuffers are recognised whatever realm made them, so a client running in
+// a node:vm context (test/miniprogram.test.js) is served the same way.
 
 import { readFileSync, writeFileSync, rmSync, openSync, readSync, closeSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,12 +64,12 @@ export function createWx() {
       }
       const data = options.data;
       if (ArrayBuffer.isView(data)) throw new TypeError('wx.request sends an ArrayBuffer, not a typed array');
-      if (data !== undefined && typeof data !== 'string' && !(data instanceof ArrayBuffer)) {
+      if (data !== undefined && typeof data !== 'string' && !isArrayBuffer(data)) {
         throw new TypeError('this shim takes string and ArrayBuffer bodies only');
       }
       seen.requests.push({ method, url: options.url });
       return task(options, (signal) =>
-        fetch(options.url, { method, headers: options.header, body: data === undefined ? undefined : data, signal }),
+        fetch(options.url, { method, headers: options.header, body: isArrayBuffer(data) ? new Uint8Array(data) : data, signal }),
       );
     },
     uploadFile(options) {
@@ -95,7 +97,7 @@ export function createWx() {
         },
         writeFile({ filePath, data, success, fail }) {
           try {
-            if (!(data instanceof ArrayBuffer) && typeof data !== 'string') throw new TypeError('data must be an ArrayBuffer or a string');
+            if (!isArrayBuffer(data) && typeof data !== 'string') throw new TypeError('data must be an ArrayBuffer or a string');
             writeFileSync(filePath, typeof data === 'string' ? data : new Uint8Array(data));
             setImmediate(() => success?.({}));
           } catch (error) {
@@ -114,6 +116,10 @@ export function createWx() {
     },
   };
   return { wx, seen, userData };
+}
+
+function isArrayBuffer(value) {
+  return Object.prototype.toString.call(value) === '[object ArrayBuffer]';
 }
 
 function tryJson(text) {

@@ -17,7 +17,7 @@ export const WECHAT_MAX_REQUESTS = 10;
  *   `uploadFile: true` sends each chunk with wx.uploadFile (a multipart POST of a
  *   temporary file) instead of a wx.request PUT.
  */
-export function wechatPlatform({ wx = globalThis.wx, uploadFile = false, maxConcurrency = WECHAT_MAX_REQUESTS, timeoutMs = 60_000 } = {}) {
+export function wechatPlatform({ wx = ambientWx(), uploadFile = false, maxConcurrency = WECHAT_MAX_REQUESTS, timeoutMs = 60_000 } = {}) {
   const fs = wx.getFileSystemManager();
   const slots = new Slots(Math.min(maxConcurrency, WECHAT_MAX_REQUESTS));
   const platform = {
@@ -45,6 +45,11 @@ export function wechatPlatform({ wx = globalThis.wx, uploadFile = false, maxConc
     platform.sendChunk = (request) => slots.run(() => wxUploadFile(wx, fs, request, timeoutMs));
   }
   return platform;
+}
+
+/** The mini-program's global `wx`, if any (older engines have no globalThis to find it on). */
+function ambientWx() {
+  return typeof wx === 'undefined' ? undefined : wx;
 }
 
 /** Hands out at most `size` slots; the rest wait their turn. */
@@ -128,7 +133,8 @@ function cutOn(signal, task, reject) {
 }
 
 function answer(status, header, data) {
-  const headers = Object.fromEntries(Object.entries(header ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+  const headers = {};
+  for (const [name, value] of Object.entries(header ?? {})) headers[name.toLowerCase()] = String(value);
   return { status, header: (name) => headers[name.toLowerCase()] ?? null, body: typeof data === 'string' ? data : JSON.stringify(data) };
 }
 

@@ -1,0 +1,267 @@
+// The package as a WeChat mini-program gets it: packed by npm, installed into
+// a mini-program project, built by miniprogram-ci's npm builder (the one the
+// WeChat developer tools run), and loaded from the built miniprogram_npm
+// folder into a node:vm context that holds only what the mini-program runtime
+// has: `wx`, the timers, `console` and the language's own built-ins up to
+// ES2017, as an older phone's engine has them. No fetch, URL, TextEncoder,
+// AbortController, crypto, Buffer or process, no globalThis or
+// Object.fromEntries, and no Node modules to require. The `wx` behaves as the
+// platform does (no PATCH, the 11th request at once fails) and uploads to a
+// real ferryd.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+import { after, before, describe, test } from 'node:test';
+
+import { heldChunks, JWT_SECRET, mintToken, sessionOf, startFerryd } from './ferryd.js';
+import { download, randomFile } from './files.js';
+import { startProxy } from './proxy.js';
+import { createWx } from './wx-shim.js';
+
+const CHUNK = 256 << 10;
+const PACKAGE = join(dirname(fileURLToPath(import.meta.url)), '..');
+const requireHere = createRequire(import.meta.url);
+
+/** Globals of browsers and Node that a mini-program's JavaScript runtime lacks. */
+const ABSENT = ['fetch', 'URL', 'TextEncoder', 'TextDecoder', 'AbortController', 'crypto', 'Blob', 'Buffer', 'process', 'require', 'queueMicrotask', 'setImmediate'];
+
+/** Built-ins newer than ES2017, which older phones' engines lack: taken out of the runtime. */
+const NEWER_THAN_ES2017 = [
+  'globalThis',
+  'Object.fromEntries',
+  'Array.prototype.flat',
+  'Array.prototype.flatMap',
+  'Array.prototype.at',
+  'String.prototype.matchAll',
+  'String.prototype.replaceAll',
+  'String.prototype.trimStart',
+  'String.prototype.trimEnd',
+  'Promise.prototype.finally',
+  'Promise.allSettled',
+  'Promise.any',
+  'Object.hasOwn',
+];
+
+/**
+ * Packs the package, installs the tarball into a new mini-program project and
+ * runs WeChat's npm builder over it: the project's folder and what the
+ * builder reported.
+ */
+async function buildMiniProgramProject() {
+  const project = mkdtempSync(join(tmpdir(), 'ferry-miniprogram-'));
+  const npm = (args, cwd) => execFileSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, stdio: 'pipe' });
+  npm(['pack', '--pack-destination', project], PACKAGE);
+  const tarball = readdirSync(project).find((name) => name.endsWith('.tgz'));
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'ferry-in-a-mini-program', version: '1.0.0', private: true }));
+  writeFileSync(join(project, 'app.json'), JSON.stringify({ pages: ['pages/index/index'] }));
+  writeFileSync(
+    join(project, 'project.config.json'),
+    JSON.stringify({ appid: 'touristappid', compileType: 'miniprogram', miniprogramRoot: './', setting: { packNpmManually: true } }),
+  );
+  npm(['install', '--offline', `./${tarball}`], project);
+  const ci = requireHere('miniprogram-ci');
+  const report = await ci.packNpmManually({ packageJsonPath: join(project, 'package.json'), miniprogramNpmDistDir: project });
+  return { project, report, miniprogramNpm: join(project, 'miniprogram_npm') };
+}
+
+/**
+ * A new mini-program runtime holding `wx`: `require(name)` loads a package
+ * from `miniprogramNpm` as the mini-program's own CommonJS loader does,
+ * resolving relative paths inside that folder and nothing else.
+ */
+function miniProgramRuntime(miniprogramNpm, wx) {
+  const context = vm.createContext({ wx, setTimeout, clearTimeout, setInterval, clearInterval, console });
+  vm.runInContext(NEWER_THAN_ES2017.map((path) => `delete ${path};`).join('\n'), context);
+  const modules = new Map();
+  const load = (file) => {
+    if (!modules.has(file)) {
+      const module = { exports: {} };
+      modules.set(file, module);
+      const source = readFileSync(file, 'utf8');
+      const wrapped = vm.runInContext(`(function (require, module, exports) {${source}\n})`, context, { filename: file });
+      wrapped.call(module.exports, (request) => load(resolveInside(miniprogramNpm, dirname(file), request)), module, module.exports);
+    }
+    return modules.get(file).exports;
+  };
+  return {
+    evaluate: (code) => vm.runInContext(code, context),
+    require: (name) => load(resolveInside(miniprogramNpm, miniprogramNpm, `./${name}`)),
+  };
+}
+
+/** The file `request` names from `from`, which must lie inside `root`. */
+function resolveInside(root, from, request) {
+  if (!request.startsWith('./') && !request.startsWith('../')) {
+    throw new Error(`a mini-program's package cannot require '${request}'`);
+  }
+  const path = resolve(from, request);
+  for (const candidate of [path, `${path}.js`, join(path, 'index.js')]) {
+    if (candidate.startsWith(root + sep) && existsSync(candidate) && statSync(candidate).isFile()) return candidate;
+  }
+  throw new Error(`'${request}' from ${from} is no file inside ${root}`);
+}
+
+/** A token for `sub` signed with JWT_SECRET that expired an hour ago. */
+function expiredToken(sub) {
+  const now = Math.floor(Date.now() / 1000);
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub, iat: now - 7200, exp: now - 3600 })}`;
+  return `${unsigned}.${createHmac('sha256', JWT_SECRET).update(unsigned).digest('base64url')}`;
+}
+
+/** `file` as wx.chooseMessageFile gives it. */
+const chosen = (file, name = 'clip.mp4') => ({ path: file.path, size: file.bytes.length, name });
+
+describe('the package in a WeChat mini-program', () => {
+  let built;
+  before(async () => {
+    built = await buildMiniProgramProject();
+  });
+  after(() => rmSync(built.project, { recursive: true, force: true }));
+
+  /** The client as `require('@ferry/client')` gives it in a runtime whose `wx` behaves as WeChat's. */
+  const ferryClient = () => {
+    const { wx, seen } = createWx();
+    const runtime = miniProgramRuntime(built.miniprogramNpm, wx);
+    return { client: runtime.require('@ferry/client'), seen, runtime };
+  };
+
+  test("WeChat's npm builder copies the package's mini-program files without a warning, at ES2015 syntax", () => {
+    assert.deepEqual(built.report, { miniProgramPackNum: 1, otherNpmPackNum: 0, warnList: [] });
+    assert.deepEqual(readdirSync(join(built.miniprogramNpm, '@ferry/client')), ['index.js']);
+    const acorn = createRequire(requireHere.resolve('miniprogram-ci'))('acorn');
+    const source = readFileSync(join(built.miniprogramNpm, '@ferry/client/index.js'), 'utf8');
+    assert.doesNotThrow(() => acorn.parse(source, { ecmaVersion: 2015, sourceType: 'script' }));
+  });
+
+  test("one require gives upload, the WeChat platform and the errors, in a runtime without the web's or Node's globals or built-ins newer than ES2017", () => {
+    const { client, runtime } = ferryClient();
+    for (const name of [...ABSENT, ...NEWER_THAN_ES2017]) assert.equal(runtime.evaluate(`typeof ${name}`), 'undefined', `${name} is absent`);
+    assert.equal(typeof client.upload, 'function');
+    assert.equal(typeof client.wechatPlatform, 'function');
+    assert.equal(client.WECHAT_MAX_REQUESTS, 10);
+    assert.equal(new client.FerryError('refused', { code: 'x', status: 400 }).code, 'x');
+    assert.equal(new client.AbortedError().name, 'AbortError');
+  });
+
+  describe('uploading to a ferryd without authentication', () => {
+    let ferryd;
+    before(async () => {
+      ferryd = await startFerryd();
+    });
+    after(() => ferryd.stop());
+
+    test('a file is published under its SHA-256 and downloads byte-identical, never more than 10 requests at once', async () => {
+      const { client, seen } = ferryClient();
+      const file = randomFile(24 * CHUNK + 99);
+      const result = await client.upload({
+        server: ferryd.url,
+        file: chosen(file),
+        platform: client.wechatPlatform(),
+        chunkSize: CHUNK,
+        parallel: 16,
+      }).done;
+      assert.equal(result.sha256, file.sha256);
+      assert.match(result.url, new RegExp(`/v1/files/${file.sha256}/clip.mp4`));
+      assert.deepEqual(await download(result.url), file.bytes);
+      assert.equal(seen.requests.filter((r) => r.method === 'PUT').length, 25);
+      assert.deepEqual(seen.refused, []);
+      assert.ok(seen.maxRunning <= 10, `${seen.maxRunning} requests at once`);
+    });
+
+    test('an upload aborted midway, uploaded again, sends only the chunks the server lacks', async () => {
+      const file = randomFile(10 * CHUNK + 1);
+      const proxy = await startProxy(ferryd.url);
+      try {
+        const first = ferryClient().client;
+        const task = first.upload({ server: proxy.url, file: chosen(file), platform: first.wechatPlatform(), chunkSize: CHUNK, parallel: 2 });
+        task.onProgress((event) => {
+          if (event.phase === 'uploading' && event.sentBytes >= 3 * CHUNK) task.abort();
+        });
+        await assert.rejects(task.done, { name: 'AbortError' });
+        await proxy.whenIdle();
+        const { body: session } = await sessionOf(ferryd.url, file.sha256);
+        const held = heldChunks(session);
+        assert.equal(session.status, 'uploading');
+        assert.ok(held.length >= 3 && held.length < 11, `held ${held}`);
+
+        proxy.requests.length = 0;
+        const again = ferryClient().client;
+        const result = await again.upload({ server: proxy.url, file: chosen(file), platform: again.wechatPlatform(), chunkSize: CHUNK }).done;
+        const sent = proxy.chunkRequests().map((r) => r.chunk).sort((a, b) => a - b);
+        const missing = [...Array(11).keys()].filter((i) => !held.includes(i));
+        // A chunk cut off by the abort may still be stored after the session
+        // was read: at most one per chunk request in flight (parallel: 2).
+        assert.ok(sent.every((i) => missing.includes(i)), `sent ${sent}, held ${held}`);
+        assert.ok(missing.length - sent.length <= 2, `sent ${sent}, held ${held}`);
+        assert.deepEqual(await download(result.url), file.bytes);
+      } finally {
+        await proxy.stop();
+      }
+    });
+  });
+
+  describe('uploading to a ferryd with tokens and signed downloads', () => {
+    let ferryd;
+    before(async () => {
+      ferryd = await startFerryd({
+        FERRY_JWT_SECRET: JWT_SECRET,
+        FERRY_DOWNLOADS: 'signed',
+        FERRY_DOWNLOAD_KEY: 'a-download-key-for-the-tests-0123456789',
+      });
+    });
+    after(() => ferryd.stop());
+
+    test('a second owner of the same file answers the proof challenge and publishes without sending a chunk', async () => {
+      const file = randomFile(5 * CHUNK + 7);
+      const alice = mintToken('alice');
+      const first = ferryClient().client;
+      await first.upload({ server: ferryd.url, file: chosen(file), platform: first.wechatPlatform(), chunkSize: CHUNK, token: () => alice }).done;
+
+      const bob = mintToken('bob');
+      const proxy = await startProxy(ferryd.url);
+      try {
+        const second = ferryClient().client;
+        const result = await second.upload({ server: proxy.url, file: chosen(file), platform: second.wechatPlatform(), chunkSize: CHUNK, token: () => bob }).done;
+        assert.equal(proxy.chunkRequests().length, 0);
+        assert.deepEqual(proxy.requests.map((r) => `${r.method} ${r.url} ${r.status}`), ['POST /v1/uploads 201', 'POST /v1/uploads 200']);
+        assert.equal(result.sentBytes, 0);
+        assert.deepEqual(await download(result.url), file.bytes);
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    test('a 401 after an expired token asks the token provider for a fresh one and the upload goes on', async () => {
+      const file = randomFile(2 * CHUNK);
+      const asked = [];
+      const token = async ({ refresh }) => {
+        asked.push(refresh);
+        return refresh ? mintToken('carol') : expiredToken('carol');
+      };
+      const proxy = await startProxy(ferryd.url);
+      try {
+        const { client } = ferryClient();
+        const result = await client.upload({ server: proxy.url, file: chosen(file), platform: client.wechatPlatform(), chunkSize: CHUNK, token }).done;
+        assert.deepEqual(asked, [false, true]);
+        assert.equal(proxy.requests[0].status, 401);
+        assert.deepEqual(await download(result.url), file.bytes);
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    test('without a token the upload fails with the bundle\'s FerryError', async () => {
+      const { client } = ferryClient();
+      const task = client.upload({ server: ferryd.url, file: chosen(randomFile(CHUNK)), platform: client.wechatPlatform() });
+      await assert.rejects(task.done, (error) => error instanceof client.FerryError && error.code === 'unauthorized' && error.status === 401);
+    });
+  });
+});
