@@ -128,9 +128,9 @@ describe('the package in a WeChat mini-program', () => {
 
   /** The client as `require('@ferry/client')` gives it in a runtime whose `wx` behaves as WeChat's. */
   const ferryClient = () => {
-    const { wx, seen } = createWx();
+    const { wx, seen, life } = createWx();
     const runtime = miniProgramRuntime(built.miniprogramNpm, wx);
-    return { client: runtime.require('@ferry/client'), seen, runtime };
+    return { client: runtime.require('@ferry/client'), seen, life, runtime };
   };
 
   test("WeChat's npm builder copies the package's mini-program files without a warning, at ES2015 syntax", () => {
@@ -174,6 +174,7 @@ describe('the package in a WeChat mini-program', () => {
       assert.equal(seen.requests.filter((r) => r.method === 'PUT').length, 25);
       assert.deepEqual(seen.refused, []);
       assert.ok(seen.maxRunning <= 10, `${seen.maxRunning} requests at once`);
+      assert.ok(seen.requests.every((r) => r.timeout === 60_000), 'every request times out after 60 s');
     });
 
     test('an upload aborted midway, uploaded again, sends only the chunks the server lacks', async () => {
@@ -205,6 +206,78 @@ describe('the package in a WeChat mini-program', () => {
       } finally {
         await proxy.stop();
       }
+    });
+  });
+
+  describe('what a mini-program lives through', () => {
+    let ferryd;
+    before(async () => {
+      ferryd = await startFerryd();
+    });
+    after(() => ferryd.stop());
+
+    const puts = (seen) => seen.requests.filter((r) => r.method === 'PUT');
+    const stored = (seen) => puts(seen).filter((r) => r.status === 200);
+
+    test('killed midway and launched again, the same file is hashed again and only the chunks the server lacks are sent', async () => {
+      const file = randomFile(10 * CHUNK + 1);
+      const proxy = await startProxy(ferryd.url);
+      try {
+        const killed = ferryClient();
+        killed.client.upload({ server: proxy.url, file: chosen(file), platform: killed.client.wechatPlatform(), chunkSize: CHUNK, parallel: 2 });
+        await killed.life.until((s) => stored(s).length >= 3);
+        killed.life.kill();
+        await proxy.whenIdle();
+        const { body: session } = await sessionOf(ferryd.url, file.sha256);
+        const held = heldChunks(session);
+        assert.equal(session.status, 'uploading');
+        assert.ok(held.length >= 3 && held.length < 11, `held ${held}`);
+
+        proxy.requests.length = 0;
+        const relaunched = ferryClient();
+        const hashed = [];
+        const task = relaunched.client.upload({ server: proxy.url, file: chosen(file), platform: relaunched.client.wechatPlatform(), chunkSize: CHUNK });
+        task.onProgress((event) => event.phase === 'hashing' && hashed.push(event.bytesDone));
+        const result = await task.done;
+        assert.equal(hashed[hashed.length - 1], file.bytes.length);
+        const sent = proxy.chunkRequests().map((r) => r.chunk).sort((a, b) => a - b);
+        const missing = [...Array(11).keys()].filter((i) => !held.includes(i));
+        assert.deepEqual(sent, missing);
+        assert.deepEqual(await download(result.url), file.bytes);
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    test('requests failing while the network is gone are tried again with backoff, and the upload completes once it returns', async () => {
+      const { client, seen, life } = ferryClient();
+      const file = randomFile(8 * CHUNK);
+      const task = client.upload({ server: ferryd.url, file: chosen(file), platform: client.wechatPlatform(), chunkSize: CHUNK, parallel: 2 });
+      await life.until((s) => stored(s).length >= 2);
+      life.offline();
+      await life.until((s) => s.requests.filter((r) => r.errMsg === 'request:fail').length >= 4);
+      life.online();
+      const result = await task.done;
+      const failed = seen.requests.filter((r) => r.errMsg === 'request:fail');
+      assert.ok(failed.every((f) => stored(seen).some((r) => r.url === f.url)), 'every chunk that failed offline was stored later');
+      assert.deepEqual(await download(result.url), file.bytes);
+    });
+
+    test('a request left unanswered fails after timeoutMs and is tried again', async () => {
+      const { client, seen, life } = ferryClient();
+      const file = randomFile(4 * CHUNK);
+      let stalls = 0;
+      life.stall((r) => r.method === 'PUT' && r.url.endsWith('/chunks/2') && stalls++ === 0);
+      const result = await client.upload({
+        server: ferryd.url,
+        file: chosen(file),
+        platform: client.wechatPlatform({ timeoutMs: 300 }),
+        chunkSize: CHUNK,
+      }).done;
+      const chunk2 = seen.requests.filter((r) => r.url.endsWith('/chunks/2'));
+      assert.deepEqual(chunk2.map((r) => r.errMsg ?? r.status), ['request:fail timeout', 200]);
+      assert.ok(seen.requests.every((r) => r.timeout === 300));
+      assert.deepEqual(await download(result.url), file.bytes);
     });
   });
 

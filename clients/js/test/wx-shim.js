@@ -7,7 +7,14 @@
 // - at most 10 wx.request/wx.uploadFile calls run at once; the 11th fails;
 // - wx.uploadFile sends a file on disk as multipart/form-data POST;
 // - FileSystemManager.readFile reads `length` bytes at `position` and gives an
-//   ArrayBuffer.
+//   ArrayBuffer;
+// - wx.onAppHide/onAppShow (and off…) and wx.onNetworkStatusChange take
+//   listeners, which the test fires with `life.hide()`, `life.show()`,
+//   `life.offline()` and `life.online()`: a hidden or offline app's requests
+//   fail ('request:fail interrupted', 'request:fail'), those in flight too;
+// - `life.stall(test)` leaves requests matching `test` unanswered, so they
+//   fail with 'request:fail timeout' after their `timeout`; `life.kill()`
+//   ends the app: nothing it started answers any more.
 // ArrayBuffers are recognised whatever realm made them, so a client running in
 // a node:vm context (test/miniprogram.test.js) is served the same way.
 
@@ -18,40 +25,131 @@ import { join } from 'node:path';
 const METHODS = new Set(['OPTIONS', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'TRACE', 'CONNECT']);
 const MAX_TASKS = 10;
 
-/** A new `wx` and what it saw: the most requests at once, every read's length, refusals. */
+/**
+ * A new `wx`, what it saw (the most requests at once, every request and how it
+ * ended, every read's length, refusals) and `life`, which steers the app's
+ * lifecycle and network.
+ */
 export function createWx() {
   const seen = { running: 0, maxRunning: 0, refused: [], reads: [], requests: [], uploads: 0 };
   const userData = mkdtempSync(join(tmpdir(), 'ferry-wx-'));
+  const listeners = { hide: new Set(), show: new Set(), network: new Set() };
+  const inFlight = new Set();
+  const watchers = [];
+  const state = { hidden: false, offline: false, killed: false, stalls: [] };
+  const check = () => {
+    for (const watcher of [...watchers]) {
+      if (watcher.holds(seen)) {
+        watchers.splice(watchers.indexOf(watcher), 1);
+        watcher.resolve();
+      }
+    }
+  };
+  const failAll = (errMsg) => {
+    for (const running of [...inFlight]) running.fail(errMsg);
+  };
+  const life = {
+    listeners,
+    /** The app goes to the background: hide listeners run, then WeChat cuts the requests. */
+    hide() {
+      state.hidden = true;
+      for (const listener of [...listeners.hide]) listener({});
+      failAll('request:fail interrupted');
+    },
+    show() {
+      state.hidden = false;
+      for (const listener of [...listeners.show]) listener({ scene: 1001 });
+    },
+    offline() {
+      state.offline = true;
+      for (const listener of [...listeners.network]) listener({ isConnected: false, networkType: 'none' });
+      failAll('request:fail');
+    },
+    online() {
+      state.offline = false;
+      for (const listener of [...listeners.network]) listener({ isConnected: true, networkType: 'wifi' });
+    },
+    /** Leaves requests for which `test(request)` holds without an answer. */
+    stall(test) {
+      state.stalls.push(test);
+    },
+    /** The app is killed: nothing it started answers any more. */
+    kill() {
+      state.killed = true;
+      for (const running of [...inFlight]) running.drop();
+    },
+    /** Resolves once `holds(seen)` is true, checked whenever a request starts or ends. */
+    until: (holds) => (holds(seen) ? Promise.resolve() : new Promise((resolve) => watchers.push({ holds, resolve }))),
+  };
 
-  function task(options, send) {
+  function task(options, record, send) {
+    seen.requests.push(record);
+    const refuse = (errMsg) => {
+      record.errMsg = errMsg;
+      setTimeout(() => {
+        options.fail?.({ errMsg });
+        check();
+      });
+      return { abort() {} };
+    };
+    if (state.killed) return { abort() {} };
+    if (state.hidden) return refuse('request:fail interrupted');
+    if (state.offline) return refuse('request:fail');
     if (seen.running >= MAX_TASKS) {
       seen.refused.push(options.url);
-      queueMicrotask(() => options.fail?.({ errMsg: 'request:fail exceed max task count' }));
-      return { abort() {} };
+      return refuse('request:fail exceed max task count');
     }
     seen.running += 1;
     seen.maxRunning = Math.max(seen.maxRunning, seen.running);
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), options.timeout ?? 60_000);
-    send(controller.signal)
+    let why = 'abort';
+    let settled = false;
+    const running = {
+      fail(errMsg) {
+        why = errMsg.replace(/^request:fail ?/, '');
+        controller.abort();
+      },
+      drop() {
+        settled = true;
+        clearTimeout(timer);
+        controller.abort();
+        inFlight.delete(running);
+      },
+    };
+    inFlight.add(running);
+    const timer = setTimeout(() => running.fail('request:fail timeout'), options.timeout ?? 60_000);
+    const stalled = state.stalls.some((test) => test(record));
+    const sent = stalled
+      ? new Promise((resolve, reject) => controller.signal.addEventListener('abort', () => reject(new Error(why))))
+      : send(controller.signal);
+    sent
+      .then(async (response) => {
+        const header = Object.fromEntries(response.headers.entries());
+        const data = options.responseType === 'arraybuffer' ? await response.arrayBuffer() : await response.text();
+        return { statusCode: response.status, header, data: options.dataType === 'json' ? tryJson(data) : data };
+      })
       .then(
-        async (response) => {
-          const header = Object.fromEntries(response.headers.entries());
-          const data = options.responseType === 'arraybuffer' ? await response.arrayBuffer() : await response.text();
-          return { statusCode: response.status, header, data: options.dataType === 'json' ? tryJson(data) : data };
+        (res) => {
+          record.status = res.statusCode;
+          finish(() => options.success?.(res));
         },
-      )
-      .then(
-        (res) => finish(() => options.success?.(res)),
-        (error) => finish(() => options.fail?.({ errMsg: `request:fail ${controller.signal.aborted ? 'abort' : error.message}` })),
+        (error) => {
+          record.errMsg = `request:fail ${controller.signal.aborted ? why : error.message}`.trimEnd();
+          finish(() => options.fail?.({ errMsg: record.errMsg }));
+        },
       );
     function finish(callback) {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
+      inFlight.delete(running);
       seen.running -= 1;
       callback();
       options.complete?.();
+      check();
     }
-    return { abort: () => controller.abort() };
+    check();
+    return { abort: () => running.fail('request:fail abort') };
   }
 
   const wx = {
@@ -67,20 +165,26 @@ export function createWx() {
       if (data !== undefined && typeof data !== 'string' && !isArrayBuffer(data)) {
         throw new TypeError('this shim takes string and ArrayBuffer bodies only');
       }
-      seen.requests.push({ method, url: options.url });
-      return task(options, (signal) =>
+      const record = { method, url: options.url, timeout: options.timeout, hidden: state.hidden };
+      return task(options, record, (signal) =>
         fetch(options.url, { method, headers: options.header, body: isArrayBuffer(data) ? new Uint8Array(data) : data, signal }),
       );
     },
     uploadFile(options) {
       seen.uploads += 1;
-      return task(options, (signal) => {
+      const record = { method: 'UPLOAD', url: options.url, timeout: options.timeout, hidden: state.hidden };
+      return task(options, record, (signal) => {
         const form = new FormData();
         for (const [key, value] of Object.entries(options.formData ?? {})) form.append(key, value);
         form.append(options.name, new Blob([readFileSync(options.filePath)]), 'chunk');
         return fetch(options.url, { method: 'POST', headers: options.header, body: form, signal });
       });
     },
+    onAppHide: (listener) => listeners.hide.add(listener),
+    offAppHide: (listener) => listeners.hide.delete(listener),
+    onAppShow: (listener) => listeners.show.add(listener),
+    offAppShow: (listener) => listeners.show.delete(listener),
+    onNetworkStatusChange: (listener) => listeners.network.add(listener),
     getFileSystemManager() {
       return {
         readFile({ filePath, position = 0, length, success, fail }) {
@@ -115,7 +219,7 @@ export function createWx() {
       };
     },
   };
-  return { wx, seen, userData };
+  return { wx, seen, userData, life };
 }
 
 function isArrayBuffer(value) {
