@@ -55,6 +55,12 @@ export interface Platform<F = unknown> {
   fetch(request: Request): Promise<Answer>;
   /** Hashes a whole file its own way (a browser's worker); the hex digest. */
   hashFile?(file: F, options: { onProgress?: (bytes: number) => void; signal?: AbortSignal }): Promise<string>;
+  /**
+   * Calls `hide` when the app goes to the background (the platform will cut
+   * its requests) and `show` when it comes back; returns the unsubscribe.
+   * The upload pauses while hidden, without counting the cut requests as failures.
+   */
+  onLifecycle?(listeners: { hide(): void; show(): void }): () => void;
   /** Sends one chunk its own way (wx.uploadFile). */
   sendChunk?(request: Request & { chunk: { bytes: Uint8Array; index: number; sha256: string } }): Promise<Answer>;
 }

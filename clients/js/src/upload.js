@@ -37,6 +37,7 @@ export class Upload {
     this.size = this.platform.sizeOf(this.file);
     this.token = null;
     this.paused = null;
+    this.holds = new Set();
     this.aborted = false;
     this.controllers = new Set();
     this.sentBytes = 0;
@@ -52,6 +53,18 @@ export class Upload {
 
   /** Runs the upload; resolves with the published file once it is verified. */
   async start() {
+    const unsubscribe = this.platform.onLifecycle?.({
+      hide: () => this.hold('background'),
+      show: () => this.release('background'),
+    });
+    try {
+      return await this.run();
+    } finally {
+      unsubscribe?.();
+    }
+  }
+
+  async run() {
     const started = Date.now();
     this.emit('hashing', 0);
     this.sha256 = await this.hash();
@@ -74,14 +87,33 @@ export class Upload {
 
   /** Stops sending after the requests in flight are cut; `resume()` goes on. */
   pause() {
-    if (this.paused || this.aborted) return;
-    let release;
-    this.paused = { promise: new Promise((resolve) => (release = resolve)), release };
+    this.hold('user');
+  }
+
+  /** Goes on after `pause()`, sending again what was cut (unless the app is still in the background). */
+  resume() {
+    this.release('user');
+  }
+
+  /**
+   * Pauses for `reason` ('user', or 'background' while the platform has the
+   * app hidden): requests in flight are cut, and those cuts are not failures.
+   */
+  hold(reason) {
+    if (this.aborted || this.holds.has(reason)) return;
+    this.holds.add(reason);
+    if (!this.paused) {
+      let release;
+      this.paused = { promise: new Promise((resolve) => (release = resolve)), release };
+    }
     this.cutRequests();
   }
 
-  /** Goes on after `pause()`, sending again what was cut. */
-  resume() {
+  /** Drops the hold for `reason`; the upload goes on once no hold is left. */
+  release(reason) {
+    this.holds.delete(reason);
+    if (this.holds.size > 0 && !this.aborted) return;
+    this.holds.clear();
     const paused = this.paused;
     this.paused = null;
     paused?.release();
@@ -95,7 +127,7 @@ export class Upload {
   async abort({ deleteSession = false } = {}) {
     this.aborted = true;
     this.cutRequests();
-    this.resume();
+    this.release('user');
     if (deleteSession && this.sha256) {
       const response = await this.platform.fetch({
         method: 'DELETE',

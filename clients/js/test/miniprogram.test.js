@@ -219,6 +219,35 @@ describe('the package in a WeChat mini-program', () => {
     const puts = (seen) => seen.requests.filter((r) => r.method === 'PUT');
     const stored = (seen) => puts(seen).filter((r) => r.status === 200);
 
+    test('sent to the background, the upload holds its requests without counting the cut ones as failures, and back in the foreground sends only the chunks the server lacks', async () => {
+      const { client, seen, life } = ferryClient();
+      const file = randomFile(12 * CHUNK + 5);
+      const task = client.upload({
+        server: ferryd.url,
+        file: chosen(file),
+        platform: client.wechatPlatform(),
+        chunkSize: CHUNK,
+        parallel: 2,
+        retry: { attempts: 1 },
+      });
+      await life.until((s) => stored(s).length >= 3 && puts(s).some((r) => r.status === undefined && r.errMsg === undefined));
+      life.hide();
+      const storedBeforeHide = new Set(stored(seen).map((r) => r.url));
+      await life.until((s) => s.running === 0);
+      const shownAt = seen.requests.length;
+      life.show();
+      const result = await task.done;
+
+      assert.ok(puts(seen).some((r) => /^request:fail (abort|interrupted)$/.test(r.errMsg)), 'a chunk was cut');
+      assert.ok(seen.requests.every((r) => !r.hidden), 'no request while hidden');
+      const resent = puts({ requests: seen.requests.slice(shownAt) }).filter((r) => storedBeforeHide.has(r.url));
+      assert.deepEqual(resent, []);
+      assert.equal(new Set(stored(seen).map((r) => r.url)).size, 13);
+      assert.equal(result.sentBytes, file.bytes.length);
+      assert.deepEqual(await download(result.url), file.bytes);
+      assert.equal(life.listeners.hide.size + life.listeners.show.size, 0, 'the upload unsubscribed');
+    });
+
     test('killed midway and launched again, the same file is hashed again and only the chunks the server lacks are sent', async () => {
       const file = randomFile(10 * CHUNK + 1);
       const proxy = await startProxy(ferryd.url);

@@ -3,7 +3,9 @@
 // sends only multipart POST of a file on disk; at most 10 requests of either
 // kind run at once; FileSystemManager.readFile takes position and length
 // (base library 2.10.0 and later), so a file is read a slice at a time; there
-// is no WebCrypto, so SHA-256 is this package's plain JavaScript one.
+// is no WebCrypto, so SHA-256 is this package's plain JavaScript one. WeChat
+// cuts an app's requests a few seconds after it goes to the background, so
+// the adapter tells the upload when the app hides and shows again.
 
 import { Sha256 } from '../sha256.js';
 
@@ -44,7 +46,27 @@ export function wechatPlatform({ wx = ambientWx(), uploadFile = false, maxConcur
   if (uploadFile) {
     platform.sendChunk = (request) => slots.run(() => wxUploadFile(wx, fs, request, timeoutMs));
   }
+  if (['onAppHide', 'onAppShow', 'offAppHide', 'offAppShow'].every((name) => typeof wx[name] === 'function')) {
+    platform.onLifecycle = lifecycleOf(wx);
+  }
   return platform;
+}
+
+/**
+ * Calls `hide` when the app goes to the background and `show` when it comes
+ * back; the returned function unsubscribes both.
+ */
+function lifecycleOf(wx) {
+  return ({ hide, show }) => {
+    const onHide = () => hide();
+    const onShow = () => show();
+    wx.onAppHide(onHide);
+    wx.onAppShow(onShow);
+    return () => {
+      wx.offAppHide(onHide);
+      wx.offAppShow(onShow);
+    };
+  };
 }
 
 /** The mini-program's global `wx`, if any (older engines have no globalThis to find it on). */
