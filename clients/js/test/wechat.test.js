@@ -78,4 +78,39 @@ describe('the WeChat adapter', () => {
     assert.equal(seen.refused.length, 0);
     assert.ok(seen.maxRunning <= 10);
   });
+
+  test("the app's background and its user's pause() are separate holds: each waits for its own end", async () => {
+    const { wx, seen, life } = createWx();
+    const platform = wechatPlatform({ wx });
+    const file = randomFile(6 * CHUNK);
+    let userPaused = false;
+    const sentWhileUserPaused = [];
+    const request = wx.request;
+    wx.request = (options) => {
+      if (userPaused) sentWhileUserPaused.push(options.url);
+      return request(options);
+    };
+    /** A round trip to ferryd: time enough for an upload released by mistake to send. */
+    const roundTrip = () => fetch(`${ferryd.url}/healthz`);
+    const stored = () => seen.requests.filter((r) => r.method === 'PUT' && r.status === 200).length;
+
+    const task = upload({ server: ferryd.url, file: tempFile(file), platform, chunkSize: CHUNK, parallel: 1, retry: { attempts: 1 } });
+    await life.until(() => stored() >= 1);
+    task.pause();
+    userPaused = true;
+    life.hide();
+    life.show();
+    await roundTrip();
+    assert.deepEqual(sentWhileUserPaused, [], 'still paused by its user after the app came back');
+
+    life.hide();
+    userPaused = false;
+    task.resume();
+    await roundTrip();
+    life.show();
+    const result = await task.done;
+    assert.ok(seen.requests.every((r) => !r.hidden), 'nothing sent while hidden, resume() or not');
+    assert.deepEqual(await download(result.url), file.bytes);
+    assert.equal(life.listeners.hide.size + life.listeners.show.size, 0);
+  });
 });
