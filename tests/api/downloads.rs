@@ -210,8 +210,20 @@ fn parse_byteranges(content_type: &str, body: &[u8]) -> Vec<Part> {
     parts
 }
 
-/// Asserts a multipart 206 whose parts are exactly `ranges` of `data`, in order.
+/// Asserts a multipart 206 whose parts are exactly `ranges` of `data`, in
+/// order, each typed `text/plain`.
 async fn assert_multipart(response: Response, data: &[u8], ranges: &[(usize, usize)]) {
+    assert_multipart_typed(response, data, ranges, Some("text/plain")).await;
+}
+
+/// Asserts a multipart 206 whose parts are exactly `ranges` of `data`, in
+/// order, each of `part_type` when one is given.
+async fn assert_multipart_typed(
+    response: Response,
+    data: &[u8],
+    ranges: &[(usize, usize)],
+    part_type: Option<&str>,
+) {
     assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
     assert!(lacks(&response, "content-range"));
     let content_type = header(&response, "content-type").to_owned();
@@ -223,7 +235,9 @@ async fn assert_multipart(response: Response, data: &[u8], ranges: &[(usize, usi
     let found: Vec<(usize, usize)> = parts.iter().map(|p| (p.start, p.end)).collect();
     assert_eq!(found, ranges);
     for part in parts {
-        assert_eq!(part.content_type, "text/plain");
+        if let Some(part_type) = part_type {
+            assert_eq!(part.content_type, part_type);
+        }
         assert_eq!(part.complete_length, data.len());
         assert!(
             part.body == data[part.start..=part.end],

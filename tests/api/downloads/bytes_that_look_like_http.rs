@@ -21,22 +21,6 @@ fn ending_in_a_bare_400() -> Vec<u8> {
     data
 }
 
-/// Asserts a 206 whose multipart body holds exactly `ranges` of `data`.
-async fn assert_parts(response: Response, data: &[u8], ranges: &[(usize, usize)]) {
-    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
-    let content_type = header(&response, "content-type").to_owned();
-    let declared: usize = header(&response, "content-length").parse().unwrap();
-    let body = response.bytes().await.unwrap();
-    assert_eq!(body.len(), declared, "Content-Length is exact");
-    let parts = parse_byteranges(&content_type, &body);
-    let found: Vec<(usize, usize)> = parts.iter().map(|p| (p.start, p.end)).collect();
-    assert_eq!(found, ranges);
-    for part in parts {
-        assert_eq!(part.complete_length, data.len());
-        assert!(part.body == data[part.start..=part.end], "{part:?}");
-    }
-}
-
 /// Downloads `data` whole, as the bare 400 alone, as ranges that end with
 /// it, and as a multipart body with it as a part: every answer is its bytes.
 async fn assert_served_as_stored(app: &TestApp, sha: &str, data: &[u8]) {
@@ -55,7 +39,7 @@ async fn assert_served_as_stored(app: &TestApp, sha: &str, data: &[u8]) {
     }
     let both_ends = format!("bytes=0-9,{tail}-{last}");
     let response = get_range(app, sha, &both_ends).await;
-    assert_parts(response, data, &[(0, 9), (tail, last)]).await;
+    assert_multipart_typed(response, data, &[(0, 9), (tail, last)], None).await;
 }
 
 async fn a_direct_upload_ending_in_a_bare_400_is_served_as_stored(backend: Backend) {
