@@ -61,6 +61,8 @@ const ASSETS: &[Asset] = &[
     client_file!("hash-worker.js"),
     client_file!("platforms/browser.js"),
     client_file!("platforms/fetch.js"),
+    client_file!("platforms/wechat.js"),
+    client_file!("platforms/wasm-sha256.js"),
     client_file!("vendor/hash-wasm-sha256.umd.min.js"),
 ];
 

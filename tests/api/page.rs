@@ -50,6 +50,63 @@ async fn the_page_and_every_file_it_loads_are_served_under_a_strict_policy() {
 }
 
 #[tokio::test]
+async fn every_module_the_page_imports_is_served() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut pending = vec![
+        "/ui/page.js".to_owned(),
+        "/ui/client/hash-worker.js".to_owned(),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(path) = pending.pop() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let answer = app.client.get(app.url(&path)).send().await.expect("GET");
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+        let source = answer.text().await.expect("the module");
+        pending.extend(relative_imports(&source).map(|import| resolve(&path, import)));
+    }
+    assert!(seen.contains("/ui/client/upload.js"), "{seen:?}");
+}
+
+/// The relative specifiers a module imports from: `import './x.js'`, and
+/// `from './x.js'` ending an `import` or `export` (on one line or several).
+fn relative_imports(source: &str) -> impl Iterator<Item = &str> + '_ {
+    source.lines().filter_map(|line| {
+        let line = line.trim();
+        let bare = line
+            .strip_prefix("import ")
+            .filter(|rest| rest.starts_with(['\'', '"']));
+        let from = ["import ", "export ", "}"]
+            .iter()
+            .any(|start| line.starts_with(start))
+            .then(|| line.split_once(" from ").map(|(_, rest)| rest))
+            .flatten();
+        let specifier = bare
+            .or(from)?
+            .trim_end_matches(';')
+            .trim_matches(['\'', '"']);
+        specifier.starts_with('.').then_some(specifier)
+    })
+}
+
+/// `import` resolved against the path of the module that names it.
+fn resolve(from: &str, import: &str) -> String {
+    let mut parts: Vec<&str> = from.split('/').collect();
+    parts.pop();
+    for part in import.split('/') {
+        match part {
+            "." => {}
+            ".." => {
+                parts.pop();
+            }
+            name => parts.push(name),
+        }
+    }
+    parts.join("/")
+}
+
+#[tokio::test]
 async fn the_page_shows_its_token_field_when_the_server_requires_tokens() {
     let app = spawn_app_with(Backend::Sqlite, with_tokens).await;
     let page = app.client.get(app.url("/")).send().await.expect("GET /");

@@ -15,6 +15,11 @@ export interface Progress {
   sentBytes: number;
   /** The file's SHA-256 once hashed. */
   sha256: string | null;
+  /**
+   * What the upload waits for, empty while it runs: 'user' after `pause()`,
+   * 'background' while the app is hidden, 'offline' while there is no network.
+   */
+  waitingFor: Array<'user' | 'background' | 'offline'>;
 }
 
 /** An answer in the shape every adapter gives. */
@@ -57,10 +62,13 @@ export interface Platform<F = unknown> {
   hashFile?(file: F, options: { onProgress?: (bytes: number) => void; signal?: AbortSignal }): Promise<string>;
   /**
    * Calls `hide` when the app goes to the background (the platform will cut
-   * its requests) and `show` when it comes back; returns the unsubscribe.
-   * The upload pauses while hidden, without counting the cut requests as failures.
+   * its requests) and `show` when it comes back, `offline` and `online` as
+   * the network goes and returns, `switched` when it moves to another
+   * network; returns the unsubscribe. The upload holds while hidden or
+   * offline, and sends again at once what was in flight on a switch, without
+   * counting the cut requests as failures.
    */
-  onLifecycle?(listeners: { hide(): void; show(): void }): () => void;
+  onLifecycle?(listeners: { hide(): void; show(): void; offline(): void; online(): void; switched(): void }): () => void;
   /** Sends one chunk its own way (wx.uploadFile). */
   sendChunk?(request: Request & { chunk: { bytes: Uint8Array; index: number; sha256: string } }): Promise<Answer>;
 }
@@ -138,3 +146,6 @@ export class Sha256 {
 export function sha256(bytes: Uint8Array | ArrayBuffer): Uint8Array;
 export function toHex(bytes: Uint8Array): string;
 export function toBase64(bytes: Uint8Array): string;
+
+export { wechatPlatform, WECHAT_MAX_REQUESTS, WECHAT_WASM_PATH } from './platforms/wechat.js';
+export type { WechatFile } from './platforms/wechat.js';

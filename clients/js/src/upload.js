@@ -18,6 +18,9 @@ const MAX_ROUNDS = 5;
 /** Chunks in flight at once unless told otherwise. */
 const DEFAULT_PARALLEL = 4;
 
+/** What a request cut on purpose (a pause, the background, a network switch) rejects with. */
+const CUT = Object.freeze({ cut: true });
+
 /** An upload of one file; `start()` runs it, `pause()`, `resume()` and `abort()` steer it. */
 export class Upload {
   /** @param {import('./index.js').UploadOptions} options */
@@ -56,6 +59,9 @@ export class Upload {
     const unsubscribe = this.platform.onLifecycle?.({
       hide: () => this.hold('background'),
       show: () => this.release('background'),
+      offline: () => this.hold('offline'),
+      online: () => this.release('offline'),
+      switched: () => this.sendAgain(),
     });
     try {
       return await this.run();
@@ -96,8 +102,9 @@ export class Upload {
   }
 
   /**
-   * Pauses for `reason` ('user', or 'background' while the platform has the
-   * app hidden): requests in flight are cut, and those cuts are not failures.
+   * Pauses for `reason` ('user'; 'background' while the platform has the app
+   * hidden; 'offline' while it has no network): requests in flight are cut,
+   * and those cuts are not failures.
    */
   hold(reason) {
     if (this.aborted || this.holds.has(reason)) return;
@@ -107,16 +114,32 @@ export class Upload {
       this.paused = { promise: new Promise((resolve) => (release = resolve)), release };
     }
     this.cutRequests();
+    if (reason !== 'user') this.emitAgain();
   }
 
-  /** Drops the hold for `reason`; the upload goes on once no hold is left. */
+  /**
+   * Drops the hold for `reason`; the upload goes on once no hold is left.
+   * The platform's holds and releases are told to progress listeners with
+   * the last event again; the user's own `pause()` and `resume()` are not.
+   */
   release(reason) {
-    this.holds.delete(reason);
-    if (this.holds.size > 0 && !this.aborted) return;
-    this.holds.clear();
-    const paused = this.paused;
-    this.paused = null;
-    paused?.release();
+    const told = this.holds.delete(reason) && reason !== 'user' && !this.aborted;
+    if (this.holds.size === 0 || this.aborted) {
+      this.holds.clear();
+      const paused = this.paused;
+      this.paused = null;
+      paused?.release();
+    }
+    if (told) this.emitAgain();
+  }
+
+  /**
+   * Cuts the requests in flight and sends them again at once, without
+   * counting the cuts as failures: after the platform moved to another
+   * network, requests on the old one may hang until their timeout.
+   */
+  sendAgain() {
+    if (!this.paused) this.cutRequests();
   }
 
   /**
@@ -147,7 +170,7 @@ export class Upload {
         return await this.whileRunning((signal) => this.platform.hashFile(this.file, { onProgress: report, signal }));
       } catch (error) {
         if (this.aborted) throw new AbortedError();
-        if (!this.paused) throw error;
+        if (!this.paused && error !== CUT) throw error;
       }
     }
     const hasher = await this.platform.createHasher();
@@ -307,7 +330,7 @@ export class Upload {
         });
       } catch (error) {
         if (this.aborted) throw new AbortedError();
-        if (this.paused) continue;
+        if (this.paused || error === CUT) continue;
         failures += 1;
         const pause = pauseBefore(this.retry, failures, Math.random());
         if (pause === null) throw error;
@@ -335,12 +358,17 @@ export class Upload {
     return this.token ? { Authorization: `Bearer ${this.token}` } : {};
   }
 
-  /** Runs `operation` with a signal that `pause()` and `abort()` cut. */
+  /**
+   * Runs `operation` with a signal that `pause()`, `abort()` and a network
+   * switch cut; a cut made on purpose rejects with CUT.
+   */
   async whileRunning(operation) {
     const controller = newCutter();
     this.controllers.add(controller);
     try {
       return await operation(controller.signal);
+    } catch (error) {
+      throw controller.signal.aborted ? CUT : error;
     } finally {
       this.controllers.delete(controller);
     }
@@ -361,7 +389,13 @@ export class Upload {
     await this.checkpoint();
   }
 
+  /** The last progress event again, with what the upload now waits for. */
+  emitAgain() {
+    if (this.lastPhase) this.emit(this.lastPhase, this.lastBytesDone);
+  }
+
   emit(phase, bytesDone) {
+    this.lastBytesDone = bytesDone;
     if (phase !== this.lastPhase) {
       this.lastPhase = phase;
       this.meter = new RateMeter();
@@ -375,6 +409,7 @@ export class Upload {
       eta: secondsLeft(bytesDone, this.size, rate),
       sentBytes: this.sentBytes,
       sha256: this.sha256 ?? null,
+      waitingFor: [...this.holds],
     };
     for (const listener of this.listeners) listener(event);
   }

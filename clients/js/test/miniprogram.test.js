@@ -76,9 +76,9 @@ async function buildMiniProgramProject() {
  * from `miniprogramNpm` as the mini-program's own CommonJS loader does,
  * resolving relative paths inside that folder and nothing else.
  */
-function miniProgramRuntime(miniprogramNpm, wx) {
-  const context = vm.createContext({ wx, setTimeout, clearTimeout, setInterval, clearInterval, console });
-  vm.runInContext(NEWER_THAN_ES2017.map((path) => `delete ${path};`).join('\n'), context);
+function miniProgramRuntime(miniprogramNpm, wx, globals = {}) {
+  const context = vm.createContext({ wx, setTimeout, clearTimeout, setInterval, clearInterval, console, ...globals });
+  vm.runInContext([...NEWER_THAN_ES2017, 'WebAssembly'].map((path) => `delete ${path};`).join('\n'), context);
   const modules = new Map();
   const load = (file) => {
     if (!modules.has(file)) {
@@ -108,12 +108,35 @@ function resolveInside(root, from, request) {
   throw new Error(`'${request}' from ${from} is no file inside ${root}`);
 }
 
+/**
+ * WeChat's WXWebAssembly over the built project: `instantiate(path)` loads
+ * a .wasm file of the code package, as the base library does from 2.13.0.
+ */
+function wxWebAssembly(project) {
+  const loaded = [];
+  return {
+    loaded,
+    WXWebAssembly: {
+      instantiate(path, imports) {
+        loaded.push(path);
+        if (!path.startsWith('/') || !/\.wasm$/.test(path)) return Promise.reject(new Error(`not a code package path: ${path}`));
+        return WebAssembly.instantiate(readFileSync(join(project, path)), imports);
+      },
+    },
+  };
+}
+
 /** A token for `sub` signed with JWT_SECRET that expired an hour ago. */
 function expiredToken(sub) {
   const now = Math.floor(Date.now() / 1000);
   const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub, iat: now - 7200, exp: now - 3600 })}`;
   return `${unsigned}.${createHmac('sha256', JWT_SECRET).update(unsigned).digest('base64url')}`;
+}
+
+/** Resolves once `holds()` is true, looked at every few milliseconds. */
+async function until(holds) {
+  while (!holds()) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 /** `file` as wx.chooseMessageFile gives it. */
@@ -126,16 +149,20 @@ describe('the package in a WeChat mini-program', () => {
   });
   after(() => rmSync(built.project, { recursive: true, force: true }));
 
-  /** The client as `require('@ferry/client')` gives it in a runtime whose `wx` behaves as WeChat's. */
-  const ferryClient = () => {
+  /**
+   * The client as `require('@ferry/client')` gives it in a runtime whose
+   * `wx` behaves as WeChat's, with WXWebAssembly unless `baseLibraryBefore213`.
+   */
+  const ferryClient = ({ baseLibraryBefore213 = false } = {}) => {
     const { wx, seen, life } = createWx();
-    const runtime = miniProgramRuntime(built.miniprogramNpm, wx);
-    return { client: runtime.require('@ferry/client'), seen, life, runtime };
+    const wasm = wxWebAssembly(built.project);
+    const runtime = miniProgramRuntime(built.miniprogramNpm, wx, baseLibraryBefore213 ? {} : { WXWebAssembly: wasm.WXWebAssembly });
+    return { client: runtime.require('@ferry/client'), seen, life, runtime, wasmLoaded: wasm.loaded };
   };
 
   test("WeChat's npm builder copies the package's mini-program files without a warning, at ES2015 syntax", () => {
     assert.deepEqual(built.report, { miniProgramPackNum: 1, otherNpmPackNum: 0, warnList: [] });
-    assert.deepEqual(readdirSync(join(built.miniprogramNpm, '@ferry/client')), ['index.js']);
+    assert.deepEqual(readdirSync(join(built.miniprogramNpm, '@ferry/client')).sort(), ['index.js', 'sha256.wasm']);
     const acorn = createRequire(requireHere.resolve('miniprogram-ci'))('acorn');
     const source = readFileSync(join(built.miniprogramNpm, '@ferry/client/index.js'), 'utf8');
     assert.doesNotThrow(() => acorn.parse(source, { ecmaVersion: 2015, sourceType: 'script' }));
@@ -143,7 +170,7 @@ describe('the package in a WeChat mini-program', () => {
 
   test("one require gives upload, the WeChat platform and the errors, in a runtime without the web's or Node's globals or built-ins newer than ES2017", () => {
     const { client, runtime } = ferryClient();
-    for (const name of [...ABSENT, ...NEWER_THAN_ES2017]) assert.equal(runtime.evaluate(`typeof ${name}`), 'undefined', `${name} is absent`);
+    for (const name of [...ABSENT, ...NEWER_THAN_ES2017, 'WebAssembly']) assert.equal(runtime.evaluate(`typeof ${name}`), 'undefined', `${name} is absent`);
     assert.equal(typeof client.upload, 'function');
     assert.equal(typeof client.wechatPlatform, 'function');
     assert.equal(client.WECHAT_MAX_REQUESTS, 10);
@@ -175,6 +202,36 @@ describe('the package in a WeChat mini-program', () => {
       assert.deepEqual(seen.refused, []);
       assert.ok(seen.maxRunning <= 10, `${seen.maxRunning} requests at once`);
       assert.ok(seen.requests.every((r) => r.timeout === 60_000), 'every request times out after 60 s');
+    });
+
+    test("the file is hashed in WebAssembly, from the sha256.wasm WeChat's npm builder put in the code package", async () => {
+      const { client, wasmLoaded } = ferryClient();
+      const platform = client.wechatPlatform();
+      assert.equal(await platform.hashEngine(), 'wasm');
+      const file = randomFile(3 * CHUNK + 17);
+      const result = await client.upload({ server: ferryd.url, file: chosen(file), platform, chunkSize: CHUNK }).done;
+      assert.equal(result.sha256, file.sha256);
+      assert.deepEqual(await download(result.url), file.bytes);
+      assert.ok(wasmLoaded.length >= 2, `${wasmLoaded.length} instances`);
+      assert.ok(wasmLoaded.every((path) => path === '/miniprogram_npm/@ferry/client/sha256.wasm'), wasmLoaded.join());
+    });
+
+    test('before base library 2.13.0 (no WXWebAssembly), or where the module cannot load, the file is hashed in JavaScript and published the same', async () => {
+      const file = randomFile(2 * CHUNK + 3);
+      const older = ferryClient({ baseLibraryBefore213: true }).client;
+      const olderPlatform = older.wechatPlatform();
+      assert.equal(await olderPlatform.hashEngine(), 'javascript');
+      const first = await older.upload({ server: ferryd.url, file: chosen(file), platform: olderPlatform, chunkSize: CHUNK }).done;
+      assert.equal(first.sha256, file.sha256);
+
+      const { client, wasmLoaded } = ferryClient();
+      const misplaced = client.wechatPlatform({ wasmPath: '/subpackage/miniprogram_npm/@ferry/client/sha256.wasm' });
+      assert.equal(await misplaced.hashEngine(), 'javascript');
+      assert.deepEqual(wasmLoaded, ['/subpackage/miniprogram_npm/@ferry/client/sha256.wasm']);
+      const again = randomFile(2 * CHUNK + 4);
+      const second = await client.upload({ server: ferryd.url, file: chosen(again), platform: misplaced, chunkSize: CHUNK }).done;
+      assert.equal(second.sha256, again.sha256);
+      assert.deepEqual(await download(second.url), again.bytes);
     });
 
     test('an upload aborted midway, uploaded again, sends only the chunks the server lacks', async () => {
@@ -278,17 +335,74 @@ describe('the package in a WeChat mini-program', () => {
       }
     });
 
-    test('requests failing while the network is gone are tried again with backoff, and the upload completes once it returns', async () => {
+    test('while the network is gone the upload sends nothing and counts no failure, and it goes on once the network returns', async () => {
       const { client, seen, life } = ferryClient();
       const file = randomFile(8 * CHUNK);
-      const task = client.upload({ server: ferryd.url, file: chosen(file), platform: client.wechatPlatform(), chunkSize: CHUNK, parallel: 2 });
-      await life.until((s) => stored(s).length >= 2);
+      const waits = [];
+      const task = client.upload({
+        server: ferryd.url,
+        file: chosen(file),
+        platform: client.wechatPlatform(),
+        chunkSize: CHUNK,
+        parallel: 2,
+        retry: { attempts: 1 },
+        onProgress: (event) => waits.push(event.waitingFor.join()),
+      });
+      await life.until((s) => stored(s).length >= 2 && puts(s).some((r) => r.status === undefined && r.errMsg === undefined));
       life.offline();
-      await life.until((s) => s.requests.filter((r) => r.errMsg === 'request:fail').length >= 4);
+      await life.until((s) => s.running === 0);
+      const offlineAt = seen.requests.length;
+      await until(() => waits.includes('offline'));
       life.online();
       const result = await task.done;
-      const failed = seen.requests.filter((r) => r.errMsg === 'request:fail');
-      assert.ok(failed.every((f) => stored(seen).some((r) => r.url === f.url)), 'every chunk that failed offline was stored later');
+
+      assert.ok(puts(seen).some((r) => r.errMsg === 'request:fail abort' || r.errMsg === 'request:fail'), 'a chunk was cut');
+      assert.ok(seen.requests.every((r) => !r.offline), 'no request while offline');
+      assert.ok(seen.requests.length > offlineAt, 'the upload went on');
+      assert.ok(waits.includes('offline'), 'progress told the page the upload waits for the network');
+      assert.equal(waits[waits.length - 1], '');
+      assert.deepEqual(await download(result.url), file.bytes);
+      assert.equal(life.listeners.network.size, 0, 'the upload unsubscribed');
+    });
+
+    test('an upload started without a network waits for one before its first request', async () => {
+      const { client, seen, life } = ferryClient();
+      const file = randomFile(2 * CHUNK);
+      life.offline();
+      const waits = [];
+      const task = client.upload({
+        server: ferryd.url,
+        file: chosen(file),
+        platform: client.wechatPlatform(),
+        chunkSize: CHUNK,
+        retry: { attempts: 1 },
+        onProgress: (event) => waits.push(`${event.phase}:${event.waitingFor.join()}`),
+      });
+      await until(() => waits.includes('hashing:offline'));
+      assert.equal(seen.requests.length, 0);
+      life.online();
+      const result = await task.done;
+      assert.ok(seen.requests.every((r) => !r.offline));
+      assert.deepEqual(await download(result.url), file.bytes);
+    });
+
+    test('moved to another network, the requests in flight on the old one are sent again at once, not after their 60 s timeout', { timeout: 30_000 }, async () => {
+      const { client, seen, life } = ferryClient();
+      const file = randomFile(8 * CHUNK);
+      const task = client.upload({
+        server: ferryd.url,
+        file: chosen(file),
+        platform: client.wechatPlatform(),
+        chunkSize: CHUNK,
+        parallel: 2,
+        retry: { attempts: 1 },
+      });
+      await life.until((s) => stored(s).length >= 2 && puts(s).some((r) => r.status === undefined && r.errMsg === undefined));
+      const stranded = puts(seen).filter((r) => r.status === undefined && r.errMsg === undefined);
+      life.switchTo('4g');
+      const result = await task.done;
+      assert.ok(stranded.every((r) => r.errMsg === 'request:fail abort'), stranded.map((r) => r.errMsg).join());
+      assert.ok(stranded.every((r) => stored(seen).some((s) => s.url === r.url)), 'every stranded chunk was sent again');
       assert.deepEqual(await download(result.url), file.bytes);
     });
 

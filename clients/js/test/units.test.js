@@ -1,8 +1,12 @@
-// The client's pure parts: SHA-256, base64, chunk plans, backoff, proof limits.
+// The client's pure parts: SHA-256 (JavaScript and WebAssembly), base64,
+// chunk plans, backoff, proof limits.
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+
+import { loadWasmSha256 } from '../src/platforms/wasm-sha256.js';
 
 import { challengeProblem, missingChunks } from '../src/plan.js';
 import { parseRetryAfter, pauseBefore } from '../src/retry.js';
@@ -69,4 +73,42 @@ test('without AbortController, the stand-in cuts once and tells each listener', 
   cutter.abort();
   assert.equal(cutter.signal.aborted, true);
   assert.equal(told, 1);
+});
+
+describe("the mini-program's WebAssembly SHA-256 (sha256.wasm, loaded here with Node's WebAssembly)", () => {
+  const module = readFileSync(new URL('../miniprogram_dist/sha256.wasm', import.meta.url));
+  const load = () => loadWasmSha256(() => WebAssembly.instantiate(module, {}));
+
+  test('digests agree with node:crypto at every length around its 64-byte blocks and 16 KiB buffer', async () => {
+    const engine = await load();
+    for (const length of [0, 1, 55, 56, 63, 64, 65, 16383, 16384, 16385, 100_000]) {
+      const bytes = randomBytes(length);
+      const want = createHash('sha256').update(bytes).digest('hex');
+      assert.equal(toHex(engine.digest(bytes)), want, `one-shot, ${length} bytes`);
+      const hasher = await engine.createHasher();
+      hasher.update(bytes.subarray(0, length >> 1)).update(bytes.subarray(length >> 1));
+      assert.equal(toHex(hasher.digest()), want, `streamed, ${length} bytes`);
+    }
+  });
+
+  test('two files hashed at once and chunk digests in between do not disturb each other', async () => {
+    const engine = await load();
+    const [a, b] = [randomBytes(70_000), randomBytes(50_000)];
+    const [hashA, hashB] = [await engine.createHasher(), await engine.createHasher()];
+    for (let offset = 0; offset < 70_000; offset += 10_000) {
+      hashA.update(a.subarray(offset, offset + 10_000));
+      engine.digest(randomBytes(1000));
+      hashB.update(b.subarray(offset, offset + 10_000));
+    }
+    assert.equal(toHex(hashA.digest()), createHash('sha256').update(a).digest('hex'));
+    assert.equal(toHex(hashB.digest()), createHash('sha256').update(b).digest('hex'));
+  });
+
+  test('a module that gives a wrong digest is refused', async () => {
+    const lying = async () => {
+      const { instance } = await WebAssembly.instantiate(module, {});
+      return { instance: { exports: { ...instance.exports, Hash_Update: () => {} } } };
+    };
+    await assert.rejects(loadWasmSha256(lying), /wrong digest/);
+  });
 });

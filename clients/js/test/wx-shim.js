@@ -8,10 +8,13 @@
 // - wx.uploadFile sends a file on disk as multipart/form-data POST;
 // - FileSystemManager.readFile reads `length` bytes at `position` and gives an
 //   ArrayBuffer;
-// - wx.onAppHide/onAppShow (and off…) and wx.onNetworkStatusChange take
-//   listeners, which the test fires with `life.hide()`, `life.show()`,
-//   `life.offline()` and `life.online()`: a hidden or offline app's requests
-//   fail ('request:fail interrupted', 'request:fail'), those in flight too;
+// - wx.onAppHide/onAppShow and wx.onNetworkStatusChange (and their off…)
+//   take listeners, which the test fires with `life.hide()`, `life.show()`,
+//   `life.offline()`, `life.online()` and `life.switchTo(type)`: a hidden or
+//   offline app's requests fail ('request:fail interrupted', 'request:fail'),
+//   those in flight too; after a switch the requests in flight on the old
+//   network never answer and fail at their timeout; wx.getNetworkType tells
+//   the network of the moment;
 // - `life.stall(test)` leaves requests matching `test` unanswered, so they
 //   fail with 'request:fail timeout' after their `timeout`; `life.kill()`
 //   ends the app: nothing it started answers any more.
@@ -36,7 +39,7 @@ export function createWx() {
   const listeners = { hide: new Set(), show: new Set(), network: new Set() };
   const inFlight = new Set();
   const watchers = [];
-  const state = { hidden: false, offline: false, killed: false, stalls: [] };
+  const state = { hidden: false, offline: false, network: 'wifi', killed: false, stalls: [] };
   const check = () => {
     for (const watcher of [...watchers]) {
       if (watcher.holds(seen)) {
@@ -67,7 +70,13 @@ export function createWx() {
     },
     online() {
       state.offline = false;
-      for (const listener of [...listeners.network]) listener({ isConnected: true, networkType: 'wifi' });
+      for (const listener of [...listeners.network]) listener({ isConnected: true, networkType: state.network });
+    },
+    /** The phone moves to network `type`: requests in flight on the old one are stranded. */
+    switchTo(type) {
+      state.network = type;
+      for (const running of [...inFlight]) running.strand();
+      for (const listener of [...listeners.network]) listener({ isConnected: true, networkType: type });
     },
     /** Leaves requests for which `test(request)` holds without an answer. */
     stall(test) {
@@ -104,10 +113,18 @@ export function createWx() {
     const controller = new AbortController();
     let why = 'abort';
     let settled = false;
+    let stranded = false;
     const running = {
       fail(errMsg) {
         why = errMsg.replace(/^request:fail ?/, '');
         controller.abort();
+        if (stranded) {
+          record.errMsg = errMsg;
+          finish(() => options.fail?.({ errMsg }));
+        }
+      },
+      strand() {
+        stranded = true;
       },
       drop() {
         settled = true;
@@ -130,10 +147,12 @@ export function createWx() {
       })
       .then(
         (res) => {
+          if (stranded) return;
           record.status = res.statusCode;
           finish(() => options.success?.(res));
         },
         (error) => {
+          if (stranded) return;
           record.errMsg = `request:fail ${controller.signal.aborted ? why : error.message}`.trimEnd();
           finish(() => options.fail?.({ errMsg: record.errMsg }));
         },
@@ -165,14 +184,14 @@ export function createWx() {
       if (data !== undefined && typeof data !== 'string' && !isArrayBuffer(data)) {
         throw new TypeError('this shim takes string and ArrayBuffer bodies only');
       }
-      const record = { method, url: options.url, timeout: options.timeout, hidden: state.hidden };
+      const record = { method, url: options.url, timeout: options.timeout, hidden: state.hidden, offline: state.offline };
       return task(options, record, (signal) =>
         fetch(options.url, { method, headers: options.header, body: isArrayBuffer(data) ? new Uint8Array(data) : data, signal }),
       );
     },
     uploadFile(options) {
       seen.uploads += 1;
-      const record = { method: 'UPLOAD', url: options.url, timeout: options.timeout, hidden: state.hidden };
+      const record = { method: 'UPLOAD', url: options.url, timeout: options.timeout, hidden: state.hidden, offline: state.offline };
       return task(options, record, (signal) => {
         const form = new FormData();
         for (const [key, value] of Object.entries(options.formData ?? {})) form.append(key, value);
@@ -185,6 +204,11 @@ export function createWx() {
     onAppShow: (listener) => listeners.show.add(listener),
     offAppShow: (listener) => listeners.show.delete(listener),
     onNetworkStatusChange: (listener) => listeners.network.add(listener),
+    offNetworkStatusChange: (listener) => listeners.network.delete(listener),
+    getNetworkType({ success }) {
+      const networkType = state.offline ? 'none' : state.network;
+      setTimeout(() => success?.({ networkType }));
+    },
     getFileSystemManager() {
       return {
         readFile({ filePath, position = 0, length, success, fail }) {
