@@ -1,18 +1,18 @@
 //! The metadata store on PostgreSQL: for production and many instances.
 //!
 //! Its dialect: a writing transaction is a plain `BEGIN` (rows written are
-//! locked until commit), and times are `TIMESTAMPTZ`.
+//! locked until commit), an owner's quota is checked under an advisory
+//! lock, and times are `TIMESTAMPTZ`.
 
 use std::time::Duration;
 
-use ferry_proto::ContentHash;
-use sqlx::Connection;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgArguments, PgConnection, PgPoolOptions, PgQueryResult, PgRow};
+use sqlx::query::Query;
+use sqlx::{Connection as _, Row as _};
 
-use tokio::runtime::Handle;
-
-use super::{MetaResult, ReceivedChunks, Session};
-use crate::ids::{OwnerId, UploadId};
+use super::MetaResult;
+use super::sql::{Columns, Connection, Dialect, RowsAffected, SqlMeta, Statement};
 
 /// PostgreSQL migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -24,14 +24,13 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/post
 const CHECK_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Metadata in PostgreSQL, shared by every instance.
-#[derive(Debug, Clone)]
-pub struct PostgresMeta {
-    pool: PgPool,
-    /// The runtime the store was opened on, which opens its connections.
-    runtime: Handle,
-}
+pub type PostgresMeta = SqlMeta<Postgres>;
 
-impl PostgresMeta {
+/// PostgreSQL's dialect: everything it is asked is asked over the pool.
+#[derive(Debug, Clone, Copy)]
+pub struct Postgres;
+
+impl SqlMeta<Postgres> {
     /// Connects to `url` and applies the migrations.
     pub async fn connect(url: &str, max_connections: u32) -> MetaResult<Self> {
         let pool = PgPoolOptions::new()
@@ -48,53 +47,50 @@ impl PostgresMeta {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PostgresMeta {
-            pool,
-            runtime: Handle::current(),
-        })
-    }
-
-    /// Nothing is read without a connection: PostgreSQL is a server.
-    fn session_here(&self, _owner: &OwnerId, _sha256: &ContentHash) -> Option<Option<Session>> {
-        None
-    }
-
-    /// Nothing is read without a connection: PostgreSQL is a server.
-    fn received_here(&self, _upload_id: &UploadId) -> Option<ReceivedChunks> {
-        None
+        Ok(SqlMeta::new(pool, Postgres))
     }
 }
 
-/// What PostgreSQL does its own way.
-mod dialect {
-    use chrono::{DateTime, Utc};
-    use sqlx::Row;
-    use sqlx::postgres::PgRow;
+impl Dialect for Postgres {
+    type Db = sqlx::Postgres;
+    type Executor<'c> = &'c mut PgConnection;
+    type Query<'q> = Query<'q, sqlx::Postgres, PgArguments>;
 
-    /// Starts a writing transaction.
-    pub(super) const BEGIN_WRITE: &str = "BEGIN";
-
-    /// A connection's socket is driven by the runtime that opened it, and
-    /// fails once that runtime ends.
-    pub(super) const CONNECTIONS_BELONG_TO_A_RUNTIME: bool = true;
-
-    /// The server's time, as a column `now` that [`read_time`] reads.
-    pub(super) const CLOCK: &str = "SELECT now() AS now";
-
-    /// Holds, until the transaction ends, a lock on the owner `$1`, so that
-    /// the quota checks of its concurrent inserts see each other's rows.
-    pub(super) const LOCK_OWNER: Option<&str> =
+    const BEGIN_WRITE: &'static str = "BEGIN";
+    const LOCK_OWNER: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(1718773586, hashtext($1))");
+    const CLOCK: &'static str = "SELECT now() AS now";
+    const CONNECTIONS_BELONG_TO_A_RUNTIME: bool = true;
 
-    /// A time as a `TIMESTAMPTZ`.
-    pub(super) fn time(time: DateTime<Utc>) -> DateTime<Utc> {
-        time
+    fn executor(connection: &mut Connection<Self>) -> Self::Executor<'_> {
+        connection
     }
 
-    /// Reads a `TIMESTAMPTZ` column.
-    pub(super) fn read_time(row: &PgRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-        row.try_get(column)
+    fn query(statement: Statement<'_>) -> Self::Query<'_> {
+        statement.query(|time: DateTime<Utc>| time)
     }
 }
 
-meta_store!(PostgresMeta, sqlx::Postgres, sqlx::postgres::PgRow, dialect);
+impl Columns for PgRow {
+    fn text_or_null(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        self.try_get(column)
+    }
+
+    fn integer_or_null(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.try_get(column)
+    }
+
+    fn bytes_or_null(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        self.try_get(column)
+    }
+
+    fn time_or_null(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        self.try_get(column)
+    }
+}
+
+impl RowsAffected for PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        PgQueryResult::rows_affected(self)
+    }
+}

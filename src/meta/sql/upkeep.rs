@@ -1,148 +1,175 @@
-//! Upkeep: the identity the database shares with its object store, the
-//! claim on listing the store, the orphans listings found, and the count
-//! of new sessions per owner and hash that bounds proof challenges.
+//! Upkeep: what the sweep finds (expired sessions, stalled merges, orphaned
+//! leases), the identity the database shares with its object store, the
+//! claim on listing the store, and the orphans listings found.
 
-/// Defines, inside [`meta_store!`]'s module, the upkeep queries of database
-/// `$db`, storing times with the dialect module `$dialect`.
-macro_rules! upkeep_queries {
-    ($db:ty, $dialect:ident) => {
-        /// The identity of the store the database is bound to, if any.
-        async fn store_binding_of(
-            connection: &mut <$db as sqlx::Database>::Connection,
-        ) -> MetaResult<Option<String>> {
-            let row = sqlx::query("SELECT store_id FROM store_binding WHERE only_row = 1")
-                .fetch_optional(connection)
-                .await?;
-            Ok(row.map(|row| row.try_get("store_id")).transpose()?)
-        }
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
-        /// Binds the database to `store_id`: unless it is bound already,
-        /// or, with `replace`, whatever it was bound to.
-        async fn write_store_binding(
-            connection: &mut <$db as sqlx::Database>::Connection,
-            store_id: &str,
-            now: DateTime<Utc>,
-            replace: bool,
-        ) -> MetaResult<()> {
-            let statement = if replace {
-                "INSERT INTO store_binding (only_row, store_id, bound_at) VALUES (1, $1, $2)
-                 ON CONFLICT (only_row) DO UPDATE
-                 SET store_id = excluded.store_id, bound_at = excluded.bound_at"
-            } else {
-                "INSERT INTO store_binding (only_row, store_id, bound_at) VALUES (1, $1, $2)
-                 ON CONFLICT (only_row) DO NOTHING"
-            };
-            sqlx::query(statement)
-                .bind(store_id)
-                .bind($dialect::time(now))
-                .execute(connection)
-                .await?;
-            Ok(())
-        }
+use super::{Connection, Dialect, SqlMeta, Statement};
+use crate::ids::{ObjectKey, UploadId};
+use crate::meta::decode::{self, Columns};
+use crate::meta::{MergeLease, MetaError, MetaResult, Session, UpkeepStore};
 
-        /// The `limit` files published last, newest first.
-        async fn newest_files_on(
-            connection: &mut <$db as sqlx::Database>::Connection,
-            limit: u32,
-        ) -> MetaResult<Vec<FileRecord>> {
-            let rows = sqlx::query("SELECT * FROM files ORDER BY published_at DESC LIMIT $1")
-                .bind(i64::from(limit))
-                .fetch_all(connection)
-                .await?;
-            Ok(rows.iter().map(file_from_row).collect::<Result<_, _>>()?)
-        }
+#[async_trait]
+impl<D: Dialect> UpkeepStore for SqlMeta<D> {
+    async fn expired_sessions(&self, now: DateTime<Utc>, limit: u32) -> MetaResult<Vec<Session>> {
+        let rows = Self::fetch_all(
+            &mut *self.connection().await?,
+            Statement::new(
+                "SELECT id, owner, sha256, size, chunk_size, filename, content_type, status,
+                        expires_at
+                 FROM uploads WHERE expires_at < $1 AND status <> 'merging'
+                 ORDER BY expires_at LIMIT $2",
+            )
+            .bind(now)
+            .bind(i64::from(limit)),
+        )
+        .await?;
+        Ok(rows.iter().map(decode::session).collect::<Result<_, _>>()?)
+    }
 
-        /// Takes the listing of the store at `now` unless one began after
-        /// `since`; `false` when one did.
-        async fn claim_listing_on(
-            connection: &mut <$db as sqlx::Database>::Connection,
-            now: DateTime<Utc>,
-            since: DateTime<Utc>,
-        ) -> MetaResult<bool> {
-            let updated = sqlx::query(
+    async fn delete_expired_session(&self, id: &UploadId, now: DateTime<Utc>) -> MetaResult<bool> {
+        let deleted = Self::execute(
+            &mut *self.connection().await?,
+            Statement::new(
+                "DELETE FROM uploads WHERE id = $1 AND expires_at < $2 AND status <> 'merging'",
+            )
+            .bind(id.as_str())
+            .bind(now),
+        )
+        .await?;
+        Ok(deleted == 1)
+    }
+
+    async fn stalled_merges(&self, now: DateTime<Utc>) -> MetaResult<Vec<Session>> {
+        let rows = Self::fetch_all(
+            &mut *self.connection().await?,
+            Statement::new(
+                "SELECT id, owner, sha256, size, chunk_size, filename, content_type, status,
+                        expires_at
+                 FROM uploads u
+                 WHERE status = 'merging' AND NOT EXISTS (
+                     SELECT 1 FROM merges m WHERE m.sha256 = u.sha256 AND m.lease_until >= $1)",
+            )
+            .bind(now),
+        )
+        .await?;
+        Ok(rows.iter().map(decode::session).collect::<Result<_, _>>()?)
+    }
+
+    async fn orphaned_merges(&self, now: DateTime<Utc>) -> MetaResult<Vec<MergeLease>> {
+        let rows = Self::fetch_all(
+            &mut *self.connection().await?,
+            Statement::new(
+                "SELECT m.* FROM merges m
+                 WHERE m.lease_until < $1 AND NOT EXISTS (
+                     SELECT 1 FROM uploads u WHERE u.id = m.upload_id AND u.status = 'merging')",
+            )
+            .bind(now),
+        )
+        .await?;
+        Ok(rows.iter().map(decode::lease).collect::<Result<_, _>>()?)
+    }
+
+    async fn object_key_in_use(&self, object_key: &ObjectKey) -> MetaResult<bool> {
+        let found = Self::fetch_optional(
+            &mut *self.connection().await?,
+            Statement::new(
+                "SELECT 1 FROM files WHERE object_key = $1
+                 UNION ALL SELECT 1 FROM merges WHERE object_key = $1",
+            )
+            .bind(object_key.as_str()),
+        )
+        .await?;
+        Ok(found.is_some())
+    }
+
+    async fn merge_writes_to(&self, object_key: &ObjectKey) -> MetaResult<bool> {
+        let found = Self::fetch_optional(
+            &mut *self.connection().await?,
+            Statement::new("SELECT 1 FROM merges WHERE object_key = $1").bind(object_key.as_str()),
+        )
+        .await?;
+        Ok(found.is_some())
+    }
+
+    async fn store_binding(&self) -> MetaResult<Option<String>> {
+        Self::store_binding_of(&mut *self.connection().await?).await
+    }
+
+    async fn bind_store(&self, store_id: &str, now: DateTime<Utc>) -> MetaResult<String> {
+        let mut connection = self.connection().await?;
+        let statement = Statement::new(
+            "INSERT INTO store_binding (only_row, store_id, bound_at) VALUES (1, $1, $2)
+             ON CONFLICT (only_row) DO NOTHING",
+        );
+        Self::execute(&mut connection, statement.bind(store_id).bind(now)).await?;
+        let bound = Self::store_binding_of(&mut connection).await?;
+        bound.ok_or(MetaError::Fault(sqlx::Error::RowNotFound))
+    }
+
+    async fn rebind_store(&self, store_id: &str, now: DateTime<Utc>) -> MetaResult<()> {
+        let statement = Statement::new(
+            "INSERT INTO store_binding (only_row, store_id, bound_at) VALUES (1, $1, $2)
+             ON CONFLICT (only_row) DO UPDATE
+             SET store_id = excluded.store_id, bound_at = excluded.bound_at",
+        );
+        let mut connection = self.connection().await?;
+        Self::execute(&mut connection, statement.bind(store_id).bind(now)).await?;
+        Ok(())
+    }
+
+    async fn claim_leftover_listing(
+        &self,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> MetaResult<bool> {
+        let updated = Self::execute(
+            &mut *self.connection().await?,
+            Statement::new(
                 "UPDATE store_binding SET listed_at = $1
                  WHERE only_row = 1 AND (listed_at IS NULL OR listed_at <= $2)",
             )
-            .bind($dialect::time(now))
-            .bind($dialect::time(since))
-            .execute(connection)
-            .await?
-            .rows_affected();
-            Ok(updated == 1)
-        }
+            .bind(now)
+            .bind(since),
+        )
+        .await?;
+        Ok(updated == 1)
+    }
 
-        /// Notes `key` as an orphan found at `now`; answers when it was
-        /// first found.
-        async fn note_orphan_on(
-            connection: &mut <$db as sqlx::Database>::Connection,
-            key: &str,
-            now: DateTime<Utc>,
-        ) -> MetaResult<DateTime<Utc>> {
-            let row = sqlx::query(
+    async fn note_orphan(&self, key: &str, now: DateTime<Utc>) -> MetaResult<DateTime<Utc>> {
+        let row = Self::fetch_one(
+            &mut *self.connection().await?,
+            Statement::new(
                 "INSERT INTO orphans (object_key, first_seen, last_seen) VALUES ($1, $2, $2)
                  ON CONFLICT (object_key) DO UPDATE SET last_seen = excluded.last_seen
                  RETURNING first_seen",
             )
             .bind(key)
-            .bind($dialect::time(now))
-            .fetch_one(connection)
-            .await?;
-            Ok($dialect::read_time(&row, "first_seen")?)
-        }
+            .bind(now),
+        )
+        .await?;
+        Ok(row.time("first_seen")?)
+    }
 
-        /// Forgets the orphan `key`: deleted, or needed again.
-        async fn forget_orphan_on(
-            connection: &mut <$db as sqlx::Database>::Connection,
-            key: &str,
-        ) -> MetaResult<()> {
-            sqlx::query("DELETE FROM orphans WHERE object_key = $1")
-                .bind(key)
-                .execute(connection)
-                .await?;
-            Ok(())
-        }
+    async fn forget_orphan(&self, key: &str) -> MetaResult<()> {
+        let statement = Statement::new("DELETE FROM orphans WHERE object_key = $1").bind(key);
+        Self::execute(&mut *self.connection().await?, statement).await?;
+        Ok(())
+    }
 
-        /// Forgets every orphan last found before `before`: a later listing
-        /// no longer found it.
-        async fn forget_orphans_unseen_on(
-            connection: &mut <$db as sqlx::Database>::Connection,
-            before: DateTime<Utc>,
-        ) -> MetaResult<u64> {
-            let forgotten = sqlx::query("DELETE FROM orphans WHERE last_seen < $1")
-                .bind($dialect::time(before))
-                .execute(connection)
-                .await?;
-            Ok(forgotten.rows_affected())
-        }
+    async fn forget_orphans_unseen_since(&self, before: DateTime<Utc>) -> MetaResult<u64> {
+        let statement = Statement::new("DELETE FROM orphans WHERE last_seen < $1").bind(before);
+        Self::execute(&mut *self.connection().await?, statement).await
+    }
+}
 
-        /// Counts one more session started by `owner` for `sha256` at
-        /// `now`, in a window that starts over once it began before
-        /// `window_from`; answers the count and when the window began.
-        async fn count_session_start_on(
-            connection: &mut <$db as sqlx::Database>::Connection,
-            owner: &OwnerId,
-            sha256: &ContentHash,
-            now: DateTime<Utc>,
-            window_from: DateTime<Utc>,
-        ) -> MetaResult<(u64, DateTime<Utc>)> {
-            let row = sqlx::query(
-                "INSERT INTO session_starts (owner, sha256, window_start, starts)
-                 VALUES ($1, $2, $3, 1)
-                 ON CONFLICT (owner, sha256) DO UPDATE SET
-                     starts = CASE WHEN session_starts.window_start < $4
-                                   THEN 1 ELSE session_starts.starts + 1 END,
-                     window_start = CASE WHEN session_starts.window_start < $4
-                                   THEN excluded.window_start ELSE session_starts.window_start END
-                 RETURNING starts, window_start",
-            )
-            .bind(owner.as_str())
-            .bind(sha256.to_hex())
-            .bind($dialect::time(now))
-            .bind($dialect::time(window_from))
-            .fetch_one(connection)
-            .await?;
-            let starts: i64 = row.try_get("starts")?;
-            Ok((to_u64(starts)?, $dialect::read_time(&row, "window_start")?))
-        }
-    };
+impl<D: Dialect> SqlMeta<D> {
+    /// The identity of the store the database is bound to, if any, read on
+    /// `connection`.
+    async fn store_binding_of(connection: &mut Connection<D>) -> MetaResult<Option<String>> {
+        let statement = Statement::new("SELECT store_id FROM store_binding WHERE only_row = 1");
+        let row = Self::fetch_optional(connection, statement).await?;
+        Ok(row.map(|row| row.text("store_id")).transpose()?)
+    }
 }

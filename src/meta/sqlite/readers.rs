@@ -17,13 +17,16 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use ferry_proto::ContentHash;
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 
+use super::from_millis;
 use crate::ids::{OwnerId, UploadId};
-use crate::meta::{ReceivedChunks, Session, StoredSession, chunk_bits, to_u64};
+use crate::meta::decode::{self, Columns};
+use crate::meta::sql::{RECEIVED_BITS, ReadHere, SESSION_BY_OWNER_AND_HASH};
+use crate::meta::{ReceivedChunks, Session};
 
 /// Most idle connections kept. A lookup never awaits, so a thread uses one
 /// connection at a time and this many serve as many threads.
@@ -44,6 +47,27 @@ pub(super) struct Readers {
     unusable: AtomicBool,
 }
 
+/// Why a lookup was not answered here.
+#[derive(Debug)]
+enum Unread {
+    /// SQLite refused or failed it.
+    Sqlite(rusqlite::Error),
+    /// A row it read does not decode; the pool's read reports it.
+    Row(sqlx::Error),
+}
+
+impl From<rusqlite::Error> for Unread {
+    fn from(error: rusqlite::Error) -> Self {
+        Unread::Sqlite(error)
+    }
+}
+
+impl From<sqlx::Error> for Unread {
+    fn from(error: sqlx::Error) -> Self {
+        Unread::Row(error)
+    }
+}
+
 impl Readers {
     /// Readers of the database file at `path`.
     pub(super) fn new(path: PathBuf) -> Self {
@@ -55,72 +79,43 @@ impl Readers {
     }
 
     /// The session of `owner` and `sha256`, when it can be read at once.
-    pub(super) fn session(&self, owner: &OwnerId, sha256: &ContentHash) -> Option<Option<Session>> {
+    pub(super) fn session(
+        &self,
+        owner: &OwnerId,
+        sha256: &ContentHash,
+    ) -> ReadHere<Option<Session>> {
         self.read(|connection| {
-            connection
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    session_columns!(),
-                    " FROM uploads WHERE owner = $1 AND sha256 = $2"
-                ))?
-                .query_row((owner.as_str(), sha256.to_hex()), |row| {
-                    let column = row.as_ref().column_index("expires_at")?;
-                    let millis: i64 = row.get(column)?;
-                    let expires_at = DateTime::from_timestamp_millis(millis)
-                        .ok_or(rusqlite::Error::IntegralValueOutOfRange(column, millis))?;
-                    Ok(StoredSession {
-                        id: row.get("id")?,
-                        owner: row.get("owner")?,
-                        sha256: row.get("sha256")?,
-                        size: row.get("size")?,
-                        chunk_size: row.get("chunk_size")?,
-                        filename: row.get("filename")?,
-                        content_type: row.get("content_type")?,
-                        status: row.get("status")?,
-                        expires_at,
-                    })
-                })
-                .optional()
-        })?
-        .map(StoredSession::checked)
-        .transpose()
-        .ok()
+            let mut statement = connection.prepare_cached(SESSION_BY_OWNER_AND_HASH)?;
+            let mut found = statement.query((owner.as_str(), sha256.to_hex()))?;
+            Ok(found.next()?.map(decode::session).transpose()?)
+        })
     }
 
     /// The chunks received by session `upload_id`, when its row keeps them
     /// as bits and can be read at once.
-    pub(super) fn received(&self, upload_id: &UploadId) -> Option<ReceivedChunks> {
+    pub(super) fn received(&self, upload_id: &UploadId) -> ReadHere<ReceivedChunks> {
         let found = self.read(|connection| {
-            connection
-                .prepare_cached("SELECT size, chunk_size, received FROM uploads WHERE id = $1")?
-                .query_row([upload_id.as_str()], |row| {
-                    Ok((
-                        row.get::<_, i64>("size")?,
-                        row.get::<_, i64>("chunk_size")?,
-                        row.get::<_, Option<Vec<u8>>>("received")?,
-                    ))
-                })
-                .optional()
-        })?;
-        let Some((size, chunk_size, bits)) = found else {
-            return Some(ReceivedChunks::default());
-        };
-        Some(chunk_bits::summed_up(
-            &bits?,
-            to_u64(size).ok()?,
-            to_u64(chunk_size).ok()?,
-        ))
+            let mut statement = connection.prepare_cached(RECEIVED_BITS)?;
+            let mut found = statement.query([upload_id.as_str()])?;
+            match found.next()? {
+                Some(session) => Ok(decode::received_bits(session)?),
+                None => Ok(Some(ReceivedChunks::default())),
+            }
+        });
+        match found {
+            ReadHere::Answered(Some(received)) => ReadHere::Answered(received),
+            ReadHere::Answered(None) | ReadHere::AskThePool => ReadHere::AskThePool,
+        }
     }
 
     /// Runs `lookup` on an idle connection, opening one when none is.
-    fn read<T>(&self, lookup: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Option<T> {
+    fn read<T>(&self, lookup: impl FnOnce(&Connection) -> Result<T, Unread>) -> ReadHere<T> {
         if self.unusable.load(Ordering::Relaxed) {
-            return None;
+            return ReadHere::AskThePool;
         }
         let idle = self.lock().pop();
-        let connection = match idle {
-            Some(connection) => connection,
-            None => self.open()?,
+        let Some(connection) = idle.or_else(|| self.open()) else {
+            return ReadHere::AskThePool;
         };
         match lookup(&connection) {
             Ok(found) => {
@@ -128,15 +123,19 @@ impl Readers {
                 if idle.len() < IDLE_CONNECTIONS {
                     idle.push(connection);
                 }
-                Some(found)
+                ReadHere::Answered(found)
             }
-            Err(error) if is_busy(&error) => {
+            Err(Unread::Sqlite(error)) if is_busy(&error) => {
                 tracing::debug!(%error, "the database is busy; asking the pool");
-                None
+                ReadHere::AskThePool
             }
-            Err(error) => {
+            Err(Unread::Sqlite(error)) => {
                 tracing::warn!(%error, "a lookup failed on a reader; asking the pool");
-                None
+                ReadHere::AskThePool
+            }
+            Err(Unread::Row(error)) => {
+                tracing::warn!(%error, "a row read on a reader does not decode; asking the pool");
+                ReadHere::AskThePool
             }
         }
     }
@@ -186,6 +185,29 @@ fn is_busy(error: &rusqlite::Error) -> bool {
     )
 }
 
+impl Columns for rusqlite::Row<'_> {
+    fn text_or_null(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        self.get(column).map_err(undecoded)
+    }
+
+    fn integer_or_null(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.get(column).map_err(undecoded)
+    }
+
+    fn bytes_or_null(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        self.get(column).map_err(undecoded)
+    }
+
+    fn time_or_null(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        self.integer_or_null(column)?.map(from_millis).transpose()
+    }
+}
+
+/// A column rusqlite could not read, as the decode error sqlx's rows give.
+fn undecoded(error: rusqlite::Error) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(error))
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{SubsecRound, Utc};
@@ -196,7 +218,7 @@ mod tests {
     use tempfile::TempDir;
 
     use super::*;
-    use crate::meta::MetaStore;
+    use crate::meta::SessionStore;
     use crate::meta::sqlite::{MIGRATOR, SqliteMeta};
 
     fn session() -> Session {
@@ -258,9 +280,9 @@ mod tests {
         holder
             .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")
             .expect("the database locked");
-        assert_eq!(lookup(), None);
+        assert_eq!(lookup(), ReadHere::AskThePool);
         drop(holder);
-        assert_eq!(lookup(), Some(Some(stored.clone())));
+        assert_eq!(lookup(), ReadHere::Answered(Some(stored.clone())));
     }
 
     #[tokio::test]
@@ -268,18 +290,20 @@ mod tests {
         let stored = session();
         let (folder, _connection) = database_with(&stored, Some(&[0b101])).await;
         let readers = Readers::new(folder.path().join("ferry.db"));
-        let received = readers.received(&stored.id).expect("read here");
+        let ReadHere::Answered(received) = readers.received(&stored.id) else {
+            panic!("the bits were not read here");
+        };
         assert_eq!(received.runs, [[0, 0], [2, 2]]);
         assert_eq!(received.bytes, 15);
         assert_eq!(
             readers.received(&UploadId::generate()),
-            Some(ReceivedChunks::default())
+            ReadHere::Answered(ReceivedChunks::default())
         );
 
         let without_bits = session();
         let (folder, _connection) = database_with(&without_bits, None).await;
         let readers = Readers::new(folder.path().join("ferry.db"));
-        assert_eq!(readers.received(&without_bits.id), None);
+        assert_eq!(readers.received(&without_bits.id), ReadHere::AskThePool);
     }
 
     #[tokio::test]
@@ -287,7 +311,7 @@ mod tests {
         let meta = SqliteMeta::connect("sqlite::memory:")
             .await
             .expect("a database");
-        assert!(meta.readers.is_none());
+        assert!(meta.dialect().readers.is_none());
         let stored = session();
         meta.insert_session(&stored).await.expect("a session");
         let found = meta.find_session(&stored.owner, &stored.sha256).await;
