@@ -49,10 +49,10 @@ pub trait Dialect: Send + Sync + 'static {
     /// The sqlx database this dialect speaks to.
     type Db: Database<Row: Columns, QueryResult: RowsAffected>;
 
-    /// What runs statements on one of its connections.
+    /// A borrowed connection as sqlx's executor.
     type Executor<'c>: Executor<'c, Database = Self::Db>;
 
-    /// A statement with its values bound as this database stores them.
+    /// A [`Statement`] with its values bound as this database stores them.
     type Query<'q>: Execute<'q, Self::Db> + 'q;
 
     /// Starts a writing transaction.
@@ -70,7 +70,7 @@ pub trait Dialect: Send + Sync + 'static {
     /// it, and fails once that runtime ends.
     const CONNECTIONS_BELONG_TO_A_RUNTIME: bool;
 
-    /// The executor of `connection`.
+    /// `connection` as its executor, which generic code cannot see it is.
     fn executor(connection: &mut Connection<Self>) -> Self::Executor<'_>;
 
     /// `statement` as a query of this database, its times bound as it

@@ -8,9 +8,10 @@
 //! of a progress request. A lookup here is one auto-committed statement
 //! and sees every transaction committed before it, as a pooled read does.
 //! It does not wait for a busy database: a busy answer, or any other
-//! failure, answers `None`, and the caller asks the pool instead, which
-//! waits and reports errors as every other query does. Like any small read
-//! of a file, a lookup whose pages are not in memory reads them from disk.
+//! failure, answers [`ReadHere::AskThePool`], and the caller asks the pool
+//! instead, which waits and reports errors as every other query does. Rows
+//! decode with the same decoders as the pool's. Like any small read of a
+//! file, a lookup whose pages are not in memory reads them from disk.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
