@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use ferry_proto::UploadStatus;
 use sqlx::Transaction;
 
-use super::{Connection, Dialect, ReadHere, SqlMeta, Statement};
+use super::{Connection, Dialect, ReadHere, Row, SqlMeta, Statement};
 use crate::ids::UploadId;
 use crate::meta::chunk_bits;
 use crate::meta::decode::{self, Columns, parse_status, to_i64, to_u64};
@@ -186,37 +186,8 @@ impl<D: Dialect> SqlMeta<D> {
             Self::clear_links_after(tx, upload_id, chunk.index).await?;
         }
         Self::execute(tx, upsert_statement(upload_id, chunk)).await?;
-        let (received_count, received_bytes) = match session.bytes_or_null("received")? {
-            Some(mut bits) => {
-                let added = chunk_bits::insert(&mut bits, chunk.index);
-                let size = to_u64(session.integer("size")?)?;
-                let totals =
-                    chunk_bits::totals(&bits, size, to_u64(session.integer("chunk_size")?)?);
-                if added {
-                    let statement =
-                        Statement::new("UPDATE uploads SET received = $2 WHERE id = $1")
-                            .bind(upload_id.as_str())
-                            .bind(bits);
-                    Self::execute(tx, statement).await?;
-                }
-                totals
-            }
-            None => {
-                let totals = Self::fetch_one(
-                    tx,
-                    Statement::new(
-                        "SELECT count(*) AS n, CAST(coalesce(sum(size), 0) AS BIGINT) AS bytes
-                         FROM chunks WHERE upload_id = $1",
-                    )
-                    .bind(upload_id.as_str()),
-                )
-                .await?;
-                (
-                    to_u64(totals.integer("n")?)?,
-                    to_u64(totals.integer("bytes")?)?,
-                )
-            }
-        };
+        let (received_count, received_bytes) =
+            Self::count_received(tx, upload_id, &session, chunk.index).await?;
         Ok(Recorded::Accepted {
             replaced_key: replaced
                 .map(|earlier| earlier.object_key)
@@ -224,6 +195,42 @@ impl<D: Dialect> SqlMeta<D> {
             received_count,
             received_bytes,
         })
+    }
+
+    /// Adds chunk `index` to the received bits of `session` (its row as
+    /// [`RECEIVED_BITS`] reads it) in `tx`; answers how many chunks the
+    /// session holds and their bytes, counted in SQL for a row without bits.
+    async fn count_received(
+        tx: &mut Transaction<'static, D::Db>,
+        upload_id: &UploadId,
+        session: &Row<D>,
+        index: u64,
+    ) -> MetaResult<(u64, u64)> {
+        let Some(mut bits) = session.bytes_or_null("received")? else {
+            let totals = Self::fetch_one(
+                tx,
+                Statement::new(
+                    "SELECT count(*) AS n, CAST(coalesce(sum(size), 0) AS BIGINT) AS bytes
+                     FROM chunks WHERE upload_id = $1",
+                )
+                .bind(upload_id.as_str()),
+            )
+            .await?;
+            return Ok((
+                to_u64(totals.integer("n")?)?,
+                to_u64(totals.integer("bytes")?)?,
+            ));
+        };
+        let added = chunk_bits::insert(&mut bits, index);
+        let size = to_u64(session.integer("size")?)?;
+        let totals = chunk_bits::totals(&bits, size, to_u64(session.integer("chunk_size")?)?);
+        if added {
+            let statement = Statement::new("UPDATE uploads SET received = $2 WHERE id = $1")
+                .bind(upload_id.as_str())
+                .bind(bits);
+            Self::execute(tx, statement).await?;
+        }
+        Ok(totals)
     }
 
     /// Clears the links of the chunks after `index`, on `connection`: they
