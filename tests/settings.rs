@@ -1,5 +1,5 @@
-//! ferryd's settings as a person meets them: `--help` and the README's
-//! table name the same settings with the same defaults, and a start with a
+//! ferryd's settings as a person meets them: `--help` and the table in
+//! docs/configuration.md name the same settings with the same defaults, and a start with a
 //! bad setting stops with one line naming it and where it was found.
 
 use std::collections::BTreeMap;
@@ -64,14 +64,13 @@ fn settings_in_help() -> BTreeMap<String, Described> {
     settings
 }
 
-/// Every setting with a flag in the README's configuration table, by flag,
+/// Every setting with a flag in docs/configuration.md's table, by flag,
 /// its default as the table writes it.
-fn settings_in_readme() -> BTreeMap<String, Described> {
-    let readme = include_str!("../README.md");
-    let table = readme
-        .split("\n## Configuration\n")
-        .nth(1)
-        .expect("the README has a Configuration section");
+fn settings_in_the_manual() -> BTreeMap<String, Described> {
+    let manual = include_str!("../docs/configuration.md");
+    let table = manual
+        .strip_prefix("# Configuration\n")
+        .expect("docs/configuration.md starts with its Configuration heading");
     let mut settings = BTreeMap::new();
     for row in table.lines().take_while(|line| !line.starts_with("## ")) {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
@@ -94,15 +93,15 @@ fn settings_in_readme() -> BTreeMap<String, Described> {
 }
 
 #[test]
-fn the_readme_and_help_name_the_same_settings_with_the_same_defaults() {
+fn the_manual_and_help_name_the_same_settings_with_the_same_defaults() {
     let help = settings_in_help();
-    let readme = settings_in_readme();
+    let manual = settings_in_the_manual();
     assert!(help.len() > 40, "help lists {} settings", help.len());
     let in_help: Vec<&String> = help.keys().collect();
-    let in_readme: Vec<&String> = readme.keys().collect();
-    assert_eq!(in_help, in_readme, "the flags differ");
+    let in_manual: Vec<&String> = manual.keys().collect();
+    assert_eq!(in_help, in_manual, "the flags differ");
     for (flag, described) in &help {
-        let written = &readme[flag];
+        let written = &manual[flag];
         assert_eq!(
             written.variable, described.variable,
             "{flag}: the variables differ"
@@ -114,7 +113,7 @@ fn the_readme_and_help_name_the_same_settings_with_the_same_defaults() {
             }
             None => assert!(
                 !(cell.starts_with('`') && cell.ends_with('`') && cell.matches('`').count() == 2),
-                "{flag} has no default in --help, but the README gives {cell}"
+                "{flag} has no default in --help, but docs/configuration.md gives {cell}"
             ),
         }
     }
