@@ -1,20 +1,20 @@
 //! What the server counts, for Prometheus: requests, uploads, chunks,
 //! merges, downloads, sweeps, the database pool and refused credentials.
 //!
-//! Each server has its own registry, so that servers sharing a process (as
-//! tests do) never see each other's counts. Labels are route patterns,
-//! methods, statuses and fixed names, never paths, hashes or owners, so the
-//! number of series stays bounded whatever clients send.
+//! The metrics themselves are declared once each, in `metrics/families.rs`;
+//! this module says when they move. Each server has its own registry, so
+//! that servers sharing a process (as tests do) never see each other's
+//! counts.
+//! Labels are route patterns, methods, statuses and fixed names, never
+//! paths, hashes or owners, so the number of series stays bounded whatever
+//! clients send.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::{Family, MetricConstructor};
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+mod families;
+
+use families::{Families, KindLabel, OutcomeLabel, ReasonLabel, RequestLabels, RouteLabels};
 
 /// The media type of [`Metrics::encode`]'s text: the OpenMetrics text
 /// format, which Prometheus scrapes natively.
@@ -23,52 +23,15 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// The route label of a request that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    route: String,
-    method: &'static str,
-    status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    route: String,
-    method: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OutcomeLabel {
-    outcome: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabel {
-    credential: &'static str,
-    reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct KindLabel {
-    kind: &'static str,
-}
-
-/// Buckets of request latencies: from 1 ms to about 2.5 minutes.
-#[derive(Clone, Debug)]
-struct RequestBuckets;
-
-impl MetricConstructor<Histogram> for RequestBuckets {
-    fn new_metric(&self) -> Histogram {
-        Histogram::new(exponential_buckets(0.001, 2.5, 14))
-    }
-}
-
 /// How a merge that held its lease ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MergeOutcome {
     /// The merged bytes were verified and published.
     Published,
-    /// The merged bytes did not hash to the key; the upload failed.
+    /// The chunks' bytes did not hash to the key; the upload failed.
     Mismatch,
+    /// An accepted chunk was gone from the store; the upload failed.
+    ChunkLost,
     /// Another attempt took the lease over.
     LeaseLost,
     /// The instance stopped and gave the merge back.
@@ -82,11 +45,21 @@ impl MergeOutcome {
         match self {
             MergeOutcome::Published => "published",
             MergeOutcome::Mismatch => "mismatch",
+            MergeOutcome::ChunkLost => "chunk_lost",
             MergeOutcome::LeaseLost => "lease_lost",
             MergeOutcome::HandedBack => "handed_back",
             MergeOutcome::Failed => "failed",
         }
     }
+}
+
+/// Why an upload failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Its bytes hash to another sha256 (or size) than it was keyed by.
+    HashMismatch,
+    /// A chunk the server had accepted was gone from the store at its merge.
+    ChunkLost,
 }
 
 /// What a sweep removed or took up, by kind.
@@ -106,37 +79,6 @@ pub struct Swept {
 #[derive(Clone, Debug)]
 pub struct Metrics(Arc<Families>);
 
-#[derive(Debug)]
-struct Families {
-    requests: Family<RequestLabels, Counter>,
-    request_seconds: Family<RouteLabels, Histogram, RequestBuckets>,
-    uploads_created: Counter,
-    uploads_resumed: Counter,
-    uploads_instant: Counter,
-    uploads_completed: Counter,
-    uploads_failed: Counter,
-    chunks_received: Counter,
-    received_bytes: Counter,
-    digest_mismatches: Counter,
-    hash_mismatches: Counter,
-    files_repaired: Counter,
-    chunks_linked: Counter,
-    chunks_read_back: Counter,
-    merge_reread_bytes: Counter,
-    merges_in_flight: Gauge,
-    merges: Family<OutcomeLabel, Counter>,
-    merge_seconds: Histogram,
-    served_bytes: Counter,
-    range_requests: Counter,
-    sweeps: Counter,
-    swept: Family<KindLabel, Counter>,
-    db_connections_in_use: Gauge,
-    ready: Gauge,
-    leftovers_kept: Gauge,
-    auth_refusals: Family<ReasonLabel, Counter>,
-    registry: Registry,
-}
-
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
@@ -146,163 +88,7 @@ impl Default for Metrics {
 impl Metrics {
     /// A fresh registry with every metric at zero.
     pub fn new() -> Self {
-        let mut f = Families {
-            requests: Family::default(),
-            request_seconds: Family::new_with_constructor(RequestBuckets),
-            uploads_created: Counter::default(),
-            uploads_resumed: Counter::default(),
-            uploads_instant: Counter::default(),
-            uploads_completed: Counter::default(),
-            uploads_failed: Counter::default(),
-            chunks_received: Counter::default(),
-            received_bytes: Counter::default(),
-            digest_mismatches: Counter::default(),
-            hash_mismatches: Counter::default(),
-            files_repaired: Counter::default(),
-            chunks_linked: Counter::default(),
-            chunks_read_back: Counter::default(),
-            merge_reread_bytes: Counter::default(),
-            merges_in_flight: Gauge::default(),
-            merges: Family::default(),
-            merge_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
-            served_bytes: Counter::default(),
-            range_requests: Counter::default(),
-            sweeps: Counter::default(),
-            swept: Family::default(),
-            db_connections_in_use: Gauge::default(),
-            ready: Gauge::default(),
-            leftovers_kept: Gauge::default(),
-            auth_refusals: Family::default(),
-            registry: Registry::with_prefix("ferry"),
-        };
-        let r = &mut f.registry;
-        r.register(
-            "http_requests",
-            "HTTP requests answered, by route pattern, method and status",
-            f.requests.clone(),
-        );
-        r.register(
-            "http_request_duration_seconds",
-            "Time from a request's arrival to its answer's head, by route pattern and method",
-            f.request_seconds.clone(),
-        );
-        for (name, help, counter) in [
-            (
-                "uploads_created",
-                "Upload sessions created",
-                &f.uploads_created,
-            ),
-            (
-                "uploads_resumed",
-                "Creates that found the owner's live session and resumed it",
-                &f.uploads_resumed,
-            ),
-            (
-                "uploads_instant",
-                "Uploads answered at once because the file was already published (dedup hits)",
-                &f.uploads_instant,
-            ),
-            (
-                "uploads_completed",
-                "Uploads whose bytes were verified and published",
-                &f.uploads_completed,
-            ),
-            (
-                "uploads_failed",
-                "Uploads whose bytes did not hash to their sha256",
-                &f.uploads_failed,
-            ),
-            ("chunks_received", "Chunks accepted", &f.chunks_received),
-            (
-                "received_bytes",
-                "Bytes accepted, in chunks and in one-request uploads",
-                &f.received_bytes,
-            ),
-            (
-                "digest_mismatches",
-                "Chunks refused because they did not match their digest",
-                &f.digest_mismatches,
-            ),
-            (
-                "hash_mismatches",
-                "Files refused because their bytes did not hash to their sha256",
-                &f.hash_mismatches,
-            ),
-            (
-                "files_repaired",
-                "Published files whose missing object an upload of their bytes put back",
-                &f.files_repaired,
-            ),
-            (
-                "chunks_linked",
-                "Chunks taken into their file's running hash, as they arrived or read back after",
-                &f.chunks_linked,
-            ),
-            (
-                "chunks_read_back",
-                "Chunks read back after they were accepted to take them into their file's running hash",
-                &f.chunks_read_back,
-            ),
-            (
-                "merge_reread_bytes",
-                "Bytes of chunks a merge read back because they were not in the running hash yet",
-                &f.merge_reread_bytes,
-            ),
-            (
-                "served_bytes",
-                "Bytes of published files sent to clients",
-                &f.served_bytes,
-            ),
-            (
-                "range_requests",
-                "Downloads answered with part of a file (206)",
-                &f.range_requests,
-            ),
-            ("sweeps", "Sweeps run", &f.sweeps),
-        ] {
-            r.register(name, help, counter.clone());
-        }
-        r.register(
-            "merges_in_flight",
-            "Merges running on this instance",
-            f.merges_in_flight.clone(),
-        );
-        r.register(
-            "merges",
-            "Merges that held their lease, by outcome",
-            f.merges.clone(),
-        );
-        r.register(
-            "merge_duration_seconds",
-            "Time a merge took, from taking its lease to its outcome (buckets from 50 ms to 7 minutes)",
-            f.merge_seconds.clone(),
-        );
-        r.register(
-            "swept",
-            "What sweeps removed or took up, by kind",
-            f.swept.clone(),
-        );
-        r.register(
-            "db_connections_in_use",
-            "Connections of this instance's database pool in use",
-            f.db_connections_in_use.clone(),
-        );
-        r.register(
-            "ready",
-            "Whether this instance's last readiness check passed (1) or not (0)",
-            f.ready.clone(),
-        );
-        r.register(
-            "leftovers_kept",
-            "Objects no database row needs that the last listing of the store kept, waiting out their quarantine",
-            f.leftovers_kept.clone(),
-        );
-        r.register(
-            "auth_refusals",
-            "Requests refused for their credentials (token or signed link), by reason",
-            f.auth_refusals.clone(),
-        );
-        Metrics(Arc::new(f))
+        Metrics(Arc::new(Families::declare()))
     }
 
     /// Every metric in the OpenMetrics text format ([`CONTENT_TYPE`]).
@@ -329,7 +115,7 @@ impl Metrics {
             })
             .inc();
         self.0
-            .request_seconds
+            .request_duration
             .get_or_create(&RouteLabels { route, method })
             .observe(took.as_secs_f64());
     }
@@ -354,10 +140,12 @@ impl Metrics {
         self.0.uploads_completed.inc();
     }
 
-    /// An upload whose bytes did not hash to its sha256.
-    pub fn upload_failed(&self) {
+    /// An upload that failed, and why.
+    pub fn upload_failed(&self, why: Failure) {
         self.0.uploads_failed.inc();
-        self.0.hash_mismatches.inc();
+        if why == Failure::HashMismatch {
+            self.0.hash_mismatches.inc();
+        }
     }
 
     /// A published file whose object was missing, put back by an upload.
@@ -474,7 +262,7 @@ impl MergeTimer {
     pub fn finish(self, outcome: MergeOutcome) {
         let families = &self.metrics.0;
         families
-            .merge_seconds
+            .merge_duration
             .observe(self.started.elapsed().as_secs_f64());
         families
             .merges
@@ -532,5 +320,43 @@ mod tests {
         assert!(text.contains("ferry_merges_in_flight 0\n"), "{text}");
         assert!(text.contains("ferry_merges_total{outcome=\"published\"} 1\n"));
         assert!(text.contains("ferry_merge_duration_seconds_count 1\n"));
+    }
+
+    #[test]
+    fn a_lost_chunk_fails_an_upload_without_a_hash_mismatch() {
+        let metrics = Metrics::new();
+        metrics.upload_failed(Failure::ChunkLost);
+        metrics.upload_failed(Failure::HashMismatch);
+        let text = metrics.encode();
+        assert!(text.contains("ferry_uploads_failed_total 2\n"), "{text}");
+        assert!(text.contains("ferry_hash_mismatches_total 1\n"), "{text}");
+    }
+
+    #[test]
+    fn every_metric_has_a_type_and_help_and_measured_ones_name_their_unit() {
+        let text = Metrics::new().encode();
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("# TYPE "))
+            .filter_map(|line| line.split(' ').next())
+            .collect();
+        assert!(names.len() >= 20, "{names:?}");
+        for name in &names {
+            assert!(name.starts_with("ferry_"), "{name}");
+            assert!(!name.ends_with("_total"), "the encoder adds _total: {name}");
+            let help = text
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("# HELP {name} ")))
+                .unwrap_or_default();
+            assert!(!help.is_empty(), "{name} has no help");
+            for unit in ["bytes", "seconds"] {
+                if name.ends_with(&format!("_{unit}")) {
+                    assert!(
+                        text.contains(&format!("# UNIT {name} {unit}\n")),
+                        "{name} ends in a unit it does not declare"
+                    );
+                }
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@ use super::view::file_view;
 use crate::blob::{BlobStore, WriteError};
 use crate::ids::{ObjectKey, WriteToken};
 use crate::meta::{FileRecord, Published};
+use crate::metrics::Failure;
 
 /// Whether a one-request upload stored the file or found it there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +99,7 @@ impl Uploads {
     ) -> UploadResult<(Stored, ferry_proto::File)> {
         if received.sha256 != *sha256 {
             self.discard_direct(&received).await;
-            self.metrics.upload_failed();
+            self.metrics.upload_failed(Failure::HashMismatch);
             tracing::info!(%sha256, size = received.size, "one-request upload refused: its bytes hash to another sha256");
             return Err(UploadError::HashMismatch);
         }

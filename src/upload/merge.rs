@@ -24,7 +24,7 @@ use super::index_ranges::missing_ranges;
 use crate::blob::{BlobStore, PartsError};
 use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use crate::meta::{Claim, FileRecord, MergeLease, Published, Session};
-use crate::metrics::MergeOutcome;
+use crate::metrics::{Failure, MergeOutcome};
 
 /// The answer to a complete request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +117,7 @@ enum Merged {
 /// How a merge attempt that held the lease ended, short of publishing.
 enum Interrupted {
     Mismatch,
+    ChunkLost,
     LeaseLost,
     HandedBack,
     Failed(UploadError),
@@ -371,17 +372,24 @@ impl Uploads {
                 self.remove_chunks(session).await;
                 Ok(())
             }
-            Err(Interrupted::Mismatch) => {
-                timer.finish(MergeOutcome::Mismatch);
+            Err(interrupted @ (Interrupted::Mismatch | Interrupted::ChunkLost)) => {
                 let seconds = started.elapsed().as_secs_f64();
-                tracing::warn!(owner = %session.owner, sha256 = %session.sha256, seconds, "merged bytes do not hash to the key, or a chunk is gone");
+                let why = if matches!(interrupted, Interrupted::Mismatch) {
+                    timer.finish(MergeOutcome::Mismatch);
+                    tracing::warn!(owner = %session.owner, sha256 = %session.sha256, seconds, "merged bytes do not hash to the key");
+                    Failure::HashMismatch
+                } else {
+                    timer.finish(MergeOutcome::ChunkLost);
+                    tracing::error!(owner = %session.owner, sha256 = %session.sha256, seconds, "an accepted chunk is gone from the store; the upload fails");
+                    Failure::ChunkLost
+                };
                 self.blobs.delete_file(&lease.object_key).await?;
                 if self
                     .meta
                     .fail_merge(&session.sha256, &session.id, &lease.token)
                     .await?
                 {
-                    self.metrics.upload_failed();
+                    self.metrics.upload_failed(why);
                     self.remove_chunks(session).await;
                 }
                 Ok(())
@@ -428,7 +436,7 @@ impl Uploads {
             .map_err(|e| Interrupted::Failed(e.into()))?;
         let hash = match self.hash_of_chunks(&chunks).await {
             Ok(hash) => hash,
-            Err(Unhashable::Lost) => return Err(Interrupted::Mismatch),
+            Err(Unhashable::Lost) => return Err(Interrupted::ChunkLost),
             Err(Unhashable::Failed(error)) => return Err(Interrupted::Failed(error)),
         };
         if hash.len() != session.size || hash.finish() != session.sha256 {
@@ -444,7 +452,7 @@ impl Uploads {
         let parts: Vec<ObjectKey> = chunks.into_iter().map(|chunk| chunk.object_key).collect();
         match self.blobs.copy_parts(&parts, key).await {
             Ok(()) => Ok(Merged::Copied),
-            Err(PartsError::MissingPart(_)) => Err(Interrupted::Mismatch),
+            Err(PartsError::MissingPart(_)) => Err(Interrupted::ChunkLost),
             Err(PartsError::Store(error)) => Err(Interrupted::Failed(error.into())),
         }
     }

@@ -2,6 +2,8 @@
 //! bytes, downloads and credentials, each counted by this server alone and
 //! labelled by route pattern, never by hash.
 
+use ferry::blob::BlobStore;
+use ferry::ids::OwnerId;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -140,6 +142,41 @@ async fn refused_bytes_count_as_digest_and_hash_mismatches(backend: Backend) {
     );
 }
 
+async fn a_chunk_lost_by_the_store_fails_the_upload_without_a_hash_mismatch(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(3000, 7);
+    let sha = sha256_hex(&data);
+    app.create_for(&data, 1024).await;
+    for index in 0..3 {
+        app.send_chunk(&data, 1024, index).await;
+    }
+    let session = app
+        .meta
+        .find_session(&OwnerId::anonymous(), &sha.parse().unwrap())
+        .await
+        .unwrap()
+        .expect("the session");
+    app.blobs
+        .delete_prefix(&BlobStore::chunks_prefix(&session.id))
+        .await
+        .unwrap();
+    assert_error(
+        app.complete(&sha).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "hash-mismatch",
+    )
+    .await;
+
+    let metrics = scrape(&app).await;
+    assert_eq!(metrics.value("ferry_uploads_failed_total"), 1.0);
+    assert_eq!(metrics.value("ferry_hash_mismatches_total"), 0.0);
+    assert_eq!(
+        metrics.value("ferry_merges_total{outcome=\"chunk_lost\"}"),
+        1.0
+    );
+    assert_eq!(metrics.value("ferry_uploads_completed_total"), 0.0);
+}
+
 async fn a_ranged_download_counts_its_range_and_the_bytes_served(backend: Backend) {
     let app = spawn_app(backend).await;
     let data = test_bytes(5000, 5);
@@ -227,6 +264,7 @@ on_both_backends!(
     an_upload_counts_its_session_chunks_bytes_merge_and_requests,
     an_instant_upload_is_a_dedup_hit,
     refused_bytes_count_as_digest_and_hash_mismatches,
+    a_chunk_lost_by_the_store_fails_the_upload_without_a_hash_mismatch,
     a_ranged_download_counts_its_range_and_the_bytes_served,
     unknown_paths_and_methods_and_refused_tokens_keep_labels_bounded,
     each_server_counts_only_its_own_traffic,
