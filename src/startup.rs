@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Server;
-use actix_web::middleware::{Logger, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use anyhow::Context;
 use chrono::Utc;
@@ -21,7 +21,7 @@ use crate::meta::MetaStore;
 use crate::meta::postgres::PostgresMeta;
 use crate::meta::sqlite::SqliteMeta;
 use crate::upload::{AccessPolicy, DownloadLinks, InstantUpload, OwnerLimits, Uploads};
-use listeners::{ACCESS_LOG, Listening, main_workers, serve, serve_admin};
+use listeners::{Listening, main_workers, serve, serve_admin};
 
 /// Returns when the process is told to stop: SIGTERM, or SIGINT (Ctrl-C).
 async fn stop_signal() {
@@ -116,7 +116,7 @@ impl Application {
                     .wrap(from_fn(http::measure))
                     .wrap(from_fn(http::normalize_path))
                     .wrap(from_fn(http::guard_head))
-                    .wrap(Logger::new(ACCESS_LOG))
+                    .wrap(from_fn(http::log_access))
                     .wrap(from_fn(http::tag_request))
                     .wrap(from_fn(http::close_unread_body))
                     .configure(http::configure)

@@ -1,16 +1,21 @@
 //! Logging on stderr, filtered by `RUST_LOG` (default `info`): readable
-//! lines for a terminal, or one JSON object per line for Loki or
-//! Elasticsearch, each carrying the spans it happened in (the request id
-//! among them).
+//! lines for a terminal, or one flat JSON object per line for Loki or
+//! Elasticsearch, each carrying the fields of the spans it happened in (the
+//! request id among them).
+
+mod flat_json;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::JsonFields;
+
+pub use flat_json::FlatJson;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     /// Readable lines.
     Text,
-    /// One JSON object per line.
+    /// One flat JSON object per line.
     Json,
 }
 
@@ -23,9 +28,8 @@ pub fn init(format: LogFormat) {
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder
-            .json()
-            .with_current_span(false)
-            .with_span_list(true)
+            .fmt_fields(JsonFields::new())
+            .event_format(FlatJson)
             .try_init(),
     };
 }

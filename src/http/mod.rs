@@ -8,6 +8,7 @@ use ferry_proto::ErrorCode;
 
 use crate::error::ApiError;
 
+mod access_log;
 mod body;
 mod chunks;
 mod connection;
@@ -31,6 +32,7 @@ mod request_id;
 mod unread_body;
 mod uploads;
 
+pub use access_log::{AccessBody, log_access};
 pub use connection::{ConnectionLimits, Watched};
 pub use cors::cors;
 pub use downloads::DownloadGate;

@@ -9,6 +9,7 @@ use actix_web::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{FromRequest, HttpRequest, web};
 use ferry_proto::ErrorCode;
 
+use super::access_log::note_owner;
 use crate::access::{OwnerRates, TokenRefusal, TokenVerifier};
 use crate::error::ApiError;
 use crate::ids::OwnerId;
@@ -124,6 +125,9 @@ impl FromRequest for Owner {
                 "the server has no gatekeeper",
             )),
         };
+        if let Ok(owner) = &admitted {
+            note_owner(request, owner.id());
+        }
         ready(admitted)
     }
 }

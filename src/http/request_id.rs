@@ -3,11 +3,14 @@
 //! carried by every log line of the request, a merge it starts in the
 //! background included, so that a request's whole story can be followed.
 
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
+
+use super::access_log::RequestSpan;
 
 /// The header a request id travels in, both ways.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -15,8 +18,8 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The longest request id taken from a client.
 const MAX_REQUEST_ID: usize = 128;
 
-/// Runs the request inside a `request` span named by its id, and answers
-/// with the id.
+/// Runs the request inside a `request` span named by its id (and, once
+/// known, its owner), and answers with the id.
 pub async fn tag_request(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -27,7 +30,8 @@ pub async fn tag_request(
         .and_then(|value| value.to_str().ok())
         .filter(|id| usable(id))
         .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
-    let span = tracing::info_span!("request", request_id = %id);
+    let span = tracing::info_span!("request", request_id = %id, owner = tracing::field::Empty);
+    request.extensions_mut().insert(RequestSpan(span.clone()));
     let mut response = next.call(request).instrument(span).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);

@@ -10,16 +10,13 @@ use actix_http::error::DispatchError;
 use actix_http::{HttpService, KeepAlive};
 use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
 use actix_web::dev::{AppConfig, Server, ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{Logger, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use tokio::net::TcpStream;
 
 use crate::config::SecuritySettings;
 use crate::http::{self, ConnectionLimits, PerAddress, Watched};
 use crate::upload::Uploads;
-
-/// One access-log line per request: peer, request line, status, bytes, time.
-pub(super) const ACCESS_LOG: &str = "%a \"%r\" %s %b %Dms %{x-request-id}o";
 
 /// Most connections the admin address serves at once: probes and scrapes.
 const ADMIN_CONNECTIONS: usize = 64;
@@ -64,7 +61,7 @@ pub(super) fn serve_admin(
             .wrap(from_fn(http::measure))
             .wrap(from_fn(http::normalize_path))
             .wrap(from_fn(http::guard_head))
-            .wrap(Logger::new(ACCESS_LOG))
+            .wrap(from_fn(http::log_access))
             .wrap(from_fn(http::tag_request))
             .wrap(from_fn(http::close_unread_body))
             .configure(http::configure_liveness)

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
@@ -106,7 +107,7 @@ impl Uploads {
                 }
             }
         };
-        self.merges.spawn(linking);
+        self.merges.spawn(linking.in_current_span());
     }
 
     /// The file's running hash before chunk `index`, when it is known: at

@@ -13,6 +13,7 @@ mod listing;
 mod s3_server;
 
 mod instance;
+mod logs;
 mod readiness;
 mod store_binding;
 
@@ -336,129 +337,5 @@ fn read_one_response(connection: &mut TcpStream) -> String {
         if received.len() >= head_end + 4 + length {
             return text;
         }
-    }
-}
-
-/// The secret tokens are signed with where a test turns authentication on.
-const JWT_SECRET: &str = "a secret for the log tests, thirty-two bytes or more";
-
-/// A client that sends `token` as its bearer token on every request.
-fn bearer_client(token: &str) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    let value = format!("Bearer {token}").parse().unwrap();
-    headers.insert(reqwest::header::AUTHORIZATION, value);
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap()
-}
-
-/// Whether a JSON log line happened inside the request with this id.
-fn in_request(line: &Value, request_id: &str) -> bool {
-    line["spans"]
-        .as_array()
-        .is_some_and(|spans| spans.iter().any(|span| span["request_id"] == request_id))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn json_logs_follow_a_request_by_its_id_into_its_background_merge() {
-    let database = TestDatabase::create(Backend::Postgres).await;
-    let s3 = S3Server::shared();
-    let bucket = s3.new_bucket().await;
-    let instance = Instance::start_with(
-        &database,
-        &bucket,
-        &[
-            ("FERRY_LOG_FORMAT", "json"),
-            ("RUST_LOG", "info,ferry=debug"),
-            ("FERRY_JWT_SECRET", JWT_SECRET),
-        ],
-    );
-    let token = ferry::access::issue_hs256(
-        JWT_SECRET.as_bytes(),
-        "alice",
-        Duration::from_secs(600),
-        std::time::SystemTime::now(),
-    );
-    let client = bearer_client(&token);
-    let data = random_bytes(3 * CHUNK, 4);
-    let sha = hex_sha256(&data);
-    send_everywhere(&client, &[&instance], &data, CHUNK).await;
-
-    let answer = client
-        .post(instance.url(&format!("/v1/uploads/{sha}/complete")))
-        .header("x-request-id", "story-42")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.headers()["x-request-id"], "story-42");
-    let unnamed = client.get(instance.url("/healthz")).send().await.unwrap();
-    let generated = unnamed.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        generated.len() == 32 && generated.bytes().all(|b| b.is_ascii_hexdigit()),
-        "{generated}"
-    );
-    let forged = client
-        .get(instance.url("/healthz"))
-        .header("x-request-id", "a\"}, {\"forged\": 1")
-        .send()
-        .await
-        .unwrap();
-    assert_ne!(forged.headers()["x-request-id"], "a\"}, {\"forged\": 1");
-
-    let published_in_story =
-        |line: &Value| line["fields"]["message"] == "published" && in_request(line, "story-42");
-    let started = Instant::now();
-    let lines = loop {
-        let lines: Vec<Value> = instance
-            .log()
-            .iter()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
-            .collect();
-        if lines.iter().any(published_in_story) {
-            break lines;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "no merge line carried the request id: {lines:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let published = lines.iter().find(|line| published_in_story(line)).unwrap();
-    assert_eq!(published["level"], "INFO");
-    assert_eq!(published["fields"]["owner"], "alice");
-    assert_eq!(published["fields"]["sha256"], sha);
-    assert!(published["fields"]["seconds"].is_f64(), "{published}");
-    let completed = lines
-        .iter()
-        .find(|line| line["fields"]["message"] == "complete answered")
-        .expect("a line for the complete request");
-    assert!(in_request(completed, "story-42"), "{completed}");
-    assert!(completed["fields"]["seconds"].is_f64(), "{completed}");
-    let chunks: Vec<&Value> = lines
-        .iter()
-        .filter(|line| line["fields"]["message"] == "chunk accepted")
-        .collect();
-    assert_eq!(chunks.len(), 3, "one line per chunk");
-    for chunk in chunks {
-        assert_eq!(chunk["level"], "DEBUG");
-        assert_eq!(chunk["fields"]["owner"], "alice");
-        assert_eq!(chunk["fields"]["sha256"], sha);
-        assert!(chunk["fields"]["seconds"].is_f64(), "{chunk}");
-        let spans = chunk["spans"].as_array().unwrap();
-        assert!(
-            spans.iter().any(|span| span["request_id"].is_string()),
-            "{chunk}"
-        );
-    }
-    let signature = token.rsplit('.').next().unwrap();
-    for line in instance.log() {
-        assert!(
-            !line.contains(signature) && !line.contains(JWT_SECRET),
-            "a secret in the log: {line}"
-        );
     }
 }
