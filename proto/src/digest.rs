@@ -13,7 +13,9 @@ pub const X_CHUNK_SHA256: &str = "x-chunk-sha256";
 
 /// Why a `Content-Digest` value cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("content-digest must be sha-256=:<base64 of 32 bytes>:")]
+#[error(
+    "content-digest must be name=:<base64>: members, sha-256=:<base64 of 32 bytes>: among them"
+)]
 pub struct InvalidDigest;
 
 /// The `Content-Digest` value naming the SHA-256 `hash`.
@@ -23,22 +25,46 @@ pub fn content_digest(hash: &ContentHash) -> String {
 
 /// Reads the SHA-256 out of a `Content-Digest` value such as
 /// `sha-256=:<base64>:`; `Ok(None)` when it names only other algorithms.
+/// Every member must be `name=:<base64>:` (RFC 9530's dictionary of byte
+/// sequences, the name in either case), with spaces or tabs around `=` and
+/// `,`; a `sha-256` member must hold exactly 32 bytes, and the first one
+/// counts. The OpenAPI document's `ContentDigest` pattern is the same
+/// grammar.
 pub fn parse_content_digest(value: &str) -> Result<Option<ContentHash>, InvalidDigest> {
+    let mut found = None;
     for member in value.split(',') {
-        let (algorithm, encoded) = member.trim().split_once('=').ok_or(InvalidDigest)?;
-        if !algorithm.trim().eq_ignore_ascii_case("sha-256") {
-            continue;
-        }
-        let encoded = encoded
-            .trim()
+        let (name, bytes) = member.split_once('=').ok_or(InvalidDigest)?;
+        let name = name.trim_matches(OWS);
+        let bytes = bytes
+            .trim_matches(OWS)
             .strip_prefix(':')
             .and_then(|rest| rest.strip_suffix(':'))
             .ok_or(InvalidDigest)?;
-        let bytes = STANDARD.decode(encoded).map_err(|_| InvalidDigest)?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| InvalidDigest)?;
-        return Ok(Some(ContentHash::from_digest(bytes)));
+        let well_formed =
+            !name.is_empty() && name.bytes().all(is_name_byte) && bytes.bytes().all(is_base64_byte);
+        if !well_formed {
+            return Err(InvalidDigest);
+        }
+        if name.eq_ignore_ascii_case("sha-256") {
+            let decoded = STANDARD.decode(bytes).map_err(|_| InvalidDigest)?;
+            let decoded: [u8; 32] = decoded.try_into().map_err(|_| InvalidDigest)?;
+            found.get_or_insert(ContentHash::from_digest(decoded));
+        }
     }
-    Ok(None)
+    Ok(found)
+}
+
+/// The optional whitespace around a member's parts.
+const OWS: [char; 2] = [' ', '\t'];
+
+/// A byte of an algorithm's name.
+fn is_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"*_.-".contains(&byte)
+}
+
+/// A byte of a base64 byte sequence, padding included.
+fn is_base64_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"+/=".contains(&byte)
 }
 
 #[cfg(test)]
@@ -79,6 +105,30 @@ mod tests {
         assert_eq!(parse_content_digest("sha-256=:AAAA:"), Err(InvalidDigest));
         assert_eq!(parse_content_digest("sha-256=AAAA"), Err(InvalidDigest));
         assert_eq!(parse_content_digest("garbage"), Err(InvalidDigest));
+    }
+
+    #[test]
+    fn every_member_must_be_a_named_byte_sequence() {
+        let sha = format!("sha-256=:{EMPTY_B64}:");
+        for value in [
+            String::new(),
+            format!("{sha},"),
+            format!("sha-512=AAAA, {sha}"),
+            format!("{sha}, sha-512=AAAA"),
+            format!("sha 512=:AAAA:, {sha}"),
+            format!("=:AAAA:, {sha}"),
+            format!("sha-512=:AA AA:, {sha}"),
+        ] {
+            assert_eq!(parse_content_digest(&value), Err(InvalidDigest), "{value}");
+        }
+        let spaced = format!(" sha-512 = :AAAA: ,\tSHA-256\t=\t:{EMPTY_B64}: ");
+        assert_eq!(parse_content_digest(&spaced), Ok(Some(empty())));
+    }
+
+    #[test]
+    fn a_sha256_with_trailing_bits_set_is_malformed() {
+        let loose = format!("sha-256=:{}F=:", &EMPTY_B64[..42]);
+        assert_eq!(parse_content_digest(&loose), Err(InvalidDigest));
     }
 
     proptest::proptest! {

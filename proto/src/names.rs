@@ -65,14 +65,13 @@ impl fmt::Display for FileName {
 pub struct MediaType(String);
 
 impl MediaType {
-    /// Accepts up to 255 visible ASCII bytes that parse as a media type.
+    /// Accepts up to 255 bytes of an RFC 9110 media type: `type/subtype`
+    /// tokens, then `;`-separated `name=value` parameters whose value is a
+    /// token or a quoted string, with spaces (no tabs) around each `;`. The
+    /// OpenAPI document's `MediaType` pattern is the same grammar.
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidName> {
         let value = value.into();
-        let valid = value.len() <= MAX_NAME_BYTES
-            && value.is_ascii()
-            && !value.chars().any(|c| c.is_ascii_control())
-            && value.parse::<mime::Mime>().is_ok();
-        if valid {
+        if value.len() <= MAX_NAME_BYTES && is_media_type(value.as_bytes()) {
             Ok(MediaType(value))
         } else {
             Err(InvalidName("must be a media type such as video/mp4"))
@@ -94,6 +93,75 @@ impl fmt::Display for MediaType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Whether `text` is `type/subtype *( *; *[ name=value ] )` as RFC 9110
+/// writes a media type, without tabs.
+fn is_media_type(mut text: &[u8]) -> bool {
+    if !(take_token(&mut text) && take(&mut text, b'/') && take_token(&mut text)) {
+        return false;
+    }
+    while !text.is_empty() {
+        skip_spaces(&mut text);
+        if !take(&mut text, b';') {
+            return false;
+        }
+        skip_spaces(&mut text);
+        if text.first().is_some_and(|&byte| is_token_byte(byte))
+            && !(take_token(&mut text)
+                && take(&mut text, b'=')
+                && (take_token(&mut text) || take_quoted(&mut text)))
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// RFC 9110's `tchar`.
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+fn take(text: &mut &[u8], expected: u8) -> bool {
+    match text.split_first() {
+        Some((&byte, rest)) if byte == expected => {
+            *text = rest;
+            true
+        }
+        _ => false,
+    }
+}
+
+fn take_token(text: &mut &[u8]) -> bool {
+    let length = text.iter().take_while(|&&byte| is_token_byte(byte)).count();
+    *text = &text[length..];
+    length > 0
+}
+
+fn skip_spaces(text: &mut &[u8]) {
+    while take(text, b' ') {}
+}
+
+/// A quoted string: visible ASCII and spaces but `"` and `\`, or a `\`
+/// before any visible ASCII or space.
+fn take_quoted(text: &mut &[u8]) -> bool {
+    if !take(text, b'"') {
+        return false;
+    }
+    while let Some((&byte, rest)) = text.split_first() {
+        *text = rest;
+        match byte {
+            b'"' => return true,
+            b'\\' => match text.split_first() {
+                Some((&(b' '..=b'~'), rest)) => *text = rest,
+                _ => return false,
+            },
+            b' '..=b'~' => {}
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Whether `c` is in Unicode's general category Cf (format): characters
@@ -170,5 +238,42 @@ mod tests {
         assert!(MediaType::parse("video").is_err());
         assert!(MediaType::parse("video/mp4\r\nX: y").is_err());
         assert!(MediaType::parse("vidéo/mp4").is_err());
+    }
+
+    #[test]
+    fn media_types_as_rfc_9110_writes_them_are_accepted() {
+        for value in [
+            "video/mp4",
+            "application/vnd.api+json",
+            "text/plain;charset=UTF-8",
+            "text/plain ; charset=utf-8 ; format=flowed",
+            "text/plain;",
+            "multipart/mixed; boundary=\"a; b \\\" c\"",
+            "text/plain; name=\"\"",
+        ] {
+            assert!(MediaType::parse(value).is_ok(), "{value}");
+        }
+    }
+
+    #[test]
+    fn media_types_outside_rfc_9110s_grammar_are_rejected() {
+        for value in [
+            "uu rv;/wx",
+            "/mp4",
+            "video/",
+            "video/mp4 ",
+            "video/mp4;charset",
+            "video/mp4; charset=",
+            "video/mp4; a=b c",
+            "video/mp4; =b",
+            "video/mp4;\tcharset=utf-8",
+            "text/plain; name=\"open",
+            "text/plain; name=\"a\\\"",
+            "video/mp4, text/plain",
+        ] {
+            assert!(MediaType::parse(value).is_err(), "{value}");
+        }
+        assert!(MediaType::parse(format!("a/{}", "b".repeat(254))).is_err());
+        assert!(MediaType::parse(format!("a/{}", "b".repeat(253))).is_ok());
     }
 }

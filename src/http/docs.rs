@@ -17,6 +17,8 @@ const FILE_SIZE_BOUND: &str = "maximum: 107374182400\n";
 const CHUNK_INDEX_BOUND: &str = "maximum: 9999 }";
 /// The document's bound on a one-request upload, at the default limit.
 const DIRECT_UPLOAD_BOUND: &str = "maxLength: 16777216 }";
+/// The document's bound on the file of a one-request form, at the default limit.
+const FORM_FILE_BOUND: &str = "maxLength: 16777216, ";
 
 /// Registers `GET /v1/openapi.yaml`.
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -47,6 +49,11 @@ fn document(limits: &Limits) -> String {
             &format!("maxLength: {} }}", limits.direct_upload_max),
             1,
         )
+        .replacen(
+            FORM_FILE_BOUND,
+            &format!("maxLength: {}, ", limits.direct_upload_max),
+            1,
+        )
 }
 
 #[cfg(test)]
@@ -66,7 +73,12 @@ mod tests {
 
     #[test]
     fn each_default_bound_appears_once_in_the_document() {
-        for bound in [FILE_SIZE_BOUND, CHUNK_INDEX_BOUND, DIRECT_UPLOAD_BOUND] {
+        for bound in [
+            FILE_SIZE_BOUND,
+            CHUNK_INDEX_BOUND,
+            DIRECT_UPLOAD_BOUND,
+            FORM_FILE_BOUND,
+        ] {
             assert_eq!(OPENAPI.matches(bound).count(), 1, "{bound:?}");
         }
     }
@@ -77,7 +89,13 @@ mod tests {
         assert!(served.contains("maximum: 1073741824\n"));
         assert!(served.contains("maximum: 499 }"));
         assert!(served.contains("maxLength: 1048576 }"));
-        for bound in [FILE_SIZE_BOUND, CHUNK_INDEX_BOUND, DIRECT_UPLOAD_BOUND] {
+        assert!(served.contains("maxLength: 1048576, "));
+        for bound in [
+            FILE_SIZE_BOUND,
+            CHUNK_INDEX_BOUND,
+            DIRECT_UPLOAD_BOUND,
+            FORM_FILE_BOUND,
+        ] {
             assert!(!served.contains(bound), "{bound:?} is still there");
         }
     }

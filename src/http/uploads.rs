@@ -142,10 +142,24 @@ fn optional_text(fields: &Map<String, Value>, name: &str) -> Result<Option<Strin
 fn optional_count(fields: &Map<String, Value>, name: &str) -> Result<Option<u64>, ApiError> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => value.as_u64().map(Some).ok_or_else(|| {
-            ApiError::invalid(name, format!("{name} must be a whole number of bytes"))
+        Some(value) => whole_number(value).map(Some).ok_or_else(|| {
+            ApiError::invalid(
+                name,
+                format!("{name} must be a whole number of bytes below 2^64"),
+            )
         }),
     }
+}
+
+/// A JSON number without a fractional part below 2^64, as JSON Schema's
+/// `integer` reads it: `524289`, `524289.0` and `5.24289e5` alike.
+fn whole_number(value: &Value) -> Option<u64> {
+    if let Some(whole) = value.as_u64() {
+        return Some(whole);
+    }
+    let number = value.as_f64()?;
+    let below_2_pow_64 = u64::MAX as f64;
+    (number.fract() == 0.0 && (0.0..below_2_pow_64).contains(&number)).then_some(number as u64)
 }
 
 #[cfg(test)]
@@ -161,6 +175,34 @@ mod tests {
     #[test]
     fn a_negative_size_is_refused_naming_size() {
         assert!(field_of(r#"{"sha256":"x","size":-1}"#).contains("\"size\""));
+    }
+
+    #[test]
+    fn a_size_written_with_a_zero_fraction_is_the_whole_number_it_is() {
+        for (written, size) in [("524289.0", 524_289), ("5.24289e5", 524_289), ("-0.0", 0)] {
+            let body = format!(r#"{{"sha256":"x","size":{written},"chunk_size":1024.0}}"#);
+            let request = parse_create(body.as_bytes()).unwrap();
+            assert_eq!(request.size, size, "{written}");
+            assert_eq!(request.chunk_size, Some(1024));
+        }
+    }
+
+    #[test]
+    fn a_size_of_2_pow_64_or_more_is_refused_however_written() {
+        for written in ["18446744073709551616", "1.8446744073709552e19", "1e30"] {
+            let body = format!(r#"{{"sha256":"x","size":{written}}}"#);
+            assert!(field_of(&body).contains("\"size\""), "{written}");
+        }
+        let largest = parse_create(br#"{"sha256":"x","size":18446744073709551615}"#).unwrap();
+        assert_eq!(largest.size, u64::MAX);
+    }
+
+    #[test]
+    fn a_size_with_a_fraction_is_refused_naming_size() {
+        for written in ["0.5", "524289.25", "-1.0", "-1e3"] {
+            let body = format!(r#"{{"sha256":"x","size":{written}}}"#);
+            assert!(field_of(&body).contains("\"size\""), "{written}");
+        }
     }
 
     #[test]

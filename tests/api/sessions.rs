@@ -157,6 +157,34 @@ async fn malformed_creates_are_refused_naming_the_field(backend: Backend) {
     assert_error(response, StatusCode::NOT_FOUND, "upload-not-found").await;
 }
 
+async fn a_size_written_with_a_zero_fraction_is_the_whole_number_it_is(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(3000, 3);
+    let sha = sha256_hex(&data);
+    let mut statuses = Vec::new();
+    for (size, chunk_size) in [("3000.0", "1024.0"), ("3e3", "1.024e3"), ("3000", "1024")] {
+        let body = format!(r#"{{"sha256":"{sha}","size":{size},"chunk_size":{chunk_size}}}"#);
+        let response = app
+            .client
+            .post(app.url("/v1/uploads"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+        let upload: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(upload["size"], 3000, "{size}");
+        assert_eq!(upload["chunk_size"], 1024, "{chunk_size}");
+        assert_eq!(upload["chunk_count"], 3);
+    }
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::OK, StatusCode::OK],
+        "one session, resumed however its size is written"
+    );
+}
+
 async fn a_file_over_the_size_limit_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let response = app
@@ -431,6 +459,7 @@ on_both_backends!(
     a_published_hash_with_another_size_is_a_size_mismatch,
     a_live_session_with_another_size_is_a_conflict,
     malformed_creates_are_refused_naming_the_field,
+    a_size_written_with_a_zero_fraction_is_the_whole_number_it_is,
     a_file_over_the_size_limit_is_refused,
     the_chunk_size_is_clamped_and_raised_to_keep_the_count_in_bounds,
     abort_removes_the_session_and_its_chunks,

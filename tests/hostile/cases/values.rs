@@ -116,8 +116,8 @@ pub fn numbers_out_of_range() -> Vec<Case> {
     let mut cases: Vec<Case> = [
         ("a negative size", size("-1")),
         ("a fractional size", size("1.5")),
-        ("a size in exponent notation", size("3e2")),
-        ("a size with a decimal point", size("300.0")),
+        ("a fractional size in exponent notation", size("3.005e2")),
+        ("a size below one in exponent notation", size("2.5e-1")),
         ("a size of 2^64", size("18446744073709551616")),
         ("a size of 10^30", size("1000000000000000000000000000000")),
         ("a size as a string", size(r#""300""#)),
