@@ -126,7 +126,7 @@ enum Interrupted {
 impl Uploads {
     /// Merges, verifies and publishes the owner's upload, waiting up to the
     /// configured time; the merge goes on in the background after that.
-    #[tracing::instrument(skip(self), fields(%owner, sha256 = %sha256))]
+    #[tracing::instrument(skip(self, now), fields(%owner, sha256 = %sha256))]
     pub async fn complete(
         &self,
         owner: &OwnerId,
