@@ -41,13 +41,14 @@ const LOCAL_PIECE: usize = 256 << 10;
 mod identity;
 mod local_read;
 mod parts;
+mod refusal;
 mod s3;
 mod tracked;
 mod writer;
 
 use local_read::OpenFiles;
 pub use parts::PartsError;
-pub use s3::{MIN_PART_SIZE, S3Options};
+pub use s3::{MAX_COPY_SIZE, MIN_PART_SIZE, S3Options};
 use tracked::{NOTES, Note, TrackedBucket};
 use writer::{ObjectWriter, PendingAborts};
 
@@ -60,7 +61,24 @@ impl BlobError {
     /// Whether the failure may pass (the store is unreachable, slow or
     /// refusing for now), so that a client should try again.
     pub fn is_transient(&self) -> bool {
-        matches!(self.0, object_store::Error::Generic { .. })
+        matches!(self.0, object_store::Error::Generic { .. }) && !self.is_permanent()
+    }
+
+    /// Whether asking the store again cannot succeed until an operator
+    /// changes it: a refusal (access denied, an operation or a link across
+    /// file systems it does not support, a request over its limits) rather
+    /// than a store that is unreachable or slow.
+    pub fn is_permanent(&self) -> bool {
+        use object_store::Error;
+        match &self.0 {
+            Error::NotSupported { .. }
+            | Error::NotImplemented
+            | Error::PermissionDenied { .. }
+            | Error::Unauthenticated { .. }
+            | Error::InvalidPath { .. } => true,
+            Error::Generic { source, .. } => refusal::refused_by_the_store(source.as_ref()),
+            _ => false,
+        }
     }
 
     /// Whether the object asked for is not there.
@@ -190,6 +208,17 @@ impl BlobStore {
             local: None,
             open_files: OpenFiles::default(),
         }
+    }
+
+    /// This store with its object store wrapped by `wrap` (a layer that
+    /// counts, delays or injects faults), keeping its key layout and its
+    /// local disk's own paths.
+    pub fn wrapped(
+        mut self,
+        wrap: impl FnOnce(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>,
+    ) -> Self {
+        self.store = wrap(self.store);
+        self
     }
 
     /// The key of one staged copy of a chunk.

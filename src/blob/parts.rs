@@ -58,6 +58,15 @@ impl BlobStore {
         Ok(())
     }
 
+    /// The length of the object at `key`; `None` when it is not there.
+    pub async fn stored_size(&self, key: &ObjectKey) -> Result<Option<u64>, BlobError> {
+        match self.store.head(&path(key)).await {
+            Ok(object) => Ok(Some(object.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// The key of part `index` of the file stored in parts under `key`.
     pub fn part_key(key: &ObjectKey, index: u64) -> ObjectKey {
         self::key(format!("{key}/{index}"))

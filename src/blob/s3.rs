@@ -17,6 +17,10 @@ use super::tracked::TrackedBucket;
 /// The smallest part S3 accepts in a multipart upload, but for the last.
 pub const MIN_PART_SIZE: usize = 5 << 20;
 
+/// The largest object S3 copies in one request (CopyObject), which is how
+/// a merge copies each chunk: no chunk may be larger on a bucket.
+pub const MAX_COPY_SIZE: u64 = 5 << 30;
+
 /// How to reach a bucket, beyond what the standard `AWS_*` variables say
 /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
 /// `AWS_REGION`, `AWS_ENDPOINT`); what is set here wins over them.
