@@ -9,6 +9,7 @@ use clap::{ArgAction, Args, FromArgMatches};
 use ferry_proto::{parse_duration, parse_size};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::blob::MAX_COPY_SIZE;
 use crate::telemetry::LogFormat;
 use crate::upload::{Limits, Timings};
 
@@ -97,6 +98,12 @@ pub struct Settings {
     #[arg(long, env = "FERRY_MERGE_LEASE", default_value = "30s", value_parser = parse_duration)]
     pub merge_lease: Duration,
 
+    /// Attempts a merge gets when the object store fails it in a way that
+    /// may pass, 1s apart and doubling up to a minute; after the last the
+    /// upload fails with `merge-failed`.
+    #[arg(long, env = "FERRY_MERGE_ATTEMPTS", default_value_t = 8)]
+    pub merge_attempts: u32,
+
     /// How often expired sessions and stalled merges are swept.
     #[arg(long, env = "FERRY_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub sweep_interval: Duration,
@@ -166,6 +173,7 @@ impl Settings {
             session_ttl: self.session_ttl,
             merge_wait: self.merge_wait,
             merge_lease: self.merge_lease,
+            merge_attempts: self.merge_attempts,
         }
     }
 
@@ -209,6 +217,16 @@ impl Settings {
         {
             return Err("FERRY_MERGE_LEASE must be between 300ms and 1h".into());
         }
+        if !(1..=100).contains(&self.merge_attempts) {
+            return Err("FERRY_MERGE_ATTEMPTS must be between 1 and 100".into());
+        }
+        if self.store.starts_with("s3://") && self.max_chunk_size > MAX_COPY_SIZE {
+            return Err(format!(
+                "FERRY_MAX_CHUNK_SIZE is {} bytes, above the {MAX_COPY_SIZE} bytes (5 GiB) an \
+                 S3 bucket copies in one request, which merging a chunk takes: set it to 5GiB or less",
+                self.max_chunk_size
+            ));
+        }
         if self.merge_wait > Duration::from_secs(3600) {
             return Err("FERRY_MERGE_WAIT must be at most 1h".into());
         }
@@ -234,6 +252,19 @@ mod tests {
         assert_eq!(settings.store, "storage/objects");
         assert!(!settings.uses_postgres());
         assert_eq!(settings.session_ttl, Duration::from_secs(24 * 3600));
+    }
+
+    #[test]
+    fn chunks_larger_than_a_bucket_copies_at_once_are_refused_on_a_bucket_only() {
+        let mut settings = Settings::defaults();
+        settings.max_chunk_size = 6 << 30;
+        settings.max_file_size = 1 << 40;
+        assert!(settings.validate().is_ok(), "a folder has no copy limit");
+        settings.store = "s3://bucket/prefix".into();
+        let refused = settings.validate().unwrap_err();
+        assert!(refused.contains("FERRY_MAX_CHUNK_SIZE"), "{refused}");
+        settings.max_chunk_size = 5 << 30;
+        assert!(settings.validate().is_ok());
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod sqlite;
 
 pub use error::{MetaError, MetaResult};
 pub use records::{
-    Chunk, Claim, FileRecord, HashLink, Inserted, MergeLease, OwnerUsage, Published,
+    Chunk, Claim, FileRecord, HashLink, Inserted, MergeFailure, MergeLease, OwnerUsage, Published,
     ReceivedChunks, Recorded, Session, SessionQuota, Unlinked,
 };
 
@@ -73,10 +73,11 @@ pub use records::{
 ///
 /// # Upkeep
 ///
-/// The sweep's queries find only what they name (expired sessions that are
-/// not merging, merging sessions without a live lease, expired leases
-/// without a merging session), and deleting an expired session checks its
-/// expiry again. The database is bound to one object store, and one
+/// The sweep's queries find only what they name (expired sessions that no
+/// live lease merges, merging sessions in any state of expiry without a
+/// live lease, expired leases without a merging session), and deleting an
+/// expired session checks its expiry and the lease again. A `merging`
+/// session expires like any other. The database is bound to one object store, and one
 /// instance at a time lists that store for leftovers.
 ///
 /// # Time
@@ -216,13 +217,29 @@ pub trait MergeStore: Send + Sync {
         token: &WriteToken,
     ) -> MetaResult<Published>;
 
-    /// Marks a merging session `failed` and gives up its lease; `false` when
-    /// the lease was no longer held.
+    /// Marks a merging session `failed` for `failure` and gives up its
+    /// lease; `false` when the lease was no longer held.
     async fn fail_merge(
         &self,
         sha256: &ContentHash,
         upload_id: &UploadId,
         token: &WriteToken,
+        failure: MergeFailure,
+    ) -> MetaResult<bool>;
+
+    /// Why a failed session failed; `None` when there is no such session.
+    async fn merge_failure(&self, upload_id: &UploadId) -> MetaResult<Option<MergeFailure>>;
+
+    /// Forgets the chunks at `lost` (rows and received bits) of a merging
+    /// session whose objects are gone, moves it back to `uploading` so that
+    /// they can be sent again, and gives up the lease; `false` when the
+    /// lease was no longer held.
+    async fn reopen_merge(
+        &self,
+        sha256: &ContentHash,
+        upload_id: &UploadId,
+        token: &WriteToken,
+        lost: &[u64],
     ) -> MetaResult<bool>;
 
     /// Gives up a lease if its token still matches, leaving any merging
@@ -252,10 +269,12 @@ pub trait FileStore: Send + Sync {
 /// *Upkeep*.
 #[async_trait]
 pub trait UpkeepStore: Send + Sync {
-    /// Up to `limit` sessions past their expiry at `now` that are not merging.
+    /// Up to `limit` sessions past their expiry at `now` that no live merge
+    /// lease names.
     async fn expired_sessions(&self, now: DateTime<Utc>, limit: u32) -> MetaResult<Vec<Session>>;
 
-    /// Deletes a session only if it is still expired at `now` and not merging.
+    /// Deletes a session only if it is still expired at `now` and no live
+    /// merge lease names it.
     async fn delete_expired_session(&self, id: &UploadId, now: DateTime<Utc>) -> MetaResult<bool>;
 
     /// Merging sessions with no unexpired lease on their hash at `now`.

@@ -30,8 +30,12 @@ pub enum MergeOutcome {
     Published,
     /// The chunks' bytes did not hash to the key; the upload failed.
     Mismatch,
-    /// An accepted chunk was gone from the store; the upload failed.
+    /// An accepted chunk was gone from the store; it is to be sent again.
     ChunkLost,
+    /// The store refused the merge; the upload failed.
+    Refused,
+    /// The store failed the merge on its last attempt; the upload failed.
+    GaveUp,
     /// Another attempt took the lease over.
     LeaseLost,
     /// The instance stopped and gave the merge back.
@@ -46,6 +50,8 @@ impl MergeOutcome {
             MergeOutcome::Published => "published",
             MergeOutcome::Mismatch => "mismatch",
             MergeOutcome::ChunkLost => "chunk_lost",
+            MergeOutcome::Refused => "refused",
+            MergeOutcome::GaveUp => "gave_up",
             MergeOutcome::LeaseLost => "lease_lost",
             MergeOutcome::HandedBack => "handed_back",
             MergeOutcome::Failed => "failed",
@@ -58,8 +64,10 @@ impl MergeOutcome {
 pub enum Failure {
     /// Its bytes hash to another sha256 (or size) than it was keyed by.
     HashMismatch,
-    /// A chunk the server had accepted was gone from the store at its merge.
-    ChunkLost,
+    /// The object store refused its merge.
+    StoreRefused,
+    /// The object store kept failing its merge past the retry bound.
+    StoreUnavailable,
 }
 
 /// What a sweep removed or took up, by kind.
@@ -323,9 +331,9 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_chunk_fails_an_upload_without_a_hash_mismatch() {
+    fn a_store_refusal_fails_an_upload_without_a_hash_mismatch() {
         let metrics = Metrics::new();
-        metrics.upload_failed(Failure::ChunkLost);
+        metrics.upload_failed(Failure::StoreRefused);
         metrics.upload_failed(Failure::HashMismatch);
         let text = metrics.encode();
         assert!(text.contains("ferry_uploads_failed_total 2\n"), "{text}");

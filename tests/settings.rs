@@ -169,3 +169,22 @@ fn an_unknown_key_in_the_file_stops_the_start_naming_it() {
         &["unknown setting `max_file`", path],
     );
 }
+
+#[test]
+fn chunks_larger_than_a_bucket_copies_at_once_stop_the_start_on_a_bucket() {
+    assert_refused(
+        &ferryd(
+            &[],
+            &[
+                ("FERRY_STORE", "s3://ferry-bucket/files"),
+                ("FERRY_MAX_CHUNK_SIZE", "6GiB"),
+                ("FERRY_MAX_FILE_SIZE", "1TiB"),
+            ],
+        ),
+        &["FERRY_MAX_CHUNK_SIZE", "5 GiB"],
+    );
+    assert_refused(
+        &ferryd(&["--merge-attempts", "0"], &[]),
+        &["FERRY_MERGE_ATTEMPTS"],
+    );
+}

@@ -33,6 +33,8 @@ pub enum ErrorCode {
     ChunksMissing,
     /// The merged bytes do not hash to the key.
     HashMismatch,
+    /// The object store refused the merge, or kept failing it; the upload failed.
+    MergeFailed,
     /// No published file with this hash.
     FileNotFound,
     /// A conditional header of a download does not hold.
@@ -63,7 +65,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the contract.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::InvalidRequest,
         ErrorCode::FileTooLarge,
         ErrorCode::SizeMismatch,
@@ -76,6 +78,7 @@ impl ErrorCode {
         ErrorCode::UploadNotWritable,
         ErrorCode::ChunksMissing,
         ErrorCode::HashMismatch,
+        ErrorCode::MergeFailed,
         ErrorCode::FileNotFound,
         ErrorCode::PreconditionFailed,
         ErrorCode::RangeNotSatisfiable,
@@ -113,7 +116,7 @@ impl ErrorCode {
             ErrorCode::SizeMismatch | ErrorCode::HashMismatch => 422,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::HeadersTooLarge => 431,
-            ErrorCode::InternalError => 500,
+            ErrorCode::InternalError | ErrorCode::MergeFailed => 500,
             ErrorCode::Unavailable => 503,
         }
     }
@@ -133,6 +136,7 @@ impl ErrorCode {
             ErrorCode::UploadNotWritable => "upload-not-writable",
             ErrorCode::ChunksMissing => "chunks-missing",
             ErrorCode::HashMismatch => "hash-mismatch",
+            ErrorCode::MergeFailed => "merge-failed",
             ErrorCode::FileNotFound => "file-not-found",
             ErrorCode::PreconditionFailed => "precondition-failed",
             ErrorCode::RangeNotSatisfiable => "range-not-satisfiable",

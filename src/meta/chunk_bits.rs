@@ -22,6 +22,16 @@ pub(super) fn insert(bits: &mut [u8], index: u64) -> bool {
     added
 }
 
+/// Takes chunk `index` out of the set; nothing when it was not there.
+pub(super) fn remove(bits: &mut [u8], index: u64) {
+    if let Some(byte) = usize::try_from(index / 8)
+        .ok()
+        .and_then(|at| bits.get_mut(at))
+    {
+        *byte &= !(1u8 << (index % 8));
+    }
+}
+
 /// How many chunks are in the set, and their bytes, for a file of `size`
 /// bytes cut in chunks of `chunk_size`, every chunk but the last full.
 pub(super) fn totals(bits: &[u8], size: u64, chunk_size: u64) -> (u64, u64) {

@@ -119,6 +119,39 @@ pub struct MergeLease {
     pub lease_until: DateTime<Utc>,
 }
 
+/// Why a merge failed its session, as the session records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeFailure {
+    /// The chunks' bytes do not hash to the session's key.
+    HashMismatch,
+    /// The object store refused the merge (access denied, an operation it
+    /// does not support, a request over its limits).
+    StoreRefused,
+    /// The object store kept failing the merge past the retry bound.
+    StoreUnavailable,
+}
+
+impl MergeFailure {
+    /// The text the database keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeFailure::HashMismatch => "hash-mismatch",
+            MergeFailure::StoreRefused => "store-refused",
+            MergeFailure::StoreUnavailable => "store-unavailable",
+        }
+    }
+
+    /// The failure the database text names; sessions failed before a cause
+    /// was recorded failed on a hash mismatch.
+    pub fn parse(text: Option<&str>) -> Self {
+        match text {
+            Some("store-refused") => MergeFailure::StoreRefused,
+            Some("store-unavailable") => MergeFailure::StoreUnavailable,
+            _ => MergeFailure::HashMismatch,
+        }
+    }
+}
+
 /// What one owner holds in live sessions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OwnerUsage {

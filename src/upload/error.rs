@@ -71,6 +71,10 @@ pub enum UploadError {
     /// The merged bytes do not hash to the key; nothing was published.
     #[error("the uploaded bytes do not hash to the sha256 of the upload")]
     HashMismatch,
+    /// The object store refused the merge, or kept failing it; the upload
+    /// failed and nothing was published.
+    #[error("the object store could not merge the chunks; the upload failed: create it again")]
+    MergeFailed,
     /// No published file with this hash.
     #[error("no file with this sha256")]
     FileNotFound,
@@ -112,6 +116,7 @@ impl UploadError {
             UploadError::NotWritable(_) => ErrorCode::UploadNotWritable,
             UploadError::ChunksMissing(_) => ErrorCode::ChunksMissing,
             UploadError::HashMismatch => ErrorCode::HashMismatch,
+            UploadError::MergeFailed => ErrorCode::MergeFailed,
             UploadError::FileNotFound => ErrorCode::FileNotFound,
             UploadError::OverLimit { .. } => ErrorCode::TooManyRequests,
             UploadError::Meta(error) if error.is_transient() => ErrorCode::Unavailable,

@@ -23,8 +23,8 @@ use super::hash_links::Unhashable;
 use super::index_ranges::missing_ranges;
 use crate::blob::{BlobStore, PartsError};
 use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
-use crate::meta::{Claim, FileRecord, MergeLease, Published, Session};
-use crate::metrics::{Failure, MergeOutcome};
+use crate::meta::{Claim, FileRecord, MergeFailure, MergeLease, Published, Session};
+use crate::metrics::MergeOutcome;
 
 /// The answer to a complete request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +79,7 @@ impl Registry {
     }
 
     /// Returns once the process has begun to stop.
-    async fn until_stopping(&self) {
+    pub(super) async fn until_stopping(&self) {
         let mut stopping = self.stopping.subscribe();
         if stopping.wait_for(|stopping| *stopping).await.is_err() {
             std::future::pending::<()>().await;
@@ -136,7 +136,10 @@ impl Uploads {
         let session = self.live_session(owner, sha256, now).await?;
         match session.status {
             UploadStatus::Complete => return Ok(Completion::Done(self.view(&session).await?)),
-            UploadStatus::Failed => return Err(UploadError::HashMismatch),
+            UploadStatus::Failed => {
+                let refusal = self.refusal_after_merge(&session).await?;
+                return Err(refusal.unwrap_or(UploadError::HashMismatch));
+            }
             UploadStatus::Uploading => self.start_merge(&session).await?,
             UploadStatus::Merging => {}
         }
@@ -150,12 +153,12 @@ impl Uploads {
             seconds,
             "complete answered"
         );
+        if let Some(refusal) = self.refusal_after_merge(&session).await? {
+            return Err(refusal);
+        }
         match session.status {
             UploadStatus::Complete => Ok(Completion::Done(self.view(&session).await?)),
-            UploadStatus::Failed => Err(UploadError::HashMismatch),
-            UploadStatus::Merging | UploadStatus::Uploading => {
-                Ok(Completion::Pending(self.view(&session).await?))
-            }
+            _ => Ok(Completion::Pending(self.view(&session).await?)),
         }
     }
 
@@ -240,9 +243,7 @@ impl Uploads {
                 finished,
             };
             let permit = uploads.merges.permits.clone().acquire_owned().await;
-            if let Err(error) = uploads.merge(session).await {
-                tracing::error!(error = %error, "merge failed; it will be retried");
-            }
+            uploads.merge_with_retries(session).await;
             drop(permit);
         };
         self.merges.runtime.spawn(merging.instrument(started_by));
@@ -260,7 +261,9 @@ impl Uploads {
         tracing::info!(sha256 = %session.sha256, "merge still running; answering 202");
     }
 
-    async fn merge(&self, session: Session) -> UploadResult<()> {
+    /// One attempt at a merge; on the `last` one, a store failure fails
+    /// the upload instead of leaving it to be tried again.
+    pub(super) async fn merge(&self, session: Session, last: bool) -> UploadResult<()> {
         let mut pause = Duration::from_millis(50);
         loop {
             if self.merges.is_stopping() {
@@ -289,7 +292,10 @@ impl Uploads {
                         return Ok(());
                     }
                     let held_until = asked + self.timings.merge_lease;
-                    return self.merge_holding(&current, &lease, held_until).await;
+                    self.meta
+                        .touch_session(&current.id, now + self.timings.session_ttl)
+                        .await?;
+                    return self.merge_holding(&current, &lease, held_until, last).await;
                 }
                 Claim::Busy => {
                     tokio::time::sleep(pause).await;
@@ -317,12 +323,13 @@ impl Uploads {
         session: &Session,
         lease: &MergeLease,
         held_until: Instant,
+        last: bool,
     ) -> UploadResult<()> {
         let timer = self.metrics.merge_started();
         let started = Instant::now();
         let outcome = tokio::select! {
             outcome = self.merge_and_verify(session, &lease.object_key) => outcome,
-            () = self.keep_lease(lease, held_until) => Err(Interrupted::LeaseLost),
+            () = self.keep_lease(session, lease, held_until) => Err(Interrupted::LeaseLost),
             () = self.merges.until_stopping() => Err(Interrupted::HandedBack),
         };
         match outcome {
@@ -372,27 +379,16 @@ impl Uploads {
                 self.remove_chunks(session).await;
                 Ok(())
             }
-            Err(interrupted @ (Interrupted::Mismatch | Interrupted::ChunkLost)) => {
+            Err(Interrupted::Mismatch) => {
                 let seconds = started.elapsed().as_secs_f64();
-                let why = if matches!(interrupted, Interrupted::Mismatch) {
-                    timer.finish(MergeOutcome::Mismatch);
-                    tracing::warn!(owner = %session.owner, sha256 = %session.sha256, seconds, "merged bytes do not hash to the key");
-                    Failure::HashMismatch
-                } else {
-                    timer.finish(MergeOutcome::ChunkLost);
-                    tracing::error!(owner = %session.owner, sha256 = %session.sha256, seconds, "an accepted chunk is gone from the store; the upload fails");
-                    Failure::ChunkLost
-                };
-                self.blobs.delete_file(&lease.object_key).await?;
-                if self
-                    .meta
-                    .fail_merge(&session.sha256, &session.id, &lease.token)
-                    .await?
-                {
-                    self.metrics.upload_failed(why);
-                    self.remove_chunks(session).await;
-                }
-                Ok(())
+                timer.finish(MergeOutcome::Mismatch);
+                tracing::warn!(owner = %session.owner, sha256 = %session.sha256, seconds, "merged bytes do not hash to the key");
+                self.fail_upload(session, lease, MergeFailure::HashMismatch)
+                    .await
+            }
+            Err(Interrupted::ChunkLost) => {
+                timer.finish(MergeOutcome::ChunkLost);
+                self.reopen_lost_chunks(session, lease).await
             }
             Err(Interrupted::LeaseLost) => {
                 timer.finish(MergeOutcome::LeaseLost);
@@ -409,12 +405,8 @@ impl Uploads {
                 Ok(())
             }
             Err(Interrupted::Failed(error)) => {
-                timer.finish(MergeOutcome::Failed);
-                if let Err(cleanup) = self.blobs.delete_file(&lease.object_key).await {
-                    tracing::warn!(key = %lease.object_key, error = %cleanup, "could not delete a failed merge's object; the leftover sweep will");
-                }
-                self.meta.drop_merge(&session.sha256, &lease.token).await?;
-                Err(error)
+                self.end_failed_merge(session, lease, error, last, timer)
+                    .await
             }
         }
     }
@@ -461,7 +453,7 @@ impl Uploads {
     /// or could not be renewed before it ran out. The lease is measured on
     /// the database's clock; this instance counts it down on its own
     /// monotonic clock from before each renewal was asked for.
-    async fn keep_lease(&self, lease: &MergeLease, mut held_until: Instant) {
+    async fn keep_lease(&self, session: &Session, lease: &MergeLease, mut held_until: Instant) {
         let period = self.timings.merge_lease / 3;
         loop {
             tokio::time::sleep(period).await;
@@ -469,9 +461,15 @@ impl Uploads {
             let renewal = async {
                 let now = self.meta.clock().await?;
                 let until = now + self.timings.merge_lease;
-                self.meta
+                let renewed = self
+                    .meta
                     .renew_merge(&lease.sha256, &lease.token, until)
-                    .await
+                    .await?;
+                if renewed {
+                    let expires_at = now + self.timings.session_ttl;
+                    self.meta.touch_session(&session.id, expires_at).await?;
+                }
+                Ok::<bool, crate::meta::MetaError>(renewed)
             };
             match tokio::time::timeout(period, renewal).await {
                 Ok(Ok(true)) => held_until = asked + self.timings.merge_lease,

@@ -22,6 +22,7 @@ mod index_ranges;
 mod leftovers;
 mod limits;
 mod merge;
+mod merge_end;
 mod policy;
 mod proof;
 mod published;
@@ -57,6 +58,8 @@ pub struct Timings {
     pub merge_wait: Duration,
     /// How long a merge lease holds unless renewed.
     pub merge_lease: Duration,
+    /// Attempts a merge gets when the store fails it in a way that may pass.
+    pub merge_attempts: u32,
 }
 
 /// Whether a create made a new session or found one.
@@ -301,7 +304,8 @@ impl Uploads {
     }
 }
 
-/// Whether a session has outlived its expiry; a merge never expires.
+/// Whether a session has outlived its expiry. A merge under way keeps
+/// its session's expiry moving; one that stopped lets it expire.
 fn is_expired(session: &Session, now: DateTime<Utc>) -> bool {
-    session.status != UploadStatus::Merging && session.expires_at < now
+    session.expires_at < now
 }

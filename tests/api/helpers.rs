@@ -7,6 +7,7 @@ use ferry::blob::BlobStore;
 use ferry::config::Settings;
 use ferry::startup::Application;
 use ferry::upload::Uploads;
+use object_store::ObjectStore;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -71,6 +72,16 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts a server after letting the test adjust its settings.
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_wrapped(backend, adjust, |store| store).await
+}
+
+/// Starts a server as [`spawn_app_with`] does, its object store wrapped
+/// by `wrap` (a store that injects faults).
+pub async fn spawn_app_wrapped(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Settings),
+    wrap: impl FnOnce(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>,
+) -> TestApp {
     let mut settings = test_settings();
     adjust(&mut settings);
     let database = Arc::new(TestDatabase::create(backend.database()).await);
@@ -86,7 +97,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
             (s3.store(&s3.new_bucket().await, "ferry"), None)
         }
     };
-    start(settings, database, blobs, store_folder).await
+    start(settings, database, blobs.wrapped(wrap), store_folder).await
 }
 
 /// Starts a server against `backend`'s database over the given object store.
@@ -362,6 +373,15 @@ impl TestApp {
         tokio::time::timeout(Duration::from_secs(20), linked)
             .await
             .expect("chunks are linked after they are accepted");
+    }
+
+    /// The anonymous owner's session for `sha256`, as the database holds it.
+    pub async fn anonymous_session(&self, sha256: &str) -> ferry::meta::Session {
+        self.meta
+            .find_session(&ferry::ids::OwnerId::anonymous(), &sha256.parse().unwrap())
+            .await
+            .expect("the database answers")
+            .expect("the session")
     }
 
     /// Every object key in the store (either kind) but the store's identity,

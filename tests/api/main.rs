@@ -6,6 +6,8 @@
 mod databases;
 #[path = "../common/faulty_proxy.rs"]
 mod faulty_proxy;
+#[path = "../common/faulty_store.rs"]
+mod faulty_store;
 mod helpers;
 #[path = "../common/listing.rs"]
 mod listing;
@@ -44,6 +46,7 @@ mod complete;
 mod direct;
 mod downloads;
 mod instances;
+mod merges;
 mod metrics;
 mod ownership;
 mod page;

@@ -142,7 +142,7 @@ async fn refused_bytes_count_as_digest_and_hash_mismatches(backend: Backend) {
     );
 }
 
-async fn a_chunk_lost_by_the_store_fails_the_upload_without_a_hash_mismatch(backend: Backend) {
+async fn a_chunk_lost_by_the_store_is_asked_for_again_without_a_hash_mismatch(backend: Backend) {
     let app = spawn_app(backend).await;
     let data = test_bytes(3000, 7);
     let sha = sha256_hex(&data);
@@ -160,15 +160,16 @@ async fn a_chunk_lost_by_the_store_fails_the_upload_without_a_hash_mismatch(back
         .delete_prefix(&BlobStore::chunks_prefix(&session.id))
         .await
         .unwrap();
-    assert_error(
+    let refused = assert_error(
         app.complete(&sha).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "hash-mismatch",
+        StatusCode::CONFLICT,
+        "chunks-missing",
     )
     .await;
+    assert_eq!(refused["missing_chunks"], json!([[0, 2]]));
 
     let metrics = scrape(&app).await;
-    assert_eq!(metrics.value("ferry_uploads_failed_total"), 1.0);
+    assert_eq!(metrics.value("ferry_uploads_failed_total"), 0.0);
     assert_eq!(metrics.value("ferry_hash_mismatches_total"), 0.0);
     assert_eq!(
         metrics.value("ferry_merges_total{outcome=\"chunk_lost\"}"),
@@ -264,7 +265,7 @@ on_both_backends!(
     an_upload_counts_its_session_chunks_bytes_merge_and_requests,
     an_instant_upload_is_a_dedup_hit,
     refused_bytes_count_as_digest_and_hash_mismatches,
-    a_chunk_lost_by_the_store_fails_the_upload_without_a_hash_mismatch,
+    a_chunk_lost_by_the_store_is_asked_for_again_without_a_hash_mismatch,
     a_ranged_download_counts_its_range_and_the_bytes_served,
     unknown_paths_and_methods_and_refused_tokens_keep_labels_bounded,
     each_server_counts_only_its_own_traffic,

@@ -6,8 +6,8 @@
 use chrono::{Duration, SubsecRound, Utc};
 use ferry::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use ferry::meta::{
-    Chunk, Claim, FileRecord, HashLink, Inserted, MergeLease, MetaStore, Published, ReceivedChunks,
-    Recorded, Session, SessionQuota, Unlinked,
+    Chunk, Claim, FileRecord, HashLink, Inserted, MergeFailure, MergeLease, MetaStore, Published,
+    ReceivedChunks, Recorded, Session, SessionQuota, Unlinked,
 };
 use ferry::running_hash::RunningSha256;
 use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
@@ -17,7 +17,7 @@ mod chunks;
 mod upkeep;
 
 pub(crate) use chunks::{
-    chunks_are_recorded_only_while_uploading,
+    a_reopened_merge_forgets_its_lost_chunks, chunks_are_recorded_only_while_uploading,
     hash_links_follow_the_chunk_copy_they_were_computed_from, record_scattered_chunks,
     what_a_session_received_is_summed_up_in_runs,
 };
@@ -307,11 +307,17 @@ pub(crate) async fn a_failed_merge_marks_the_session_failed(meta: &dyn MetaStore
     meta.insert_session(&merging).await.expect("insert");
     assert!(
         !meta
-            .fail_merge(&hash(1), &id("s1"), &token("t1"))
+            .fail_merge(
+                &hash(1),
+                &id("s1"),
+                &token("t1"),
+                MergeFailure::StoreRefused
+            )
             .await
             .expect("fail"),
         "no lease, no change"
     );
+    assert_eq!(meta.merge_failure(&id("s1")).await.expect("failure"), None);
     assert_eq!(
         status_of(meta, "alice", 1).await,
         Some(UploadStatus::Merging)
@@ -320,13 +326,23 @@ pub(crate) async fn a_failed_merge_marks_the_session_failed(meta: &dyn MetaStore
         .await
         .expect("claim");
     assert!(
-        meta.fail_merge(&hash(1), &id("s1"), &token("t1"))
-            .await
-            .expect("fail")
+        meta.fail_merge(
+            &hash(1),
+            &id("s1"),
+            &token("t1"),
+            MergeFailure::StoreRefused
+        )
+        .await
+        .expect("fail")
     );
     assert_eq!(
         status_of(meta, "alice", 1).await,
         Some(UploadStatus::Failed)
+    );
+    assert_eq!(
+        meta.merge_failure(&id("s1")).await.expect("failure"),
+        Some(MergeFailure::StoreRefused),
+        "the session says why it failed"
     );
     assert_eq!(
         meta.claim_merge(&lease(1, "s9", "t9", 30), Utc::now())
@@ -349,10 +365,11 @@ pub(crate) async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStor
         .expect("insert");
     let mut stuck = session("stuck", "alice", 3, 20);
     stuck.status = UploadStatus::Merging;
-    stuck.expires_at = now - Duration::minutes(1);
+    stuck.expires_at = now - Duration::seconds(30);
     meta.insert_session(&stuck).await.expect("insert");
     let mut running = session("running", "alice", 4, 20);
     running.status = UploadStatus::Merging;
+    running.expires_at = now - Duration::minutes(2);
     meta.insert_session(&running).await.expect("insert");
     meta.claim_merge(&lease(4, "running", "t4", 30), now)
         .await
@@ -370,8 +387,15 @@ pub(crate) async fn the_sweep_queries_find_what_they_promise(meta: &dyn MetaStor
         .collect();
     assert_eq!(
         expired_ids,
-        vec![id("old")],
-        "merging sessions never expire"
+        vec![id("old"), id("stuck")],
+        "a merging session expires like any other, unless a live lease merges it"
+    );
+    assert!(
+        !meta
+            .delete_expired_session(&id("running"), now)
+            .await
+            .expect("delete"),
+        "a session whose merge holds a live lease is not deleted"
     );
     assert!(
         !meta

@@ -37,6 +37,7 @@ on_both_databases!(
     one_lease_per_hash_until_it_expires,
     publishing_needs_the_lease_and_keeps_the_first_file,
     a_failed_merge_marks_the_session_failed,
+    a_reopened_merge_forgets_its_lost_chunks,
     the_sweep_queries_find_what_they_promise,
     the_database_tells_the_time,
     a_session_quota_holds_against_concurrent_inserts,

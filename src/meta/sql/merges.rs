@@ -9,8 +9,10 @@ use sqlx::Transaction;
 
 use super::{Dialect, SqlMeta, Statement};
 use crate::ids::{UploadId, WriteToken};
+use crate::meta::chunk_bits;
+use crate::meta::decode::to_i64;
 use crate::meta::decode::{self, Columns};
-use crate::meta::{Claim, FileRecord, MergeLease, MergeStore, MetaResult, Published};
+use crate::meta::{Claim, FileRecord, MergeFailure, MergeLease, MergeStore, MetaResult, Published};
 
 #[async_trait]
 impl<D: Dialect> MergeStore for SqlMeta<D> {
@@ -127,16 +129,84 @@ impl<D: Dialect> MergeStore for SqlMeta<D> {
         sha256: &ContentHash,
         upload_id: &UploadId,
         token: &WriteToken,
+        failure: MergeFailure,
     ) -> MetaResult<bool> {
         let mut tx = self.begin_write().await?;
         if !Self::take_lease(&mut tx, sha256, token).await? {
             return Ok(false);
         }
         let statement = Statement::new(
-            "UPDATE uploads SET status = 'failed' WHERE id = $1 AND status = 'merging'",
+            "UPDATE uploads SET status = 'failed', failure = $2
+             WHERE id = $1 AND status = 'merging'",
         )
-        .bind(upload_id.as_str());
+        .bind(upload_id.as_str())
+        .bind(failure.as_str());
         Self::execute(&mut tx, statement).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn merge_failure(&self, upload_id: &UploadId) -> MetaResult<Option<MergeFailure>> {
+        let row = Self::fetch_optional(
+            &mut *self.connection().await?,
+            Statement::new("SELECT failure FROM uploads WHERE id = $1 AND status = 'failed'")
+                .bind(upload_id.as_str()),
+        )
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let text = row.text_or_null("failure")?;
+        Ok(Some(MergeFailure::parse(text.as_deref())))
+    }
+
+    async fn reopen_merge(
+        &self,
+        sha256: &ContentHash,
+        upload_id: &UploadId,
+        token: &WriteToken,
+        lost: &[u64],
+    ) -> MetaResult<bool> {
+        let mut tx = self.begin_write().await?;
+        if !Self::take_lease(&mut tx, sha256, token).await? {
+            return Ok(false);
+        }
+        let session = Self::fetch_optional(
+            &mut tx,
+            Statement::new(
+                "UPDATE uploads SET status = 'uploading'
+                 WHERE id = $1 AND status = 'merging' RETURNING received",
+            )
+            .bind(upload_id.as_str()),
+        )
+        .await?;
+        if let Some(session) = session {
+            for index in lost {
+                let statement =
+                    Statement::new("DELETE FROM chunks WHERE upload_id = $1 AND idx = $2")
+                        .bind(upload_id.as_str())
+                        .bind(to_i64(*index));
+                Self::execute(&mut tx, statement).await?;
+            }
+            if let Some(first) = lost.iter().min() {
+                let statement = Statement::new(
+                    "UPDATE chunks SET hash_before = NULL, hash_after = NULL
+                     WHERE upload_id = $1 AND idx > $2",
+                )
+                .bind(upload_id.as_str())
+                .bind(to_i64(*first));
+                Self::execute(&mut tx, statement).await?;
+            }
+            if let Some(mut bits) = session.bytes_or_null("received")? {
+                for index in lost {
+                    chunk_bits::remove(&mut bits, *index);
+                }
+                let statement = Statement::new("UPDATE uploads SET received = $2 WHERE id = $1")
+                    .bind(upload_id.as_str())
+                    .bind(bits);
+                Self::execute(&mut tx, statement).await?;
+            }
+        }
         tx.commit().await?;
         Ok(true)
     }

@@ -17,10 +17,10 @@ use crate::meta::{
 pub(crate) const SESSION_BY_OWNER_AND_HASH: &str = "SELECT id, owner, sha256, size, chunk_size, \
      filename, content_type, status, expires_at FROM uploads WHERE owner = $1 AND sha256 = $2";
 
-/// The live sessions of `$1` at `$2`: uploading and unexpired, or merging.
+/// The live sessions of `$1` at `$2`: uploading or merging, and unexpired.
 const OWNER_USAGE: &str = "SELECT count(*) AS n, CAST(coalesce(sum(size), 0) AS BIGINT) AS bytes
      FROM uploads
-     WHERE owner = $1 AND (status = 'merging' OR (status = 'uploading' AND expires_at >= $2))";
+     WHERE owner = $1 AND status IN ('uploading', 'merging') AND expires_at >= $2";
 
 #[async_trait]
 impl<D: Dialect> SessionStore for SqlMeta<D> {

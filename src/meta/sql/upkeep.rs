@@ -18,7 +18,8 @@ impl<D: Dialect> UpkeepStore for SqlMeta<D> {
             Statement::new(
                 "SELECT id, owner, sha256, size, chunk_size, filename, content_type, status,
                         expires_at
-                 FROM uploads WHERE expires_at < $1 AND status <> 'merging'
+                 FROM uploads u WHERE expires_at < $1 AND NOT EXISTS (
+                     SELECT 1 FROM merges m WHERE m.upload_id = u.id AND m.lease_until >= $1)
                  ORDER BY expires_at LIMIT $2",
             )
             .bind(now)
@@ -32,7 +33,8 @@ impl<D: Dialect> UpkeepStore for SqlMeta<D> {
         let deleted = Self::execute(
             &mut *self.connection().await?,
             Statement::new(
-                "DELETE FROM uploads WHERE id = $1 AND expires_at < $2 AND status <> 'merging'",
+                "DELETE FROM uploads WHERE id = $1 AND expires_at < $2 AND NOT EXISTS (
+                     SELECT 1 FROM merges m WHERE m.upload_id = $1 AND m.lease_until >= $2)",
             )
             .bind(id.as_str())
             .bind(now),

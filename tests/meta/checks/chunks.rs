@@ -196,3 +196,65 @@ pub(crate) async fn what_a_session_received_is_summed_up_in_runs(meta: &dyn Meta
         "an unknown session has received nothing"
     );
 }
+
+pub(crate) async fn a_reopened_merge_forgets_its_lost_chunks(meta: &dyn MetaStore) {
+    meta.insert_session(&session("s1", "alice", 1, 20))
+        .await
+        .expect("insert");
+    let expires = Utc::now() + Duration::hours(48);
+    for (index, object) in [(0, "k0"), (1, "k1")] {
+        meta.record_chunk(&id("s1"), &chunk(index, object), expires)
+            .await
+            .expect("record");
+    }
+    assert!(meta.start_merge(&id("s1")).await.expect("start"));
+    assert!(
+        !meta
+            .reopen_merge(&hash(1), &id("s1"), &token("t1"), &[1])
+            .await
+            .expect("reopen"),
+        "no lease, no change"
+    );
+    meta.claim_merge(&lease(1, "s1", "t1", 30), Utc::now())
+        .await
+        .expect("claim");
+    assert!(
+        meta.reopen_merge(&hash(1), &id("s1"), &token("t1"), &[1])
+            .await
+            .expect("reopen")
+    );
+    assert_eq!(
+        status_of(meta, "alice", 1).await,
+        Some(UploadStatus::Uploading)
+    );
+    assert_eq!(
+        meta.chunks(&id("s1")).await.expect("chunks"),
+        vec![chunk(0, "k0")]
+    );
+    assert_eq!(
+        meta.received(&id("s1")).await.expect("received"),
+        ReceivedChunks {
+            runs: vec![[0, 0]],
+            bytes: 10
+        },
+        "progress shows the lost chunk missing"
+    );
+    assert_eq!(
+        meta.claim_merge(&lease(1, "s1", "t2", 30), Utc::now())
+            .await
+            .expect("claim"),
+        Claim::Claimed {
+            abandoned_key: None
+        },
+        "the lease was given up"
+    );
+    assert!(matches!(
+        meta.record_chunk(&id("s1"), &chunk(1, "k2"), expires)
+            .await
+            .expect("record"),
+        Recorded::Accepted {
+            received_count: 2,
+            ..
+        }
+    ));
+}
