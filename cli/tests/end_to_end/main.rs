@@ -5,6 +5,7 @@ mod commands;
 mod download;
 mod helpers;
 mod hostile;
+mod lost_chunks;
 mod proxy;
 mod security;
 mod stub;
