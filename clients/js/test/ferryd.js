@@ -2,7 +2,7 @@
 // a free loopback port with its own SQLite database and object folder.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,8 @@ export const JWT_SECRET = 'a-test-secret-that-is-long-enough-for-hs256';
 
 /**
  * Starts ferryd with `env` added to its settings; resolves once it listens.
- * @returns {Promise<{url: string, stop: () => Promise<void>}>}
+ * `folder` holds its database and, under `objects`, its object store.
+ * @returns {Promise<{url: string, folder: string, stop: () => Promise<void>}>}
  */
 export async function startFerryd(env = {}) {
   const folder = mkdtempSync(join(tmpdir(), 'ferry-js-'));
@@ -48,6 +49,7 @@ export async function startFerryd(env = {}) {
   });
   return {
     url,
+    folder,
     stop: async () => {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -73,6 +75,21 @@ export async function sessionOf(server, sha256, token) {
     headers: token ? { Authorization: `Bearer ${token}` } : {},
   });
   return { status: response.status, body: await response.json() };
+}
+
+/** Deletes the staged copies of chunk `index` from the object folder under `folder`. */
+export function loseChunk(folder, index) {
+  const chunks = join(folder, 'objects', 'chunks');
+  let lost = 0;
+  for (const session of readdirSync(chunks)) {
+    for (const copy of readdirSync(join(chunks, session))) {
+      if (copy.startsWith(`${index}.`)) {
+        rmSync(join(chunks, session, copy));
+        lost += 1;
+      }
+    }
+  }
+  return lost;
 }
 
 /** Indices of the chunks a session holds. */

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { upload } from '../src/index.js';
 import { nodePlatform } from '../src/platforms/node.js';
-import { heldChunks, JWT_SECRET, mintToken, sessionOf, startFerryd } from './ferryd.js';
+import { heldChunks, JWT_SECRET, loseChunk, mintToken, sessionOf, startFerryd } from './ferryd.js';
 import { download, randomFile } from './files.js';
 import { startProxy } from './proxy.js';
 
@@ -93,6 +93,30 @@ describe('uploads to a ferryd without authentication', () => {
       assert.ok(missing.length - sent.length <= 2, `sent ${sent}, held ${held}`);
       const sentBytes = sent.reduce((bytes, i) => bytes + Math.min(CHUNK, file.bytes.length - i * CHUNK), 0);
       assert.equal(result.reusedBytes, file.bytes.length - sentBytes);
+      assert.deepEqual(await download(result.url), file.bytes);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('a chunk the store lost after accepting it is sent again and the file published', async () => {
+    const file = randomFile(3 * CHUNK - 100);
+    const created = await fetch(`${ferryd.url}/v1/uploads`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ sha256: file.sha256, size: file.bytes.length, chunk_size: CHUNK }),
+    });
+    assert.equal(created.status, 201);
+    for (let index = 0; index < 3; index++) {
+      const chunk = file.bytes.subarray(index * CHUNK, (index + 1) * CHUNK);
+      const sent = await fetch(`${ferryd.url}/v1/uploads/${file.sha256}/chunks/${index}`, { method: 'PUT', body: chunk });
+      assert.equal(sent.status, 200);
+    }
+    assert.equal(loseChunk(ferryd.folder, 1), 1);
+    const proxy = await startProxy(ferryd.url);
+    try {
+      const result = await upload({ server: proxy.url, file: file.path, platform, chunkSize: CHUNK }).done;
+      assert.deepEqual(proxy.chunkRequests().map((r) => r.chunk), [1]);
       assert.deepEqual(await download(result.url), file.bytes);
     } finally {
       await proxy.stop();
