@@ -31,6 +31,8 @@ pub enum ClientError {
     Server {
         /// The HTTP status.
         status: StatusCode,
+        /// The contract's code, when the answer carried one this client knows.
+        code: Option<ErrorCode>,
         /// The server's message, or the status's reason.
         message: String,
         /// How long the server asked to wait before trying again.
@@ -48,7 +50,7 @@ impl ClientError {
     /// The contract's error code, for a refusal.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            ClientError::Refused { code, .. } => *code,
+            ClientError::Refused { code, .. } | ClientError::Server { code, .. } => *code,
             _ => None,
         }
     }
@@ -67,7 +69,8 @@ impl ClientError {
     /// failures, 5xx, 408 and 429.
     pub fn is_transient(&self) -> bool {
         match self {
-            ClientError::Network(_) | ClientError::Server { .. } => true,
+            ClientError::Network(_) => true,
+            ClientError::Server { code, .. } => *code != Some(ErrorCode::MergeFailed),
             ClientError::Refused { status, .. } => {
                 *status == StatusCode::REQUEST_TIMEOUT || *status == StatusCode::TOO_MANY_REQUESTS
             }
@@ -94,12 +97,14 @@ pub(super) fn failure(
 ) -> ClientError {
     let error = serde_json::from_slice::<ErrorBody>(body).ok();
     if status.is_server_error() {
+        let code = error.as_ref().map(|e| e.code);
         let message = error.map_or_else(
             || status.canonical_reason().unwrap_or("").to_owned(),
             |e| e.message,
         );
         return ClientError::Server {
             status,
+            code,
             message,
             retry_after,
         };
@@ -160,10 +165,22 @@ mod tests {
         assert!(
             ClientError::Server {
                 status: StatusCode::BAD_GATEWAY,
+                code: None,
                 message: String::new(),
                 retry_after: None,
             }
             .is_transient()
+        );
+        let merge_failed = failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &Url::parse("http://h/v1/uploads/ab/complete").unwrap(),
+            br#"{"code":"merge-failed","message":"the upload failed"}"#,
+            None,
+        );
+        assert_eq!(merge_failed.code(), Some(ErrorCode::MergeFailed));
+        assert!(
+            !merge_failed.is_transient(),
+            "a failed merge answers the same however often it is asked"
         );
         assert!(refused(StatusCode::TOO_MANY_REQUESTS).is_transient());
         assert!(refused(StatusCode::REQUEST_TIMEOUT).is_transient());
