@@ -144,7 +144,7 @@ impl Uploads {
             .reopen_merge(&session.sha256, &session.id, &lease.token, &lost)
             .await?;
         if reopened {
-            tracing::warn!(
+            tracing::error!(
                 owner = %session.owner,
                 sha256 = %session.sha256,
                 lost = ?to_ranges(lost.iter().copied()),
