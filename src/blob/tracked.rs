@@ -4,13 +4,14 @@
 //! leaves its note, and the leftover sweep aborts the upload it names; S3
 //! itself would keep the parts, and bill for them, forever.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use object_store::aws::AmazonS3;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use object_store::{MultipartUpload, ObjectStore, PutPayload, PutResult, UploadPart};
+use parking_lot::Mutex;
 
 use crate::ids::WriteToken;
 
@@ -133,9 +134,7 @@ impl MultipartUpload for TrackedUpload {
         let parts = self.parts.clone();
         Box::pin(async move {
             let part = bucket.put_part(&path, &upload_id, index, data).await?;
-            let mut parts = parts
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut parts = parts.lock();
             if parts.len() <= index {
                 parts.resize(index + 1, None);
             }
@@ -145,13 +144,7 @@ impl MultipartUpload for TrackedUpload {
     }
 
     async fn complete(&mut self) -> object_store::Result<PutResult> {
-        let parts: Option<Vec<PartId>> = self
-            .parts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .iter()
-            .cloned()
-            .collect();
+        let parts: Option<Vec<PartId>> = self.parts.lock().iter().cloned().collect();
         let parts = parts.ok_or_else(|| object_store::Error::Generic {
             store: "S3",
             source: "a part was not sent before completing".into(),

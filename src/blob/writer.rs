@@ -3,11 +3,12 @@
 //! (what S3 requires, and R2 more strictly). A multipart upload is always
 //! completed or aborted, also when the write is dropped half-way.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use object_store::path::Path;
 use object_store::{MultipartUpload, ObjectStore, PutPayload};
+use parking_lot::Mutex;
 use tokio::task::JoinSet;
 
 use super::tracked::TrackedBucket;
@@ -21,23 +22,14 @@ pub(super) struct PendingAborts(Arc<Mutex<JoinSet<()>>>);
 
 impl PendingAborts {
     fn spawn(&self, upload: Box<dyn MultipartUpload>, path: Path) {
-        let mut aborts = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut aborts = self.0.lock();
         while aborts.try_join_next().is_some() {}
         aborts.spawn(async move { abort(upload, &path).await });
     }
 
     /// Waits for every abort started so far.
     pub(super) async fn settle(&self) {
-        let mut aborts = {
-            let mut running = self
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            std::mem::take(&mut *running)
-        };
+        let mut aborts = std::mem::take(&mut *self.0.lock());
         while aborts.join_next().await.is_some() {}
     }
 }

@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use ferry_proto::{ErrorBody, ErrorCode};
+use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -47,7 +48,7 @@ impl PerAddress {
             return None;
         };
         let client = client_of(peer.ip());
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut held = self.held.lock();
         let count = held.entry(client).or_default();
         if *count >= self.limit {
             drop(held);
@@ -68,7 +69,7 @@ impl PerAddress {
     /// Connections `client` holds now.
     #[cfg(test)]
     fn holds(&self, client: IpAddr) -> usize {
-        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let held = self.held.lock();
         held.get(&client_of(client)).copied().unwrap_or_default()
     }
 }
@@ -122,7 +123,7 @@ struct Place {
 
 impl Drop for Place {
     fn drop(&mut self) {
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut held = self.held.lock();
         if let Some(count) = held.get_mut(&self.client) {
             *count = count.saturating_sub(1);
             if *count == 0 {

@@ -11,9 +11,10 @@
 //! reads back only the chunks whose links are missing or do not meet.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::StreamExt;
+use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -48,7 +49,7 @@ impl Linking {
     /// Whether the caller should start a task for `id`: `false` when one
     /// runs already, which is told to look again.
     fn start(&self, id: &UploadId) -> bool {
-        let mut running = self.lock();
+        let mut running = self.running.lock();
         match running.get_mut(id) {
             Some(again) => {
                 *again = true;
@@ -63,19 +64,13 @@ impl Linking {
 
     /// Whether the task for `id` should look again; if not, it is removed.
     fn look_again(&self, id: &UploadId) -> bool {
-        let mut running = self.lock();
+        let mut running = self.running.lock();
         if running.get(id).copied().unwrap_or(false) {
             running.insert(id.clone(), false);
             return true;
         }
         running.remove(id);
         false
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UploadId, bool>> {
-        self.running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

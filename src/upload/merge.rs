@@ -8,11 +8,12 @@
 //! attempt, so a dead or overtaken attempt can never publish or overwrite.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use ferry_proto::{ContentHash, UploadStatus};
+use parking_lot::Mutex;
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, watch};
 use tracing::Instrument;
@@ -62,7 +63,7 @@ struct MergeFinished {
 
 impl Drop for MergeFinished {
     fn drop(&mut self) {
-        self.registry.lock().remove(&self.id);
+        self.registry.running.lock().remove(&self.id);
         self.finished.send_replace(true);
     }
 }
@@ -96,13 +97,7 @@ impl Registry {
     }
 
     fn follow(&self, session_id: &UploadId) -> Option<watch::Receiver<bool>> {
-        self.lock().get(session_id).cloned()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UploadId, watch::Receiver<bool>>> {
-        self.running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.running.lock().get(session_id).cloned()
     }
 }
 
@@ -191,7 +186,7 @@ impl Uploads {
         let handed_back = async {
             loop {
                 let running: Vec<watch::Receiver<bool>> =
-                    self.merges.lock().values().cloned().collect();
+                    self.merges.running.lock().values().cloned().collect();
                 if running.is_empty() {
                     break;
                 }
@@ -227,7 +222,7 @@ impl Uploads {
     }
 
     fn spawn_merge(&self, session: Session) -> watch::Receiver<bool> {
-        let mut running = self.merges.lock();
+        let mut running = self.merges.running.lock();
         if let Some(done) = running.get(&session.id) {
             return done.clone();
         }

@@ -4,9 +4,10 @@
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use secrecy::ExposeSecret;
 
 use super::PATIENCE;
@@ -105,10 +106,7 @@ impl Instance {
 
     /// The lines logged so far.
     pub(crate) fn log(&self) -> Vec<String> {
-        self.log
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.log.lock().clone()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -151,9 +149,7 @@ fn collect_lines(output: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> 
     let kept = lines.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(output).lines().map_while(Result::ok) {
-            kept.lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push(line);
+            kept.lock().push(line);
         }
     });
     lines
