@@ -15,16 +15,17 @@
 //! piece of a longer read, is read on the blocking pool, leaving the
 //! calling thread to send.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::ErrorKind;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
+use quick_cache::sync::{Cache, DefaultLifecycle};
+use quick_cache::{DefaultHashBuilder, UnitWeighter};
 
 use super::{BlobError, on_blocking_pool};
 
@@ -34,9 +35,15 @@ const PIECE: u64 = 256 << 10;
 /// Pieces read ahead of the one being sent.
 const READ_AHEAD: usize = 2;
 
-/// Most files kept open; a full set lets one go for each it takes in, so
-/// the descriptors held stay bounded whatever is downloaded.
+/// Most files kept open, so that the descriptors held stay bounded
+/// whatever is downloaded; a full set lets go first the files least read
+/// again.
 const OPEN_FILES: usize = 256;
+
+/// Shards of the set of open files: one, so that a full set holds exactly
+/// [`OPEN_FILES`]. Its lock is shared by readers, and taken alone only to
+/// keep a file newly opened.
+const SHARDS: usize = 1;
 
 /// An object's file, open, with its length.
 #[derive(Debug)]
@@ -49,50 +56,43 @@ struct OpenFile {
 }
 
 /// Files of objects that never change again, kept open for later reads.
-#[derive(Clone, Default)]
-pub(super) struct OpenFiles(Arc<Mutex<KeptFiles>>);
+#[derive(Clone)]
+pub(super) struct OpenFiles(Arc<Cache<PathBuf, Arc<OpenFile>>>);
 
-/// The files kept open, and how many were let go, which picks the next.
-#[derive(Default)]
-struct KeptFiles {
-    files: HashMap<PathBuf, Arc<OpenFile>>,
-    let_go: usize,
+impl Default for OpenFiles {
+    fn default() -> Self {
+        let options = quick_cache::OptionsBuilder::new()
+            .estimated_items_capacity(OPEN_FILES)
+            .weight_capacity(OPEN_FILES as u64)
+            .shards(SHARDS)
+            .build()
+            .unwrap_or_else(|_| unreachable!("both capacities are set"));
+        OpenFiles(Arc::new(Cache::with_options(
+            options,
+            UnitWeighter,
+            DefaultHashBuilder::default(),
+            DefaultLifecycle::default(),
+        )))
+    }
 }
 
 impl OpenFiles {
     /// The open file of the object at `path`, when it is kept.
     fn get(&self, path: &Path) -> Option<Arc<OpenFile>> {
-        self.lock().files.get(path).cloned()
+        self.0.get(path)
     }
 
     /// Keeps the open file of the object at `path`. A full set lets another
-    /// go, taking each place in turn, and closes it once unlocked.
+    /// go, and closes it once the set is unlocked.
     fn keep(&self, path: PathBuf, file: Arc<OpenFile>) {
-        let mut kept = self.lock();
-        let mut closing = None;
-        if kept.files.len() >= OPEN_FILES && !kept.files.contains_key(&path) {
-            let place = kept.let_go % kept.files.len();
-            kept.let_go = kept.let_go.wrapping_add(1);
-            if let Some(other) = kept.files.keys().nth(place).cloned() {
-                closing = kept.files.remove(&other);
-            }
-        }
-        kept.files.insert(path, file);
-        drop(kept);
-        drop(closing);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, KeptFiles> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0.insert(path, file);
     }
 }
 
 impl std::fmt::Debug for OpenFiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenFiles")
-            .field("kept", &self.lock().files.len())
+            .field("kept", &self.0.len())
             .finish()
     }
 }
@@ -399,7 +399,7 @@ mod tests {
                 Arc::new(opened(&path, 1)),
             );
         }
-        assert_eq!(files.lock().files.len(), OPEN_FILES);
+        assert_eq!(files.0.len(), OPEN_FILES);
         assert!(
             files
                 .get(&folder.path().join((OPEN_FILES + 9).to_string()))

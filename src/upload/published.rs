@@ -5,46 +5,52 @@
 //! A record whose object is found missing is forgotten, so that a repair
 //! made on any instance is seen at the next download.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ferry_proto::ContentHash;
+use quick_cache::sync::Cache;
 
 use crate::meta::FileRecord;
 
-/// Most records kept; a full cache starts over, so memory stays bounded
-/// (about 2 MiB) whatever is downloaded.
-const CAPACITY: usize = 10_000;
+/// Most records kept, so memory stays bounded (under 2 MiB) whatever is
+/// downloaded; a full cache lets go first the records least asked for
+/// again. A power of two, as the number of the cache's shards is, so that
+/// the shards together hold exactly this many.
+const CAPACITY: usize = 8192;
 
 /// The records of files published and already looked up.
-#[derive(Debug, Clone, Default)]
-pub(super) struct PublishedFiles(Arc<Mutex<HashMap<ContentHash, FileRecord>>>);
+#[derive(Clone)]
+pub(super) struct PublishedFiles(Arc<Cache<ContentHash, FileRecord>>);
+
+impl Default for PublishedFiles {
+    fn default() -> Self {
+        PublishedFiles(Arc::new(Cache::new(CAPACITY)))
+    }
+}
 
 impl PublishedFiles {
     /// The record of a file seen before.
     pub(super) fn get(&self, sha256: &ContentHash) -> Option<FileRecord> {
-        self.lock().get(sha256).cloned()
+        self.0.get(sha256)
     }
 
     /// Remembers a published file's record.
     pub(super) fn remember(&self, file: &FileRecord) {
-        let mut files = self.lock();
-        if files.len() >= CAPACITY && !files.contains_key(&file.sha256) {
-            files.clear();
-        }
-        files.insert(file.sha256, file.clone());
+        self.0.insert(file.sha256, file.clone());
     }
 
     /// Forgets a file's record, so that the next lookup asks the database:
     /// after its object was found missing, or its record was repaired.
     pub(super) fn forget(&self, sha256: &ContentHash) {
-        self.lock().remove(sha256);
+        self.0.remove(sha256);
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ContentHash, FileRecord>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+impl std::fmt::Debug for PublishedFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishedFiles")
+            .field("kept", &self.0.len())
+            .finish()
     }
 }
 
@@ -78,7 +84,7 @@ mod tests {
         for seed in 2..=last {
             files.remember(&record(seed));
         }
-        assert!(files.lock().len() <= CAPACITY);
+        assert!(files.0.len() <= CAPACITY);
         assert_eq!(files.get(&record(last).sha256), Some(record(last)));
     }
 }
