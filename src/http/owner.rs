@@ -2,7 +2,6 @@
 //! `anonymous` while authentication is off, within the owner's request rate.
 
 use std::future::{Ready, ready};
-use std::time::Instant;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -65,7 +64,7 @@ impl Gatekeeper {
                 }
                 unauthorized(refusal)
             })?;
-        rates.admit(&owner, Instant::now()).map_err(|wait| {
+        rates.admit(&owner).map_err(|wait| {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             ApiError::new(
                 ErrorCode::TooManyRequests,
