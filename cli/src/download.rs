@@ -12,20 +12,17 @@
 //! `parallel` ranges.
 
 use std::fs::{File, OpenOptions};
-use std::future::Future;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures::{StreamExt, stream};
 use indicatif::BinaryBytes;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::task::JoinHandle;
+use tokio_util::task::AbortOnDropHandle;
 use url::Url;
 
 use super::client::{Client, ClientError, RangeAnswer, next_piece};
@@ -250,7 +247,7 @@ impl Fetcher {
         parallel: usize,
     ) -> Result<(File, Sha256), CliError> {
         let mut fetched = stream::iter(segments)
-            .map(|range| AbortOnDrop(tokio::spawn(Arc::clone(self).fetch(range))))
+            .map(|range| AbortOnDropHandle::new(tokio::spawn(Arc::clone(self).fetch(range))))
             .buffered(parallel);
         while let Some(joined) = fetched.next().await {
             let bytes = joined
@@ -334,24 +331,6 @@ impl Fetcher {
             )));
         }
         Ok(())
-    }
-}
-
-/// A spawned task that is cancelled when its handle is dropped, so that a
-/// failed download leaves nothing running.
-struct AbortOnDrop<T>(JoinHandle<T>);
-
-impl<T> Future for AbortOnDrop<T> {
-    type Output = Result<T, tokio::task::JoinError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx)
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
