@@ -3,36 +3,14 @@
 
 use std::ops::Range;
 
+use ferry_proto::missing_ranges;
+
 /// Smallest range a download asks for at once.
 const MIN_SEGMENT: u64 = 64 << 10;
 /// Largest range a download asks for at once (and holds in memory).
 const MAX_SEGMENT: u64 = 8 << 20;
 /// Ranges per parallel request slot, so that slow ranges do not leave slots idle.
 const SEGMENTS_PER_SLOT: u64 = 4;
-
-/// The inclusive index ranges in `[0, chunk_count)` that none of the
-/// inclusive `received` ranges covers, ascending. Ranges may be unsorted,
-/// overlapping or out of bounds. As long as `received`, whatever the count.
-pub fn missing_ranges(chunk_count: u64, received: &[[u64; 2]]) -> Vec<[u64; 2]> {
-    let mut ranges: Vec<[u64; 2]> = received
-        .iter()
-        .filter(|[first, last]| first <= last && *first < chunk_count)
-        .map(|&[first, last]| [first, last.min(chunk_count - 1)])
-        .collect();
-    ranges.sort_unstable();
-    let mut missing = Vec::new();
-    let mut next = 0;
-    for [first, last] in ranges {
-        if first > next {
-            missing.push([next, first - 1]);
-        }
-        next = next.max(last + 1);
-    }
-    if next < chunk_count {
-        missing.push([next, chunk_count - 1]);
-    }
-    missing
-}
 
 /// The indices of [`missing_ranges`], ascending, one at a time.
 pub fn missing_chunks(chunk_count: u64, received: &[[u64; 2]]) -> impl Iterator<Item = u64> {
@@ -98,19 +76,6 @@ mod tests {
         assert_eq!(
             missing(10, &[[6, 20], [1, 2], [2, 3], [9, 4], [30, 40]]),
             [0, 4, 5]
-        );
-    }
-
-    #[test]
-    fn missing_ranges_are_the_gaps_between_received_ranges() {
-        assert_eq!(missing_ranges(13, &[[0, 3], [5, 5]]), [[4, 4], [6, 12]]);
-    }
-
-    #[test]
-    fn a_huge_chunk_count_is_told_in_ranges_without_counting_them() {
-        assert_eq!(
-            missing_ranges(u64::MAX, &[[1, 1]]),
-            [[0, 0], [2, u64::MAX - 1]]
         );
     }
 

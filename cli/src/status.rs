@@ -9,9 +9,8 @@ use super::client::{Client, ClientError};
 use super::error::CliError;
 use super::layout;
 use super::local::LocalFile;
-use super::plan;
 use super::progress::FileBar;
-use ferry_proto::{ContentHash, ErrorCode, Upload, UploadStatus};
+use ferry_proto::{ContentHash, ErrorCode, Upload, UploadStatus, missing_ranges};
 
 /// Missing ranges named in words before the rest is summed up.
 const RANGES_IN_WORDS: usize = 6;
@@ -84,9 +83,7 @@ pub async fn status(client: &Client, what: &str, bar: &FileBar) -> Result<Status
 fn from_upload(client: &Client, upload: &Upload) -> Result<StatusReport, CliError> {
     layout::check_chunks(upload).map_err(ClientError::Unexpected)?;
     let missing = match upload.status {
-        UploadStatus::Uploading => {
-            plan::missing_ranges(upload.chunk_count, &upload.received_chunks)
-        }
+        UploadStatus::Uploading => missing_ranges(upload.chunk_count, &upload.received_chunks),
         _ => Vec::new(),
     };
     let url = upload

@@ -5,6 +5,7 @@
 //! repository's `docs/api.md` and `docs/openapi.yaml`.
 #![warn(missing_docs, unreachable_pub)]
 
+mod chunk_ranges;
 mod content_hash;
 mod digest;
 mod error_code;
@@ -14,6 +15,7 @@ mod proof;
 mod units;
 mod upload;
 
+pub use chunk_ranges::{missing_ranges, to_ranges};
 pub use content_hash::{ContentHash, InvalidContentHash};
 pub use digest::{
     CONTENT_DIGEST, InvalidDigest, X_CHUNK_SHA256, content_digest, parse_content_digest,

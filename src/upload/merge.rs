@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use ferry_proto::{ContentHash, UploadStatus};
+use ferry_proto::{ContentHash, UploadStatus, missing_ranges, to_ranges};
 use parking_lot::Mutex;
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, watch};
@@ -21,7 +21,6 @@ use tracing::Instrument;
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
 use super::hash_links::Unhashable;
-use super::index_ranges::missing_ranges;
 use crate::blob::{BlobStore, PartsError};
 use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use crate::meta::{Claim, FileRecord, MergeFailure, MergeLease, Published, Session};
@@ -209,8 +208,8 @@ impl Uploads {
                 return Ok(());
             }
             let chunks = self.meta.chunks(&session.id).await?;
-            let indices: Vec<u64> = chunks.iter().map(|chunk| chunk.index).collect();
-            let missing = missing_ranges(&indices, session.chunk_count());
+            let received = to_ranges(chunks.iter().map(|chunk| chunk.index));
+            let missing = missing_ranges(session.chunk_count(), &received);
             if !missing.is_empty() {
                 return Err(UploadError::ChunksMissing(missing));
             }

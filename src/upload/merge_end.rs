@@ -5,12 +5,11 @@
 
 use std::time::Duration;
 
-use ferry_proto::UploadStatus;
+use ferry_proto::{UploadStatus, missing_ranges, to_ranges};
 use futures::stream::{self, StreamExt};
 
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
-use super::index_ranges::{missing_ranges, to_ranges};
 use crate::meta::{MergeFailure, MergeLease, Session};
 use crate::metrics::{Failure, MergeOutcome, MergeTimer};
 
@@ -170,8 +169,10 @@ impl Uploads {
             })),
             UploadStatus::Uploading => {
                 let chunks = self.meta.chunks(&session.id).await?;
-                let indices: Vec<u64> = chunks.iter().map(|chunk| chunk.index).collect();
-                let missing = missing_ranges(&indices, session.chunk_count());
+                let mut indices: Vec<u64> = chunks.iter().map(|chunk| chunk.index).collect();
+                indices.sort_unstable();
+                let received = to_ranges(indices);
+                let missing = missing_ranges(session.chunk_count(), &received);
                 Ok((!missing.is_empty()).then_some(UploadError::ChunksMissing(missing)))
             }
             UploadStatus::Merging | UploadStatus::Complete => Ok(None),

@@ -1,10 +1,9 @@
 //! The upload resource as clients see it, built from what the stores hold.
 
 use chrono::SecondsFormat;
-use ferry_proto::{FileName, UploadStatus, file_url};
+use ferry_proto::{FileName, UploadStatus, file_url, to_ranges};
 
 use super::chunk_plan::ChunkPlan;
-use super::index_ranges::to_ranges;
 use super::policy::DownloadLinks;
 use crate::meta::{FileRecord, ReceivedChunks, Session};
 
