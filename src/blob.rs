@@ -15,18 +15,14 @@
 //! the database says which copy counts.
 
 use std::ops::Range;
-use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
-use object_store::local::LocalFileSystem;
-use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore};
 use sha2::{Digest, Sha256};
-use url::Url;
 
 use ferry_proto::ContentHash;
 
@@ -38,6 +34,7 @@ use crate::running_hash::RunningSha256;
 /// that 64 chunks arriving at once hold under 50 MiB.
 const LOCAL_PIECE: usize = 256 << 10;
 
+mod backend;
 mod identity;
 mod local_read;
 mod parts;
@@ -46,10 +43,10 @@ mod s3;
 mod tracked;
 mod writer;
 
-use local_read::OpenFiles;
+use backend::Backend;
 pub use parts::PartsError;
 pub use s3::{MAX_COPY_SIZE, MIN_PART_SIZE, S3Options};
-use tracked::{NOTES, Note, TrackedBucket};
+pub use tracked::NotedUpload;
 use writer::{ObjectWriter, PendingAborts};
 
 /// A failure of the object store.
@@ -120,26 +117,11 @@ pub struct Written {
     pub sha256: ContentHash,
 }
 
-/// A multipart upload noted in a bucket.
-#[derive(Debug, Clone)]
-pub struct NotedUpload {
-    location: Path,
-    note: Note,
-    /// The key the upload writes.
-    pub target: ObjectKey,
-    /// When the upload started.
-    pub noted_at: DateTime<Utc>,
-}
-
 /// The object store with ferry's key layout, streaming in and out.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
-    store: Arc<dyn ObjectStore>,
-    tracked: Option<TrackedBucket>,
+    backend: Backend,
     aborts: PendingAborts,
-    part_size: usize,
-    local: Option<Arc<LocalFileSystem>>,
-    open_files: OpenFiles,
 }
 
 impl BlobStore {
@@ -153,60 +135,18 @@ impl BlobStore {
     /// Opens the store named by `location`, reaching `s3://` buckets as
     /// `s3` says.
     pub fn open_with(location: &str, s3: &S3Options) -> Result<Self, BlobError> {
-        if location == "memory://" || location == "memory:///" {
-            return Ok(Self::new(Arc::new(InMemory::new()), 1 << 20));
-        }
-        let folder = match Url::parse(location) {
-            Ok(url) if url.scheme() == "file" => url.to_file_path().map_err(|()| {
-                BlobError::io(
-                    "local",
-                    std::io::Error::other(format!("{location} is not a usable file URL")),
-                )
-            })?,
-            Ok(url) if url.scheme() == "s3" => {
-                let bucket = s3::open(&url, s3)?;
-                return Ok(BlobStore {
-                    store: bucket.notes.clone(),
-                    tracked: Some(bucket),
-                    aborts: PendingAborts::default(),
-                    part_size: s3.part_size,
-                    local: None,
-                    open_files: OpenFiles::default(),
-                });
-            }
-            Ok(url) if url.scheme().len() > 1 => {
-                return Err(BlobError::io(
-                    "config",
-                    std::io::Error::other(format!(
-                        "the object store {location} is not one this server opens: \
-                         use a folder, file:///PATH, s3://BUCKET[/PREFIX] or memory://"
-                    )),
-                ));
-            }
-            _ => FsPath::new(location).to_path_buf(),
-        };
-        std::fs::create_dir_all(&folder).map_err(|e| BlobError::io("local", e))?;
-        let local =
-            Arc::new(LocalFileSystem::new_with_prefix(&folder)?.with_automatic_cleanup(true));
-        Ok(BlobStore {
-            store: local.clone(),
-            tracked: None,
-            aborts: PendingAborts::default(),
-            part_size: LOCAL_PIECE,
-            local: Some(local),
-            open_files: OpenFiles::default(),
-        })
+        Ok(Self::over(Backend::open(location, s3)?))
     }
 
     /// Wraps any object store; `part_size` is the buffer of each streamed write.
     pub fn new(store: Arc<dyn ObjectStore>, part_size: usize) -> Self {
+        Self::over(Backend::Other { store, part_size })
+    }
+
+    fn over(backend: Backend) -> Self {
         BlobStore {
-            store,
-            tracked: None,
+            backend,
             aborts: PendingAborts::default(),
-            part_size,
-            local: None,
-            open_files: OpenFiles::default(),
         }
     }
 
@@ -217,8 +157,12 @@ impl BlobStore {
         mut self,
         wrap: impl FnOnce(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>,
     ) -> Self {
-        self.store = wrap(self.store);
+        self.backend = self.backend.wrapped(wrap);
         self
+    }
+
+    fn store(&self) -> &dyn ObjectStore {
+        self.backend.store()
     }
 
     /// The key of one staged copy of a chunk.
@@ -248,7 +192,7 @@ impl BlobStore {
 
     /// Answers whether the store can be listed.
     pub async fn ping(&self) -> Result<(), BlobError> {
-        let mut listing = self.store.list(Some(&Path::from("files")));
+        let mut listing = self.store().list(Some(&Path::from("files")));
         if let Some(entry) = listing.next().await {
             entry?;
         }
@@ -299,13 +243,7 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let mut writer = ObjectWriter::new(
-            self.store.clone(),
-            self.tracked.clone(),
-            self.aborts.clone(),
-            path(key),
-            self.part_size,
-        );
+        let mut writer = ObjectWriter::new(self.backend.clone(), self.aborts.clone(), path(key));
         match copy_hashed(&mut writer, source, limit, running.as_mut()).await {
             Ok(written) => {
                 writer.finish().await.map_err(BlobError)?;
@@ -324,10 +262,10 @@ impl BlobStore {
     /// a power loss. Object stores over the network are durable once a
     /// write returns.
     async fn flush(&self, key: &ObjectKey, folders_above: usize) -> Result<(), BlobError> {
-        let Some(local) = &self.local else {
+        let Backend::Local { folder, .. } = &self.backend else {
             return Ok(());
         };
-        let path = local.path_to_filesystem(&path(key))?;
+        let path = folder.path_to_filesystem(&path(key))?;
         on_local_disk(move || {
             for path in path.ancestors().take(1 + folders_above) {
                 std::fs::File::open(path)?.sync_all()?;
@@ -343,7 +281,7 @@ impl BlobStore {
         key: &ObjectKey,
         range: Option<Range<u64>>,
     ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
-        self.read_object(key, range, None).await
+        self.read_object(key, range, false).await
     }
 
     /// Streams an object that never changes again (a published file, or a
@@ -354,30 +292,33 @@ impl BlobStore {
         key: &ObjectKey,
         range: Option<Range<u64>>,
     ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
-        self.read_object(key, range, Some(&self.open_files)).await
+        self.read_object(key, range, true).await
     }
 
     async fn read_object(
         &self,
         key: &ObjectKey,
         range: Option<Range<u64>>,
-        open_files: Option<&OpenFiles>,
+        published: bool,
     ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
-        if let Some(local) = &self.local {
-            let file = local.path_to_filesystem(&path(key))?;
-            return local_read::read_local(file, range, open_files).await;
+        if let Backend::Local {
+            folder, open_files, ..
+        } = &self.backend
+        {
+            let file = folder.path_to_filesystem(&path(key))?;
+            return local_read::read_local(file, range, published.then_some(open_files)).await;
         }
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
             ..GetOptions::default()
         };
-        let result = self.store.get_opts(&path(key), options).await?;
+        let result = self.store().get_opts(&path(key), options).await?;
         Ok(result.into_stream().map_err(BlobError).boxed())
     }
 
     /// Whether an object exists.
     pub async fn exists(&self, key: &ObjectKey) -> Result<bool, BlobError> {
-        match self.store.head(&path(key)).await {
+        match self.store().head(&path(key)).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(error) => Err(error.into()),
@@ -387,7 +328,7 @@ impl BlobStore {
     /// The folders directly under `prefix`, as keys such as `chunks/<id>`.
     pub async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         let listing = self
-            .store
+            .store()
             .list_with_delimiter(Some(&Path::from(prefix)))
             .await?;
         Ok(listing
@@ -403,7 +344,7 @@ impl BlobStore {
         prefix: &str,
         cutoff: DateTime<Utc>,
     ) -> Result<Vec<ObjectKey>, BlobError> {
-        self.store
+        self.store()
             .list(Some(&Path::from(prefix)))
             .try_filter(|meta| futures::future::ready(meta.last_modified < cutoff))
             .try_filter_map(|meta| {
@@ -414,51 +355,9 @@ impl BlobStore {
             .map_err(BlobError)
     }
 
-    /// The multipart uploads whose notes are in the bucket: running, or left
-    /// by a process that died. Empty for stores other than buckets.
-    pub async fn noted_uploads(&self) -> Result<Vec<NotedUpload>, BlobError> {
-        if self.tracked.is_none() {
-            return Ok(Vec::new());
-        }
-        let notes: Vec<object_store::ObjectMeta> = self
-            .store
-            .list(Some(&Path::from(NOTES)))
-            .try_collect()
-            .await?;
-        let mut noted = Vec::new();
-        for meta in notes {
-            let bytes = match self.store.get(&meta.location).await {
-                Ok(found) => found.bytes().await?,
-                Err(object_store::Error::NotFound { .. }) => continue,
-                Err(error) => return Err(error.into()),
-            };
-            let Some(note) = Note::parse(&bytes) else {
-                continue;
-            };
-            let Ok(target) = ObjectKey::parse(note.key.clone()) else {
-                continue;
-            };
-            noted.push(NotedUpload {
-                location: meta.location,
-                note,
-                target,
-                noted_at: meta.last_modified,
-            });
-        }
-        Ok(noted)
-    }
-
-    /// Aborts a noted multipart upload and removes its note.
-    pub async fn abort_noted(&self, upload: &NotedUpload) -> Result<(), BlobError> {
-        match &self.tracked {
-            Some(bucket) => Ok(bucket.abandon(&upload.location, &upload.note).await?),
-            None => Ok(()),
-        }
-    }
-
     /// Deletes one object; a missing object is not an error.
     pub async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
-        match self.store.delete(&path(key)).await {
+        match self.store().delete(&path(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(error.into()),
         }
@@ -467,11 +366,11 @@ impl BlobStore {
     /// Deletes every object under a folder.
     pub async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
         let locations = self
-            .store
+            .store()
             .list(Some(&Path::from(prefix)))
             .map_ok(|meta| meta.location)
             .boxed();
-        let mut deleted = self.store.delete_stream(locations);
+        let mut deleted = self.store().delete_stream(locations);
         while let Some(result) = deleted.next().await {
             match result {
                 Ok(_) | Err(object_store::Error::NotFound { .. }) => {}

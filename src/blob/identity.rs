@@ -5,8 +5,8 @@
 
 use bytes::Bytes;
 use futures::StreamExt;
+use object_store::PutPayload;
 use object_store::path::Path;
-use object_store::{ObjectStore, PutPayload};
 use serde::{Deserialize, Serialize};
 
 use super::{BlobError, BlobStore};
@@ -25,7 +25,7 @@ struct Identity {
 impl BlobStore {
     /// The identity written in the store, if any.
     pub async fn identity(&self) -> Result<Option<String>, BlobError> {
-        let read = self.store.get(&Path::from(IDENTITY)).await;
+        let read = self.store().get(&Path::from(IDENTITY)).await;
         let object = match read {
             Ok(object) => object,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -50,7 +50,7 @@ impl BlobStore {
         let mut json =
             serde_json::to_vec_pretty(&identity).map_err(|error| unreadable(error.to_string()))?;
         json.push(b'\n');
-        self.store
+        self.store()
             .put(&Path::from(IDENTITY), PutPayload::from(Bytes::from(json)))
             .await?;
         Ok(())
@@ -58,7 +58,7 @@ impl BlobStore {
 
     /// Whether the store holds any file's bytes, published or not.
     pub async fn holds_files(&self) -> Result<bool, BlobError> {
-        let mut listing = self.store.list(Some(&Path::from("files")));
+        let mut listing = self.store().list(Some(&Path::from("files")));
         match listing.next().await {
             Some(Ok(_)) => Ok(true),
             Some(Err(error)) => Err(error.into()),
@@ -97,7 +97,7 @@ mod tests {
     async fn an_identity_that_does_not_parse_is_an_error_not_an_absence() {
         let blobs = store();
         blobs
-            .store
+            .store()
             .put(&Path::from(IDENTITY), PutPayload::from_static(b"{}"))
             .await
             .unwrap();

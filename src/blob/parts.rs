@@ -7,7 +7,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
-use super::{BlobError, BlobStore, key, on_local_disk, path};
+use super::{Backend, BlobError, BlobStore, key, on_local_disk, path};
 use crate::ids::ObjectKey;
 
 /// Parts a merge has the store copy at once.
@@ -34,7 +34,7 @@ impl BlobStore {
             .iter()
             .enumerate()
             .map(|(index, part)| {
-                let store = self.store.clone();
+                let store = self.store();
                 let (from, to) = (part.clone(), Self::part_key(key, index as u64));
                 async move {
                     match store.copy(&path(&from), &path(&to)).await {
@@ -60,7 +60,7 @@ impl BlobStore {
 
     /// The length of the object at `key`; `None` when it is not there.
     pub async fn stored_size(&self, key: &ObjectKey) -> Result<Option<u64>, BlobError> {
-        match self.store.head(&path(key)).await {
+        match self.store().head(&path(key)).await {
             Ok(object) => Ok(Some(object.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(error) => Err(error.into()),
@@ -132,7 +132,7 @@ impl BlobStore {
         part_size: Option<u64>,
     ) -> Result<bool, BlobError> {
         let Some(part_size) = part_size else {
-            return match self.store.head(&path(key)).await {
+            return match self.store().head(&path(key)).await {
                 Ok(object) => Ok(object.size == size),
                 Err(object_store::Error::NotFound { .. }) => Ok(false),
                 Err(error) => Err(error.into()),
@@ -140,7 +140,7 @@ impl BlobStore {
         };
         let part_size = part_size.max(1);
         let count = size.div_ceil(part_size);
-        let stored: Vec<_> = self.store.list(Some(&path(key))).try_collect().await?;
+        let stored: Vec<_> = self.store().list(Some(&path(key))).try_collect().await?;
         let stored: std::collections::HashMap<String, u64> = stored
             .into_iter()
             .map(|part| (part.location.to_string(), part.size))
@@ -157,11 +157,11 @@ impl BlobStore {
     /// store the folder of parts goes whole, with any link a copy cut off
     /// midway left in it.
     pub async fn delete_file(&self, key: &ObjectKey) -> Result<(), BlobError> {
-        let Some(local) = &self.local else {
+        let Backend::Local { folder, .. } = &self.backend else {
             self.delete_prefix(&format!("{key}/")).await?;
             return self.delete(key).await;
         };
-        let file = local.path_to_filesystem(&path(key))?;
+        let file = folder.path_to_filesystem(&path(key))?;
         on_local_disk(move || {
             let removed = match std::fs::symlink_metadata(&file) {
                 Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&file),

@@ -7,13 +7,17 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use object_store::aws::AmazonS3;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use object_store::{MultipartUpload, ObjectStore, PutPayload, PutResult, UploadPart};
 use parking_lot::Mutex;
 
-use crate::ids::WriteToken;
+use super::backend::Backend;
+use super::{BlobError, BlobStore};
+use crate::ids::{ObjectKey, WriteToken};
 
 /// Where the notes of running multipart uploads are kept, under the prefix.
 pub(super) const NOTES: &str = "multipart";
@@ -27,6 +31,17 @@ pub(super) struct TrackedBucket {
     pub(super) prefix: Path,
     /// The store the notes are written to, keys under the prefix.
     pub(super) notes: Arc<dyn ObjectStore>,
+}
+
+/// A multipart upload noted in a bucket.
+#[derive(Debug, Clone)]
+pub struct NotedUpload {
+    location: Path,
+    note: Note,
+    /// The key the upload writes.
+    pub target: ObjectKey,
+    /// When the upload started.
+    pub noted_at: DateTime<Utc>,
 }
 
 /// What a note says: which key, and which upload of it.
@@ -102,6 +117,52 @@ impl TrackedBucket {
             Err(error) => return Err(error),
         }
         forget(&self.notes, note_path).await
+    }
+}
+
+impl BlobStore {
+    /// The multipart uploads whose notes are in the bucket: running, or left
+    /// by a process that died. Empty for stores other than buckets.
+    pub async fn noted_uploads(&self) -> Result<Vec<NotedUpload>, BlobError> {
+        if !matches!(self.backend, Backend::Bucket { .. }) {
+            return Ok(Vec::new());
+        }
+        let notes: Vec<object_store::ObjectMeta> = self
+            .store()
+            .list(Some(&Path::from(NOTES)))
+            .try_collect()
+            .await?;
+        let mut noted = Vec::new();
+        for meta in notes {
+            let bytes = match self.store().get(&meta.location).await {
+                Ok(found) => found.bytes().await?,
+                Err(object_store::Error::NotFound { .. }) => continue,
+                Err(error) => return Err(error.into()),
+            };
+            let Some(note) = Note::parse(&bytes) else {
+                continue;
+            };
+            let Ok(target) = ObjectKey::parse(note.key.clone()) else {
+                continue;
+            };
+            noted.push(NotedUpload {
+                location: meta.location,
+                note,
+                target,
+                noted_at: meta.last_modified,
+            });
+        }
+        Ok(noted)
+    }
+
+    /// Aborts a noted multipart upload and removes its note.
+    pub async fn abort_noted(&self, upload: &NotedUpload) -> Result<(), BlobError> {
+        match &self.backend {
+            Backend::Bucket { bucket, .. } => {
+                Ok(bucket.abandon(&upload.location, &upload.note).await?)
+            }
+            _ => Ok(()),
+        }
     }
 }
 

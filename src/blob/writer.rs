@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use object_store::path::Path;
-use object_store::{MultipartUpload, ObjectStore, PutPayload};
+use object_store::{MultipartUpload, PutPayload};
 use parking_lot::Mutex;
 use tokio::task::JoinSet;
 
-use super::tracked::TrackedBucket;
+use super::backend::Backend;
 
 /// Parts sent at once; memory is one part being filled plus these.
 const PARTS_IN_FLIGHT: usize = 2;
@@ -36,8 +36,7 @@ impl PendingAborts {
 
 /// A write of one object, streaming.
 pub(super) struct ObjectWriter {
-    store: Arc<dyn ObjectStore>,
-    tracked: Option<TrackedBucket>,
+    backend: Backend,
     aborts: PendingAborts,
     path: Path,
     part_size: usize,
@@ -47,22 +46,14 @@ pub(super) struct ObjectWriter {
 }
 
 impl ObjectWriter {
-    /// A write to `path`, in parts of `part_size` bytes once it needs parts
-    /// (noted in `tracked` when the store is a bucket); if it is dropped
-    /// unfinished, its abort joins `aborts`.
-    pub(super) fn new(
-        store: Arc<dyn ObjectStore>,
-        tracked: Option<TrackedBucket>,
-        aborts: PendingAborts,
-        path: Path,
-        part_size: usize,
-    ) -> Self {
+    /// A write to `path` in `backend`, in its parts once it needs parts; if
+    /// it is dropped unfinished, its abort joins `aborts`.
+    pub(super) fn new(backend: Backend, aborts: PendingAborts, path: Path) -> Self {
         ObjectWriter {
-            store,
-            tracked,
+            part_size: backend.part_size(),
+            backend,
             aborts,
             path,
-            part_size,
             buffer: BytesMut::new(),
             upload: None,
             parts: JoinSet::new(),
@@ -88,10 +79,7 @@ impl ObjectWriter {
         let upload = match &mut self.upload {
             Some(upload) => upload,
             None => {
-                let started = match &self.tracked {
-                    Some(bucket) => bucket.start(&self.path).await?,
-                    None => self.store.put_multipart(&self.path).await?,
-                };
+                let started = self.backend.start_multipart(&self.path).await?;
                 self.upload.insert(started)
             }
         };
@@ -108,7 +96,10 @@ impl ObjectWriter {
     pub(super) async fn finish(mut self) -> object_store::Result<()> {
         let rest = std::mem::take(&mut self.buffer).freeze();
         let Some(mut upload) = self.upload.take() else {
-            self.store.put(&self.path, PutPayload::from(rest)).await?;
+            self.backend
+                .store()
+                .put(&self.path, PutPayload::from(rest))
+                .await?;
             return Ok(());
         };
         if !rest.is_empty() {
