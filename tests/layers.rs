@@ -83,17 +83,136 @@ fn rust_files(folder: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
-/// The source without its unit tests (`#[cfg(test)]` and everything after)
-/// and without comments.
+/// The source without comments and without the items marked
+/// `#[cfg(test)]` (unit-test modules, test helpers), each left out up to
+/// its end: the `;` or the closing brace that ends it, counted outside
+/// strings, characters and comments.
 fn production_code(source: &str) -> String {
-    let code = match source.find("#[cfg(test)]") {
-        Some(tests) => &source[..tests],
-        None => source,
-    };
-    code.lines()
-        .filter(|line| !line.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    const TEST_ONLY: &str = "#[cfg(test)]";
+    let code: Vec<char> = without_comments(source).chars().collect();
+    let marker: Vec<char> = TEST_ONLY.chars().collect();
+    let mut kept = String::new();
+    let mut at = 0;
+    while at < code.len() {
+        if code[at..].starts_with(&marker) {
+            at = item_end(&code, at + marker.len());
+            continue;
+        }
+        let next = literal_end(&code, at).unwrap_or(at + 1);
+        kept.extend(&code[at..next]);
+        at = next;
+    }
+    kept
+}
+
+/// The source with its line and block comments (doc comments too) left out.
+fn without_comments(source: &str) -> String {
+    let code: Vec<char> = source.chars().collect();
+    let mut kept = String::new();
+    let mut at = 0;
+    while at < code.len() {
+        if code[at..].starts_with(&['/', '/']) {
+            while at < code.len() && code[at] != '\n' {
+                at += 1;
+            }
+        } else if code[at..].starts_with(&['/', '*']) {
+            let mut depth = 0;
+            loop {
+                assert!(at < code.len(), "a block comment that never ends");
+                if code[at..].starts_with(&['/', '*']) {
+                    depth += 1;
+                    at += 2;
+                } else if code[at..].starts_with(&['*', '/']) {
+                    depth -= 1;
+                    at += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    at += 1;
+                }
+            }
+        } else {
+            let next = literal_end(&code, at).unwrap_or(at + 1);
+            kept.extend(&code[at..next]);
+            at = next;
+        }
+    }
+    kept
+}
+
+/// Where the item starting at `start` ends: after its first `;` outside
+/// brackets, or after the brace that closes its first braces.
+fn item_end(code: &[char], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut at = start;
+    while at < code.len() {
+        if let Some(next) = literal_end(code, at) {
+            at = next;
+            continue;
+        }
+        match code[at] {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' => depth -= 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return at + 1;
+                }
+            }
+            ';' if depth == 0 => return at + 1,
+            _ => {}
+        }
+        at += 1;
+    }
+    panic!("a #[cfg(test)] item that never ends");
+}
+
+/// Where the string or character literal starting at `at` ends, if one
+/// starts there: `"…"`, `b"…"`, `r#"…"#`, `br"…"`, `'x'`, `'\n'`; a
+/// lifetime is not one.
+fn literal_end(code: &[char], at: usize) -> Option<usize> {
+    let starts_a_token = at == 0 || !(code[at - 1].is_alphanumeric() || code[at - 1] == '_');
+    let mut quote = at;
+    if starts_a_token && code[at] == 'b' {
+        quote += 1;
+    }
+    if starts_a_token && code.get(quote) == Some(&'r') {
+        let hashes = code[quote + 1..].iter().take_while(|&&c| c == '#').count();
+        if code.get(quote + 1 + hashes) != Some(&'"') {
+            return None;
+        }
+        let closing: Vec<char> = std::iter::once('"')
+            .chain(std::iter::repeat_n('#', hashes))
+            .collect();
+        let body = quote + 2 + hashes;
+        let end = (body..code.len()).find(|&i| code[i..].starts_with(&closing))?;
+        return Some(end + closing.len());
+    }
+    match code.get(quote) {
+        Some('"') if quote == at || starts_a_token => {
+            let mut i = quote + 1;
+            while i < code.len() {
+                match code[i] {
+                    '\\' => i += 2,
+                    '"' => return Some(i + 1),
+                    _ => i += 1,
+                }
+            }
+            panic!("a string that never ends");
+        }
+        Some('\'') => {
+            if code.get(quote + 1) == Some(&'\\') {
+                let close = (quote + 3..code.len()).find(|&i| code[i] == '\'')?;
+                Some(close + 1)
+            } else if code.get(quote + 2) == Some(&'\'') {
+                Some(quote + 3)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
 }
 
 fn names(code: &str, name: &str) -> bool {
@@ -132,6 +251,34 @@ fn no_module_names_a_layer_above_it_or_a_crate_its_layer_keeps_out() {
     }
     assert!(checked >= 30, "only {checked} files were checked");
     assert!(breaches.is_empty(), "{}", breaches.join("\n"));
+}
+
+#[test]
+fn the_check_reads_past_unit_tests_and_skips_only_them_and_comments() {
+    let source = r#"
+use crate::ids::OwnerId;
+#[cfg(test)]
+mod tests {
+    use crate::meta::Session;
+    fn braces() -> [u8; 2] { let _ = ("}", '}', r"{"); [0; 2] }
+}
+#[cfg(test)]
+use crate::blob::BlobStore;
+/* crate::startup, in a comment */
+fn later<'a>(_: &'a str) -> char { '{' }
+pub use crate::http::Owner; // crate::config
+"#;
+    let code = production_code(source);
+    assert!(names(&code, "crate::http"), "{code}");
+    assert!(code.contains("fn later<'a>"), "{code}");
+    for test_only in [
+        "crate::meta",
+        "crate::blob",
+        "crate::startup",
+        "crate::config",
+    ] {
+        assert!(!names(&code, test_only), "{test_only} in {code}");
+    }
 }
 
 #[test]

@@ -380,9 +380,18 @@ mod tests {
         std::fs::write(&path, &data).unwrap();
         let open = opened(&path, 100_000);
         for range in [0..100_000, 17..65_553, 99_999..100_000] {
-            if let Some(read) = read_if_in_memory(&open, range.clone()) {
-                assert_eq!(read, data[range.start as usize..range.end as usize]);
+            let read = read_if_in_memory(&open, range.clone());
+            #[cfg(target_os = "linux")]
+            match read {
+                Some(read) => assert_eq!(read, data[range.start as usize..range.end as usize]),
+                None => assert!(
+                    open.waits_always.load(Ordering::Relaxed),
+                    "{range:?} of a file just written was not read at once, \
+                     though its file system reads without waiting"
+                ),
             }
+            #[cfg(not(target_os = "linux"))]
+            assert_eq!(read, None, "only Linux reads without waiting");
         }
         assert_eq!(read_if_in_memory(&open, 90_000..100_001), None);
     }
