@@ -322,13 +322,3 @@ pub trait UpkeepStore: Send + Sync {
     /// it no longer found them. Answers how many.
     async fn forget_orphans_unseen_since(&self, before: DateTime<Utc>) -> MetaResult<u64>;
 }
-
-/// A task that is aborted when its handle is dropped, so that a caller who
-/// stops waiting does not leave it running.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}

@@ -15,6 +15,7 @@ use ferry_proto::ContentHash;
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Execute, Executor, Pool, Transaction};
 use tokio::runtime::Handle;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::{MetaError, MetaResult, MetaStore, ReceivedChunks, Session};
 use crate::ids::{OwnerId, UploadId};
@@ -143,8 +144,7 @@ impl<D: Dialect> SqlMeta<D> {
         }
         let pool = self.pool.clone();
         let acquiring = self.runtime.spawn(async move { pool.acquire().await });
-        let mut acquiring = super::AbortOnDrop(acquiring);
-        match (&mut acquiring.0).await {
+        match AbortOnDropHandle::new(acquiring).await {
             Ok(connection) => Ok(connection?),
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
             Err(_) => Err(MetaError::Unavailable(sqlx::Error::PoolClosed)),

@@ -14,12 +14,12 @@
 //! file, a lookup whose pages are not in memory reads them from disk.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ferry_proto::ContentHash;
+use parking_lot::Mutex;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
@@ -114,13 +114,13 @@ impl Readers {
         if self.unusable.load(Ordering::Relaxed) {
             return ReadHere::AskThePool;
         }
-        let idle = self.lock().pop();
+        let idle = self.idle.lock().pop();
         let Some(connection) = idle.or_else(|| self.open()) else {
             return ReadHere::AskThePool;
         };
         match lookup(&connection) {
             Ok(found) => {
-                let mut idle = self.lock();
+                let mut idle = self.idle.lock();
                 if idle.len() < IDLE_CONNECTIONS {
                     idle.push(connection);
                 }
@@ -168,13 +168,6 @@ impl Readers {
                 None
             }
         }
-    }
-
-    /// The idle connections, whatever a panic elsewhere left them as.
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
-        self.idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
