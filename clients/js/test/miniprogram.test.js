@@ -328,7 +328,10 @@ describe('the package in a WeChat mini-program', () => {
         assert.equal(hashed[hashed.length - 1], file.bytes.length);
         const sent = proxy.chunkRequests().map((r) => r.chunk).sort((a, b) => a - b);
         const missing = [...Array(11).keys()].filter((i) => !held.includes(i));
-        assert.deepEqual(sent, missing);
+        // A chunk whose body reached ferryd before the kill may be stored
+        // after the session was read: at most one per chunk in flight (parallel: 2).
+        assert.ok(sent.every((i) => missing.includes(i)), `sent ${sent}, held ${held}`);
+        assert.ok(missing.length - sent.length <= 2, `sent ${sent}, held ${held}`);
         assert.deepEqual(await download(result.url), file.bytes);
       } finally {
         await proxy.stop();
