@@ -11,7 +11,7 @@ use futures::Stream;
 use super::Uploads;
 use super::chunk_plan::ChunkPlan;
 use super::error::{UploadError, UploadResult};
-use crate::blob::{BlobStore, WriteError, Written};
+use crate::blob::{BlobError, BlobStore, WriteError, Written};
 use crate::ids::{ObjectKey, OwnerId, WriteToken};
 use crate::meta::{Chunk, HashLink, Recorded, Session};
 use crate::running_hash::RunningSha256;
@@ -125,7 +125,9 @@ impl Uploads {
             Ok(stored) => stored,
             Err(WriteError::TooLong { .. }) => return Err(mismatch()),
             Err(WriteError::Source(reason)) => return Err(UploadError::BodyUnreadable(reason)),
-            Err(WriteError::Store(error)) => return Err(error.into()),
+            Err(WriteError::Store(error)) => {
+                return Err(self.chunk_write_failed(target, &key, error).await);
+            }
         };
         let staged = StagedChunk { key, written, link };
         if written.size != target.expected {
@@ -209,6 +211,37 @@ impl Uploads {
             received_count,
             chunk_count: target.session.chunk_count(),
         })
+    }
+
+    /// Why a chunk's write failed in the store. An abort, a publication or
+    /// a new session removes the session's chunk folder, temporary files
+    /// included, under a write still arriving: that write answers what the
+    /// session's state says, as one that finished first would, and not a
+    /// store failure a client would try again.
+    async fn chunk_write_failed(
+        &self,
+        target: &ChunkTarget,
+        key: &ObjectKey,
+        error: BlobError,
+    ) -> UploadError {
+        let session = &target.session;
+        let refusal = match self
+            .meta
+            .find_session(&session.owner, &session.sha256)
+            .await
+        {
+            Ok(Some(now)) if now.id == session.id && now.status == UploadStatus::Uploading => {
+                return error.into();
+            }
+            Ok(Some(now)) if now.id == session.id => UploadError::NotWritable(now.status),
+            Ok(_) => UploadError::UploadNotFound,
+            Err(_) => return error.into(),
+        };
+        tracing::info!(owner = %session.owner, sha256 = %session.sha256, index = target.index, %error, "chunk write cut off: its session was removed or moved on");
+        if let Err(error) = self.blobs.delete(key).await {
+            tracing::warn!(%key, %error, "could not delete a chunk cut off by its session's end");
+        }
+        refusal
     }
 
     /// Deletes a staged chunk that will not be recorded.

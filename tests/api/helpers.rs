@@ -44,7 +44,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub uploads: Uploads,
     pub blobs: BlobStore,
-    _store_folder: Option<Arc<tempfile::TempDir>>,
+    store_folder: Option<Arc<tempfile::TempDir>>,
     pub meta: Arc<dyn ferry::meta::MetaStore>,
     _database: Arc<TestDatabase>,
 }
@@ -163,7 +163,7 @@ async fn start(
         client: reqwest::Client::new(),
         uploads,
         blobs,
-        _store_folder: store_folder,
+        store_folder,
         meta,
         _database: database,
     }
@@ -399,6 +399,35 @@ impl TestApp {
             .collect();
         keys.sort();
         keys
+    }
+
+    /// Every folder and file under `chunks/` of a local store, temporary
+    /// files of writes (which listings of the store never show) included.
+    pub fn chunk_paths_on_disk(&self) -> Vec<String> {
+        let Some(folder) = &self.store_folder else {
+            return Vec::new();
+        };
+        let mut paths = Vec::new();
+        let mut pending = vec![folder.path().join("chunks")];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.map(|entry| entry.expect("a folder entry")) {
+                let path = entry.path();
+                paths.push(
+                    path.strip_prefix(folder.path())
+                        .unwrap()
+                        .display()
+                        .to_string(),
+                );
+                if path.is_dir() {
+                    pending.push(path);
+                }
+            }
+        }
+        paths.sort();
+        paths
     }
 
     /// Asserts that the store holds no object but its identity.

@@ -52,6 +52,7 @@ mod ownership;
 mod page;
 mod probes;
 mod proof;
+mod races;
 mod s3;
 mod sessions;
 mod signed_links;

@@ -1,10 +1,13 @@
 //! An object store that fails copies on purpose, over a real one: the
 //! copies a merge asks of the store answer the errors a store really
 //! gives (a hard link across file systems, access denied, a store that is
-//! unreachable for a while), as many times as the test says.
+//! unreachable for a while), as many times as the test says. It can also
+//! hold a chunk's write once the store has it, until the test lets it
+//! answer, so that a session can end under a write still under way.
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -15,6 +18,7 @@ use object_store::{
     GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
+use tokio::sync::Notify;
 
 /// How a copy fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +55,9 @@ impl Fault {
 #[derive(Debug, Default)]
 pub struct Faults {
     copies: Mutex<Option<(Fault, usize)>>,
+    hold_chunk: AtomicBool,
+    chunk_held: Notify,
+    chunk_released: Notify,
 }
 
 impl Faults {
@@ -67,6 +74,30 @@ impl Faults {
     /// Lets every copy through again.
     pub fn heal(&self) {
         *self.copies.lock().expect("faults lock") = None;
+    }
+
+    /// Holds the next write of a chunk once the store has it, until
+    /// [`release_chunk`](Self::release_chunk).
+    pub fn hold_next_chunk(&self) {
+        self.hold_chunk.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until a chunk's write is held.
+    pub async fn chunk_held(&self) {
+        self.chunk_held.notified().await;
+    }
+
+    /// Lets the held write answer as the store did.
+    pub fn release_chunk(&self) {
+        self.chunk_released.notify_one();
+    }
+
+    async fn hold(&self, location: &Path) {
+        if location.as_ref().starts_with("chunks/") && self.hold_chunk.swap(false, Ordering::SeqCst)
+        {
+            self.chunk_held.notify_one();
+            self.chunk_released.notified().await;
+        }
     }
 
     fn next_copy(&self) -> Option<Fault> {
@@ -109,7 +140,9 @@ impl ObjectStore for FaultyStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
-        self.inner.put_opts(location, payload, opts).await
+        let put = self.inner.put_opts(location, payload, opts).await;
+        self.faults.hold(location).await;
+        put
     }
 
     async fn put_multipart_opts(
