@@ -363,21 +363,40 @@ impl BlobStore {
         }
     }
 
-    /// Deletes every object under a folder.
-    pub async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
+    /// Deletes every object under a folder; on a local store the folder
+    /// goes whole, with the temporary file of any write cut off in it (the
+    /// store's listings never show those). Answers whether anything was
+    /// there to delete.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<bool, BlobError> {
+        let prefix = Path::from(prefix);
+        if prefix.as_ref().is_empty() {
+            let refusal = std::io::Error::other("refusing to delete the whole store");
+            return Err(BlobError::io("delete", refusal));
+        }
+        if let Backend::Local { folder, .. } = &self.backend {
+            let folder = folder.path_to_filesystem(&prefix)?;
+            return on_local_disk(move || match std::fs::remove_dir_all(&folder) {
+                Ok(()) => Ok(true),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(error) => Err(error),
+            })
+            .await;
+        }
         let locations = self
             .store()
-            .list(Some(&Path::from(prefix)))
+            .list(Some(&prefix))
             .map_ok(|meta| meta.location)
             .boxed();
         let mut deleted = self.store().delete_stream(locations);
+        let mut found = false;
         while let Some(result) = deleted.next().await {
             match result {
-                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Ok(_) => found = true,
+                Err(object_store::Error::NotFound { .. }) => {}
                 Err(error) => return Err(error.into()),
             }
         }
-        Ok(())
+        Ok(found)
     }
 }
 

@@ -119,7 +119,7 @@ impl Uploads {
             let leftover = self
                 .settle(key, LeftoverKind::ChunkFolder, &[], now, action)
                 .await?;
-            report.found.push(leftover);
+            report.found.extend(leftover);
         }
         let cutoff = now - min_age;
         let mut by_file: BTreeMap<ObjectKey, Vec<ObjectKey>> = BTreeMap::new();
@@ -134,7 +134,7 @@ impl Uploads {
                 let leftover = self
                     .settle(file.to_string(), LeftoverKind::File, &keys, now, action)
                     .await?;
-                report.found.push(leftover);
+                report.found.extend(leftover);
             }
         }
         for upload in self.blobs.noted_uploads().await? {
@@ -206,7 +206,8 @@ impl Uploads {
     }
 
     /// Deletes a leftover (a chunk folder `key`, or a file's `objects`)
-    /// when `action` says so; notes it otherwise.
+    /// when `action` says so; notes it otherwise. `None` when it was gone
+    /// by the time it was to be deleted: nothing was removed.
     async fn settle(
         &self,
         key: String,
@@ -214,7 +215,7 @@ impl Uploads {
         objects: &[ObjectKey],
         now: DateTime<Utc>,
         action: LeftoverAction,
-    ) -> UploadResult<Leftover> {
+    ) -> UploadResult<Option<Leftover>> {
         let (first_noted, removed) = match action {
             LeftoverAction::List => (None, false),
             LeftoverAction::DeleteNow => (None, true),
@@ -225,19 +226,23 @@ impl Uploads {
             }
         };
         if removed {
+            let mut found = !objects.is_empty();
             if kind == LeftoverKind::ChunkFolder {
-                self.blobs.delete_prefix(&key).await?;
+                found |= self.blobs.delete_prefix(&key).await?;
             }
             for object in objects {
                 self.blobs.delete(object).await?;
             }
             self.meta.forget_orphan(&key).await?;
+            if !found {
+                return Ok(None);
+            }
         }
-        Ok(Leftover {
+        Ok(Some(Leftover {
             key,
             kind,
             first_noted,
             removed,
-        })
+        }))
     }
 }

@@ -59,11 +59,23 @@ impl Instance {
     /// Starts ferryd over the SQLite database `database` and the folder
     /// `store`, once it listens.
     pub(crate) fn start_local(database: &std::path::Path, store: &std::path::Path) -> Instance {
-        Instance::spawn(&[
+        Instance::start_local_with(database, store, &[])
+    }
+
+    /// Starts ferryd over a SQLite database and a folder, with extra
+    /// environment.
+    pub(crate) fn start_local_with(
+        database: &std::path::Path,
+        store: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Instance {
+        let mut settings = vec![
             ("DATABASE_URL", format!("sqlite://{}", database.display())),
             ("FERRY_STORE", store.display().to_string()),
             ("FERRY_SWEEP_INTERVAL", "50ms".to_owned()),
-        ])
+        ];
+        settings.extend(env.iter().map(|(name, value)| (*name, (*value).to_owned())));
+        Instance::spawn(&settings)
     }
 
     /// Starts ferryd on a free port with `settings` as its whole

@@ -14,7 +14,7 @@ use super::{Instance, PATIENCE, hex_sha256, random_bytes};
 /// Runs `ferryd` with `args` over the SQLite database `database` and the
 /// folder `store`, once it exits; one still running after [`PATIENCE`]
 /// (a server that started) is killed and fails the test.
-fn ferryd(database: &Path, store: &Path, args: &[&str]) -> Output {
+pub(super) fn ferryd(database: &Path, store: &Path, args: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferryd"))
         .env_clear()
         .env("FERRY_BIND", "127.0.0.1:0")
