@@ -41,6 +41,11 @@ pub struct Settings {
     #[arg(long, env = "FERRY_ADMIN_BIND")]
     pub admin_bind: Option<SocketAddr>,
 
+    /// Connections the kernel holds for ferryd to accept (the listen backlog, capped by the
+    /// kernel's `somaxconn`); beyond it, connections are refused or time out.
+    #[arg(long, env = "FERRY_LISTEN_BACKLOG", default_value_t = 1024)]
+    pub listen_backlog: u32,
+
     /// Metadata database: `sqlite://PATH` (embedded) or `postgres://…`.
     #[arg(
         long,
@@ -209,6 +214,9 @@ impl Settings {
                 self.bind
             ));
         }
+        if !(1..=65_535).contains(&self.listen_backlog) {
+            return Err("FERRY_LISTEN_BACKLOG must be between 1 and 65535".into());
+        }
         if self.session_ttl < Duration::from_secs(1) || self.session_ttl > MAX_DURATION {
             return Err("FERRY_SESSION_TTL must be between 1s and 3650d".into());
         }
@@ -252,6 +260,19 @@ mod tests {
         assert_eq!(settings.store, "storage/objects");
         assert!(!settings.uses_postgres());
         assert_eq!(settings.session_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(settings.listen_backlog, 1024);
+    }
+
+    #[test]
+    fn a_listen_backlog_of_none_or_past_the_kernels_range_is_refused() {
+        let mut settings = Settings::defaults();
+        for backlog in [0, 65_536] {
+            settings.listen_backlog = backlog;
+            let refused = settings.validate().unwrap_err();
+            assert!(refused.contains("FERRY_LISTEN_BACKLOG"), "{refused}");
+        }
+        settings.listen_backlog = 65_535;
+        assert!(settings.validate().is_ok());
     }
 
     #[test]

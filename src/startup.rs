@@ -2,7 +2,7 @@
 
 mod listeners;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -84,12 +84,15 @@ impl Application {
         let policy = access_policy(&settings.security, signer);
         let uploads = Uploads::new(meta, blobs, settings.limits(), settings.timings(), policy);
         bound_store(&uploads, &settings, true).await?;
-        let listener = TcpListener::bind(settings.bind)
+        let listener = listeners::bind(settings.bind, settings.listen_backlog)
             .with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr()?;
         let admin_listener = settings
             .admin_bind
-            .map(|bind| TcpListener::bind(bind).with_context(|| format!("binding {bind}")))
+            .map(|bind| {
+                listeners::bind(bind, settings.listen_backlog)
+                    .with_context(|| format!("binding {bind}"))
+            })
             .transpose()?;
         let operations_here = admin_listener.is_none();
         let data = web::Data::new(uploads.clone());

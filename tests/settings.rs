@@ -156,6 +156,10 @@ fn a_bad_setting_from_any_source_stops_the_start_with_one_line_naming_it() {
         &ferryd(&["--body-idle-timeout", "1ms"], &[]),
         &["FERRY_BODY_IDLE_TIMEOUT", "command line"],
     );
+    assert_refused(
+        &ferryd(&[], &[("FERRY_LISTEN_BACKLOG", "0")]),
+        &["FERRY_LISTEN_BACKLOG", "environment"],
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@ use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_confi
 use actix_web::dev::{AppConfig, Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpStream;
 
 use crate::config::SecuritySettings;
@@ -20,6 +21,21 @@ use crate::upload::Uploads;
 
 /// Most connections the admin address serves at once: probes and scrapes.
 const ADMIN_CONNECTIONS: usize = 64;
+
+/// Listens on `address` with room for `backlog` connections waiting to be
+/// accepted (the kernel caps it at its `somaxconn`); beyond them, clients
+/// are refused or time out.
+pub(super) fn bind(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
+}
 
 /// A listener and how many connections it serves.
 pub(super) struct Listening {
