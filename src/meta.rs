@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use ferry_proto::{ContentHash, UploadStatus};
 
 use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
+use crate::metrics::AcquireWaits;
 
 mod chunk_bits;
 mod decode;
@@ -100,6 +101,12 @@ pub trait MetaStore:
 
     /// Connections of the pool in use now.
     fn connections_in_use(&self) -> u32;
+
+    /// Reports how long each connection of the pool took to acquire to
+    /// `waits`, from now on; a store reports to the first it is given.
+    fn report_acquires(&self, waits: AcquireWaits) {
+        let _ = waits;
+    }
 
     /// The database's time: what merge leases are measured by, so that
     /// instances whose clocks disagree still agree on who holds a lease.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod families;
+mod listen_queue;
 
 use families::{Families, KindLabel, OutcomeLabel, ReasonLabel, RequestLabels, RouteLabels};
 
@@ -81,6 +82,18 @@ pub struct Swept {
     pub resumed_merges: usize,
     /// Objects that no record points at, removed.
     pub leftover_objects: usize,
+}
+
+/// Where the database store reports how long each connection took to
+/// acquire; clones share the histogram.
+#[derive(Clone, Debug)]
+pub struct AcquireWaits(prometheus_client::metrics::histogram::Histogram);
+
+impl AcquireWaits {
+    /// Counts one wait for a connection of the pool.
+    pub fn observe(&self, waited: Duration) {
+        self.0.observe(waited.as_secs_f64());
+    }
 }
 
 /// The server's metrics; clones share the counts.
@@ -241,6 +254,11 @@ impl Metrics {
     /// The database pool's connections in use now.
     pub fn database_connections_in_use(&self, connections: u32) {
         self.0.db_connections_in_use.set(i64::from(connections));
+    }
+
+    /// Where the database store reports its waits for connections.
+    pub fn acquire_waits(&self) -> AcquireWaits {
+        AcquireWaits(self.0.db_acquire_duration.clone())
     }
 
     /// The outcome of a readiness check.

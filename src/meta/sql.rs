@@ -9,6 +9,9 @@
 //! connection belongs to the runtime that opened it, and the lookups an
 //! engine can answer without a pooled connection.
 
+use std::sync::OnceLock;
+use std::time::Instant;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ferry_proto::ContentHash;
@@ -19,6 +22,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use super::{MetaError, MetaResult, MetaStore, ReceivedChunks, Session};
 use crate::ids::{OwnerId, UploadId};
+use crate::metrics::AcquireWaits;
 
 mod chunks;
 mod files;
@@ -42,6 +46,7 @@ pub struct SqlMeta<D: Dialect> {
     /// where they belong to a runtime.
     runtime: Handle,
     dialect: D,
+    acquire_waits: OnceLock<AcquireWaits>,
 }
 
 /// What one database does its own way; every statement the store runs is
@@ -124,6 +129,7 @@ impl<D: Dialect> SqlMeta<D> {
             pool,
             runtime: Handle::current(),
             dialect,
+            acquire_waits: OnceLock::new(),
         }
     }
 
@@ -137,8 +143,17 @@ impl<D: Dialect> SqlMeta<D> {
     /// opens for it then belongs to that runtime, not to an HTTP worker's,
     /// which ends while the process still serves. A caller that gives up
     /// (a client gone, a timeout) takes its place in the pool's queue with
-    /// it.
+    /// it. Each wait is reported, once the store was given where to.
     async fn connection(&self) -> MetaResult<PoolConnection<D::Db>> {
+        let asked = Instant::now();
+        let connection = self.acquire().await;
+        if let Some(waits) = self.acquire_waits.get() {
+            waits.observe(asked.elapsed());
+        }
+        connection
+    }
+
+    async fn acquire(&self) -> MetaResult<PoolConnection<D::Db>> {
         if !D::CONNECTIONS_BELONG_TO_A_RUNTIME {
             return Ok(self.pool.acquire().await?);
         }
@@ -205,6 +220,10 @@ impl<D: Dialect> MetaStore for SqlMeta<D> {
     fn connections_in_use(&self) -> u32 {
         let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
         self.pool.size().saturating_sub(idle)
+    }
+
+    fn report_acquires(&self, waits: AcquireWaits) {
+        let _ = self.acquire_waits.set(waits);
     }
 
     async fn clock(&self) -> MetaResult<DateTime<Utc>> {

@@ -2,12 +2,15 @@
 //! its name (without the `ferry_` prefix, its unit and the `_total` every
 //! counter gets), its unit, its help and its kind.
 
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Metric, Registry, Unit};
+
+use super::listen_queue::ListenQueue;
 
 /// The labels of an answered request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -79,6 +82,7 @@ pub(super) struct Families {
     pub(super) sweeps: Counter,
     pub(super) swept: Family<KindLabel, Counter>,
     pub(super) db_connections_in_use: Gauge,
+    pub(super) db_acquire_duration: Histogram,
     pub(super) ready: Gauge,
     pub(super) leftovers_kept: Gauge,
     pub(super) auth_refusals: Family<ReasonLabel, Counter>,
@@ -101,6 +105,12 @@ impl Declarations {
             None => self.0.register(name, help, metric.clone()),
         }
         metric
+    }
+
+    /// The registry, with `collector`'s metrics read at each scrape.
+    fn with_collector(mut self, collector: impl Collector) -> Registry {
+        self.0.register_collector(Box::new(collector));
+        self.0
     }
 }
 
@@ -243,6 +253,12 @@ impl Families {
                 "Connections of this instance's database pool in use",
                 Gauge::default(),
             ),
+            db_acquire_duration: d.declare(
+                "db_acquire_duration",
+                Some(Seconds),
+                "Time a request waited for a connection of this instance's database pool (buckets from 1 ms to about 60 s)",
+                Histogram::new(exponential_buckets(0.001, 2.5, 13)),
+            ),
             ready: d.declare(
                 "ready",
                 None,
@@ -261,7 +277,7 @@ impl Families {
                 "Requests refused for their credentials (token or signed link), by reason",
                 Family::default(),
             ),
-            registry: d.0,
+            registry: d.with_collector(ListenQueue),
         }
     }
 }

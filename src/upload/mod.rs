@@ -94,6 +94,8 @@ impl Uploads {
         timings: Timings,
         policy: AccessPolicy,
     ) -> Self {
+        let metrics = Metrics::new();
+        meta.report_acquires(metrics.acquire_waits());
         Uploads {
             meta,
             blobs,
@@ -104,7 +106,7 @@ impl Uploads {
             linking: hash_links::Linking::default(),
             published: published::PublishedFiles::default(),
             last_check: readiness::LastCheck::default(),
-            metrics: Metrics::new(),
+            metrics,
         }
     }
 

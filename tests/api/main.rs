@@ -52,6 +52,7 @@ mod ownership;
 mod page;
 mod probes;
 mod proof;
+mod queues;
 mod races;
 mod s3;
 mod sessions;
