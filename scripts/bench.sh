@@ -337,7 +337,7 @@ mode=$([ "$quick" = 1 ] && echo " --quick" || true)
   echo "<!-- scripts/bench.sh: begin -->"
   echo "## ferry against nginx and a bare tus server (\`scripts/bench.sh$mode\`)"
   echo
-  echo "Run on $(date -u +%Y-%m-%d): $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)),"
+  echo "Run on $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src proto cli Cargo.lock || echo ' with changes'): $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)),"
   echo "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), loopback, release build, ferry on SQLite and a local"
   echo "folder unless the row says otherwise; $("$nginx_bin" -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'),"
   echo "@tus/server $(node -p "require('$tools/tus/node_modules/@tus/server/package.json').version") with @tus/file-store on Node $(node -v)."
