@@ -6,6 +6,7 @@
 
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -17,6 +18,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest};
 use tracing::Span;
 
+use super::metrics::MatchedRoute;
 use crate::ids::OwnerId;
 use crate::metrics::UNMATCHED_ROUTE;
 
@@ -42,7 +44,7 @@ pub async fn log_access(
         started: Instant::now(),
         method: request.method().clone(),
         peer: request.peer_addr().map(|peer| peer.ip()),
-        route: String::new(),
+        route: Arc::from(""),
         status: StatusCode::OK,
         bytes: 0,
     };
@@ -55,7 +57,7 @@ pub async fn log_access(
                 BodySize::None | BodySize::Stream => 0,
             };
             AccessLine {
-                route: UNMATCHED_ROUTE.to_owned(),
+                route: UNMATCHED_ROUTE.into(),
                 status: answer.status(),
                 bytes,
                 ..line
@@ -64,10 +66,7 @@ pub async fn log_access(
             return Err(error);
         }
     };
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    let route = matched_route(response.request());
     let status = response.status();
     Ok(response.map_body(|_, body| AccessBody {
         body,
@@ -79,13 +78,24 @@ pub async fn log_access(
     }))
 }
 
+/// The route pattern `measure` kept on the request, or the router's answer
+/// where no `measure` ran.
+fn matched_route(request: &HttpRequest) -> Arc<str> {
+    if let Some(MatchedRoute(route)) = request.extensions().get::<MatchedRoute>() {
+        return route.clone();
+    }
+    request
+        .match_pattern()
+        .map_or_else(|| UNMATCHED_ROUTE.into(), Into::into)
+}
+
 /// What an access line says, written once the body is done.
 struct AccessLine {
     span: Span,
     started: Instant,
     method: Method,
     peer: Option<IpAddr>,
-    route: String,
+    route: Arc<str>,
     status: StatusCode,
     bytes: u64,
 }
@@ -97,7 +107,7 @@ impl AccessLine {
         tracing::info!(
             target: "ferry::access",
             method = self.method.as_str(),
-            route = self.route,
+            route = &*self.route,
             status = self.status.as_u16(),
             bytes = self.bytes,
             duration_ms,

@@ -1,13 +1,14 @@
 //! `GET /metrics` for Prometheus, and the measuring of every request by
 //! its route pattern, method and status.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpMessage, HttpResponse, web};
 
 use super::resource;
 use crate::metrics::{CONTENT_TYPE, UNMATCHED_ROUTE};
@@ -27,9 +28,14 @@ async fn metrics(uploads: web::Data<Uploads>) -> HttpResponse {
         .body(metrics.encode())
 }
 
+/// The route pattern a request matched, as `measure` read it, kept on the
+/// request for the access line.
+#[derive(Debug, Clone)]
+pub(super) struct MatchedRoute(pub(super) Arc<str>);
+
 /// Counts each request under the route pattern it matched, with the time
 /// until its answer's head. The pattern is read once the request was
-/// routed, when the router has it at hand.
+/// routed, when the router has it at hand, and kept on the request.
 pub async fn measure(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -42,7 +48,13 @@ pub async fn measure(
         Ok(response) => (response.request().match_pattern(), response.status()),
         Err(error) => (None, error.as_response_error().status_code()),
     };
-    let route = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    let route: Arc<str> = route.map_or_else(|| UNMATCHED_ROUTE.into(), Into::into);
+    if let Ok(response) = &answer {
+        response
+            .request()
+            .extensions_mut()
+            .insert(MatchedRoute(route.clone()));
+    }
     if let Some(uploads) = uploads {
         uploads
             .metrics()
