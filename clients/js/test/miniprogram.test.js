@@ -139,6 +139,19 @@ async function until(holds) {
   while (!holds()) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
+/**
+ * Asserts that the chunks sent through `proxy` are among those of
+ * `chunkCount` that the server did not hold when read (`held`), short by at
+ * most one per chunk in flight (2): a chunk whose body reached ferryd before
+ * an abort or a kill may be stored after the session was read.
+ */
+function assertSentOnlyWhatWasMissing(proxy, held, chunkCount) {
+  const sent = proxy.chunkRequests().map((r) => r.chunk).sort((a, b) => a - b);
+  const missing = [...Array(chunkCount).keys()].filter((i) => !held.includes(i));
+  assert.ok(sent.every((i) => missing.includes(i)), `sent ${sent}, held ${held}`);
+  assert.ok(missing.length - sent.length <= 2, `sent ${sent}, held ${held}`);
+}
+
 /** `file` as wx.chooseMessageFile gives it. */
 const chosen = (file, name = 'clip.mp4') => ({ path: file.path, size: file.bytes.length, name });
 
@@ -253,12 +266,7 @@ describe('the package in a WeChat mini-program', () => {
         proxy.requests.length = 0;
         const again = ferryClient().client;
         const result = await again.upload({ server: proxy.url, file: chosen(file), platform: again.wechatPlatform(), chunkSize: CHUNK }).done;
-        const sent = proxy.chunkRequests().map((r) => r.chunk).sort((a, b) => a - b);
-        const missing = [...Array(11).keys()].filter((i) => !held.includes(i));
-        // A chunk cut off by the abort may still be stored after the session
-        // was read: at most one per chunk request in flight (parallel: 2).
-        assert.ok(sent.every((i) => missing.includes(i)), `sent ${sent}, held ${held}`);
-        assert.ok(missing.length - sent.length <= 2, `sent ${sent}, held ${held}`);
+        assertSentOnlyWhatWasMissing(proxy, held, 11);
         assert.deepEqual(await download(result.url), file.bytes);
       } finally {
         await proxy.stop();
@@ -326,12 +334,7 @@ describe('the package in a WeChat mini-program', () => {
         task.onProgress((event) => event.phase === 'hashing' && hashed.push(event.bytesDone));
         const result = await task.done;
         assert.equal(hashed[hashed.length - 1], file.bytes.length);
-        const sent = proxy.chunkRequests().map((r) => r.chunk).sort((a, b) => a - b);
-        const missing = [...Array(11).keys()].filter((i) => !held.includes(i));
-        // A chunk whose body reached ferryd before the kill may be stored
-        // after the session was read: at most one per chunk in flight (parallel: 2).
-        assert.ok(sent.every((i) => missing.includes(i)), `sent ${sent}, held ${held}`);
-        assert.ok(missing.length - sent.length <= 2, `sent ${sent}, held ${held}`);
+        assertSentOnlyWhatWasMissing(proxy, held, 11);
         assert.deepEqual(await download(result.url), file.bytes);
       } finally {
         await proxy.stop();

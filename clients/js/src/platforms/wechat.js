@@ -112,7 +112,9 @@ function lifecycleOf(wx) {
     call(wx, 'onAppShow', onShow);
     call(wx, 'onNetworkStatusChange', onNetwork);
     call(wx, 'getNetworkType', {
-      success: ({ networkType }) => heard || toNetwork(networkType !== 'none', networkType),
+      success: ({ networkType }) => {
+        if (!heard) toNetwork(networkType !== 'none', networkType);
+      },
     });
     return () => {
       live = false;
