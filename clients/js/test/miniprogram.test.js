@@ -283,10 +283,14 @@ describe('the package in a WeChat mini-program', () => {
 
     const puts = (seen) => seen.requests.filter((r) => r.method === 'PUT');
     const stored = (seen) => puts(seen).filter((r) => r.status === 200);
+    const inFlight = (seen) => puts(seen).filter((r) => r.status === undefined && r.errMsg === undefined);
 
-    test('sent to the background, the upload holds its requests without counting the cut ones as failures, and back in the foreground sends only the chunks the server lacks', async () => {
-      const { client, seen, life } = ferryClient();
-      const file = randomFile(12 * CHUNK + 5);
+    /**
+     * Starts an upload of `file` that may not count a single failure (one
+     * attempt), 2 chunks at a time, and waits until `storedAtLeast` chunks are
+     * stored and another is in flight.
+     */
+    const uploadUntilMidway = async ({ client, life }, file, storedAtLeast, options = {}) => {
       const task = client.upload({
         server: ferryd.url,
         file: chosen(file),
@@ -294,8 +298,17 @@ describe('the package in a WeChat mini-program', () => {
         chunkSize: CHUNK,
         parallel: 2,
         retry: { attempts: 1 },
+        ...options,
       });
-      await life.until((s) => stored(s).length >= 3 && puts(s).some((r) => r.status === undefined && r.errMsg === undefined));
+      await life.until((s) => stored(s).length >= storedAtLeast && inFlight(s).length > 0);
+      return task;
+    };
+
+    test('sent to the background, the upload holds its requests without counting the cut ones as failures, and back in the foreground sends only the chunks the server lacks', async () => {
+      const app = ferryClient();
+      const { seen, life } = app;
+      const file = randomFile(12 * CHUNK + 5);
+      const task = await uploadUntilMidway(app, file, 3);
       life.hide();
       const storedBeforeHide = new Set(stored(seen).map((r) => r.url));
       await life.until((s) => s.running === 0);
@@ -342,19 +355,11 @@ describe('the package in a WeChat mini-program', () => {
     });
 
     test('while the network is gone the upload sends nothing and counts no failure, and it goes on once the network returns', async () => {
-      const { client, seen, life } = ferryClient();
+      const app = ferryClient();
+      const { seen, life } = app;
       const file = randomFile(8 * CHUNK);
       const waits = [];
-      const task = client.upload({
-        server: ferryd.url,
-        file: chosen(file),
-        platform: client.wechatPlatform(),
-        chunkSize: CHUNK,
-        parallel: 2,
-        retry: { attempts: 1 },
-        onProgress: (event) => waits.push(event.waitingFor.join()),
-      });
-      await life.until((s) => stored(s).length >= 2 && puts(s).some((r) => r.status === undefined && r.errMsg === undefined));
+      const task = await uploadUntilMidway(app, file, 2, { onProgress: (event) => waits.push(event.waitingFor.join()) });
       life.offline();
       await life.until((s) => s.running === 0);
       const offlineAt = seen.requests.length;
@@ -393,18 +398,11 @@ describe('the package in a WeChat mini-program', () => {
     });
 
     test('moved to another network, the requests in flight on the old one are sent again at once, not after their 60 s timeout', { timeout: 30_000 }, async () => {
-      const { client, seen, life } = ferryClient();
+      const app = ferryClient();
+      const { seen, life } = app;
       const file = randomFile(8 * CHUNK);
-      const task = client.upload({
-        server: ferryd.url,
-        file: chosen(file),
-        platform: client.wechatPlatform(),
-        chunkSize: CHUNK,
-        parallel: 2,
-        retry: { attempts: 1 },
-      });
-      await life.until((s) => stored(s).length >= 2 && puts(s).some((r) => r.status === undefined && r.errMsg === undefined));
-      const stranded = puts(seen).filter((r) => r.status === undefined && r.errMsg === undefined);
+      const task = await uploadUntilMidway(app, file, 2);
+      const stranded = inFlight(seen);
       life.switchTo('4g');
       const result = await task.done;
       assert.ok(stranded.every((r) => r.errMsg === 'request:fail abort'), stranded.map((r) => r.errMsg).join());
