@@ -48,10 +48,12 @@ pub(crate) async fn concurrent_binds_agree_on_one_store(meta: &dyn MetaStore) {
 }
 
 pub(crate) async fn a_repair_needs_the_missing_key_it_names(meta: &dyn MetaStore) {
-    meta.insert_file(&file(1, "files/a")).await.expect("insert");
+    let published = file(1, "files/a");
+    meta.insert_file(&published).await.expect("insert");
     let copy = FileRecord {
         part_size: Some(4),
-        ..file(1, "files/b")
+        object_key: key("files/b"),
+        ..published.clone()
     };
     assert!(
         !meta
@@ -62,7 +64,7 @@ pub(crate) async fn a_repair_needs_the_missing_key_it_names(meta: &dyn MetaStore
     );
     assert_eq!(
         meta.find_file(&hash(1)).await.expect("find"),
-        Some(file(1, "files/a"))
+        Some(published.clone())
     );
     assert!(
         meta.repair_file(&copy, &key("files/a"))
@@ -77,8 +79,7 @@ pub(crate) async fn a_repair_needs_the_missing_key_it_names(meta: &dyn MetaStore
     assert_eq!(repaired.object_key, key("files/b"));
     assert_eq!(repaired.part_size, Some(4));
     assert_eq!(
-        repaired.published_at,
-        file(1, "files/a").published_at,
+        repaired.published_at, published.published_at,
         "a repair keeps the file's Last-Modified"
     );
     assert!(
