@@ -2,7 +2,7 @@
 //! published files, kept in a relational database.
 //!
 //! [`MetaStore`] is the whole store, composed of one trait per concern
-//! ([`SessionStore`], [`ChunkStore`], [`MergeStore`], [`FileStore`],
+//! ([`SessionStore`], [`ChunkStore`], [`MergeStore`], [`FileStore`], [`MoveStore`],
 //! [`UpkeepStore`]); its documentation is the contract every
 //! implementation keeps, and `tests/meta` checks it on both databases.
 //! [`sql::SqlMeta`] is the one implementation: one SQL text, run by
@@ -72,6 +72,15 @@ pub use records::{
 /// copy of the same bytes, and only while it still names the missing one:
 /// the database is the only authority on what is published.
 ///
+/// # Moves
+///
+/// A file published in parts (before each file became one object) moves
+/// to its one object by [`MoveStore::move_file`], a compare-and-set on the
+/// key it names that records the parts for deletion in the same
+/// transaction. One instance at a time holds the claim on a file's move.
+/// Objects are deleted by inference never: only those a row of
+/// [`MoveStore::recorded_deletions`] names.
+///
 /// # Upkeep
 ///
 /// The sweep's queries find only what they name (expired sessions that no
@@ -94,7 +103,7 @@ pub use records::{
 /// gone) are outcomes, never errors.
 #[async_trait]
 pub trait MetaStore:
-    SessionStore + ChunkStore + MergeStore + FileStore + UpkeepStore + 'static
+    SessionStore + ChunkStore + MergeStore + FileStore + MoveStore + UpkeepStore + 'static
 {
     /// Answers whether the database is reachable.
     async fn ping(&self) -> MetaResult<()>;
@@ -272,6 +281,46 @@ pub trait FileStore: Send + Sync {
     async fn newest_files(&self, limit: u32) -> MetaResult<Vec<FileRecord>>;
 }
 
+/// Files published in parts moving to their one object, and objects
+/// recorded for deletion; see [`MetaStore`]'s *Moves*.
+#[async_trait]
+pub trait MoveStore: Send + Sync {
+    /// Claims until `until` the move of one file still published in parts,
+    /// the oldest whose move no claim unexpired at `now` holds; answers
+    /// its record. `None` when there is none to claim.
+    async fn claim_file_move(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> MetaResult<Option<FileRecord>>;
+
+    /// Gives the claim on a file's move back.
+    async fn release_file_move(&self, sha256: &ContentHash) -> MetaResult<()>;
+
+    /// How many files are still published in parts.
+    async fn files_in_parts(&self) -> MetaResult<u64>;
+
+    /// Points the file `sha256` at its one object `to` if it still names
+    /// `from`, records `from` for deletion and gives the move's claim back,
+    /// as one transaction; `false` when the file no longer names `from`.
+    async fn move_file(
+        &self,
+        sha256: &ContentHash,
+        from: &ObjectKey,
+        to: &ObjectKey,
+        now: DateTime<Utc>,
+    ) -> MetaResult<bool>;
+
+    /// Records that the object (or folder of parts) `key` is to be deleted.
+    async fn record_deletion(&self, key: &ObjectKey, now: DateTime<Utc>) -> MetaResult<()>;
+
+    /// Up to `limit` keys recorded for deletion, oldest first.
+    async fn recorded_deletions(&self, limit: u32) -> MetaResult<Vec<ObjectKey>>;
+
+    /// Forgets a recorded deletion: done, or not to be done.
+    async fn forget_deletion(&self, key: &ObjectKey) -> MetaResult<()>;
+}
+
 /// What the sweep and the store's listing ask; see [`MetaStore`]'s
 /// *Upkeep*.
 #[async_trait]
@@ -293,7 +342,8 @@ pub trait UpkeepStore: Send + Sync {
     /// Whether a published file, or a merge under way, points at this key.
     async fn object_key_in_use(&self, object_key: &ObjectKey) -> MetaResult<bool>;
 
-    /// Whether a merge under way writes to this key (its lease names it).
+    /// Whether a merge or a move under way writes to this key: its lease
+    /// names it, or it is the one object of the file it writes.
     async fn merge_writes_to(&self, object_key: &ObjectKey) -> MetaResult<bool>;
 
     /// The identity of the object store this database is bound to, if any.

@@ -27,6 +27,7 @@ use crate::metrics::AcquireWaits;
 mod chunks;
 mod files;
 mod merges;
+mod moves;
 mod sessions;
 mod statement;
 mod upkeep;

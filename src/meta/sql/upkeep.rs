@@ -89,7 +89,11 @@ impl<D: Dialect> UpkeepStore for SqlMeta<D> {
     async fn merge_writes_to(&self, object_key: &ObjectKey) -> MetaResult<bool> {
         let found = Self::fetch_optional(
             &mut *self.connection().await?,
-            Statement::new("SELECT 1 FROM merges WHERE object_key = $1").bind(object_key.as_str()),
+            Statement::new(
+                "SELECT 1 FROM merges WHERE object_key = $1 OR 'files/sha256/' || sha256 = $1
+                 UNION ALL SELECT 1 FROM file_moves WHERE 'files/sha256/' || sha256 = $1",
+            )
+            .bind(object_key.as_str()),
         )
         .await?;
         Ok(found.is_some())
