@@ -2,11 +2,12 @@
 //!
 //! Keys are laid out so that any instance can find any object:
 //! `chunks/<upload id>/<index>.<token>` for a staged chunk,
-//! `files/<sha256>/<token>/<index>` for the parts of a merged (and then
-//! published) file, one per chunk, linked or copied from the staged chunk
-//! by the store itself; `files/<sha256>/<token>` for such a file's bytes
-//! when they are one object,
-//! `files/direct/<token>` for one-request uploads,
+//! `files/sha256/<sha256>` for a published file, one object whatever way
+//! it was uploaded (and `files/sha256/<sha256>.<token>` for an attempt's
+//! temporary file beside it on a folder),
+//! `files/direct/<token>` for a one-request upload before it is verified,
+//! `files/<sha256>/<token>/<index>` for the parts of a file published
+//! before files were one object (one per chunk, until they are moved),
 //! `multipart/<token>` for the note of a multipart upload under way, and
 //! `ferry-store.json` for the identity the store shares with its database.
 //! The store is a local folder or an S3-compatible bucket; no instance
@@ -35,6 +36,7 @@ use crate::running_hash::RunningSha256;
 const LOCAL_PIECE: usize = 256 << 10;
 
 mod backend;
+mod compose;
 mod identity;
 mod local_read;
 mod parts;
@@ -44,6 +46,7 @@ mod tracked;
 mod writer;
 
 use backend::Backend;
+pub use compose::{ComposePart, Composed};
 pub use parts::PartsError;
 pub use s3::{MAX_COPY_SIZE, MIN_PART_SIZE, S3Options};
 pub use tracked::NotedUpload;
@@ -83,12 +86,38 @@ impl BlobError {
         matches!(self.0, object_store::Error::NotFound { .. })
     }
 
+    /// Whether the object asked for is there at another length than its
+    /// record says.
+    pub fn is_short(&self) -> bool {
+        matches!(&self.0, object_store::Error::Generic { source, .. } if source.is::<OtherLength>())
+    }
+
+    fn other_length(key: &ObjectKey, stored: u64, expected: u64) -> Self {
+        BlobError(object_store::Error::Generic {
+            store: "length",
+            source: Box::new(OtherLength {
+                key: key.to_string(),
+                stored,
+                expected,
+            }),
+        })
+    }
+
     fn io(store: &'static str, error: std::io::Error) -> Self {
         BlobError(object_store::Error::Generic {
             store,
             source: Box::new(error),
         })
     }
+}
+
+/// An object found at another length than its record says.
+#[derive(Debug, thiserror::Error)]
+#[error("{key} holds {stored} bytes, not {expected}")]
+struct OtherLength {
+    key: String,
+    stored: u64,
+    expected: u64,
 }
 
 /// Why a streamed write did not produce an object.
@@ -175,9 +204,16 @@ impl BlobStore {
         format!("chunks/{upload_id}/")
     }
 
-    /// The key one merge writes a file's bytes to.
-    pub fn file_key(sha256: &ContentHash, token: &WriteToken) -> ObjectKey {
-        key(format!("files/{sha256}/{token}"))
+    /// The one key of the published file with this hash.
+    pub fn published_key(sha256: &ContentHash) -> ObjectKey {
+        key(format!("files/sha256/{sha256}"))
+    }
+
+    /// Whether `key` is a published file's stable key.
+    pub fn is_published_key(key: &ObjectKey) -> bool {
+        key.as_str()
+            .strip_prefix("files/sha256/")
+            .is_some_and(|hex| ContentHash::parse(hex).is_ok_and(|hash| hash.to_hex() == hex))
     }
 
     /// The key a one-request upload writes its bytes to.
@@ -295,25 +331,59 @@ impl BlobStore {
         self.read_object(key, range, true).await
     }
 
+    /// Streams a published file's one object, whole or the bytes of
+    /// `range`, once the store answered that it holds `size` bytes there
+    /// (a folder from the open file, a bucket from its answer to the read
+    /// itself): a missing object is not found, one of another length
+    /// [`is_short`](BlobError::is_short), both before any byte is given.
+    pub async fn read_file(
+        &self,
+        key: &ObjectKey,
+        size: u64,
+        range: Option<Range<u64>>,
+    ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+        self.read_checked(key, range, true, Some(size)).await
+    }
+
     async fn read_object(
         &self,
         key: &ObjectKey,
         range: Option<Range<u64>>,
         published: bool,
     ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+        self.read_checked(key, range, published, None).await
+    }
+
+    async fn read_checked(
+        &self,
+        key: &ObjectKey,
+        range: Option<Range<u64>>,
+        published: bool,
+        size: Option<u64>,
+    ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
         if let Backend::Local {
             folder, open_files, ..
         } = &self.backend
         {
             let file = folder.path_to_filesystem(&path(key))?;
-            return local_read::read_local(file, range, published.then_some(open_files)).await;
+            let open_files = published.then_some(open_files);
+            let (stream, stored) = local_read::read_local(file, range, open_files, size).await?;
+            return match size {
+                Some(size) if stored != size => Err(BlobError::other_length(key, stored, size)),
+                _ => Ok(stream),
+            };
         }
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
             ..GetOptions::default()
         };
         let result = self.store().get_opts(&path(key), options).await?;
-        Ok(result.into_stream().map_err(BlobError).boxed())
+        match size {
+            Some(size) if result.meta.size != size => {
+                Err(BlobError::other_length(key, result.meta.size, size))
+            }
+            _ => Ok(result.into_stream().map_err(BlobError).boxed()),
+        }
     }
 
     /// Whether an object exists.

@@ -80,6 +80,8 @@ pub struct Swept {
     pub orphaned_merges: usize,
     /// Stalled merges taken up again.
     pub resumed_merges: usize,
+    /// Objects the database recorded for deletion, deleted.
+    pub recorded_deletions: usize,
     /// Objects that no record points at, removed.
     pub leftover_objects: usize,
 }
@@ -207,6 +209,25 @@ impl Metrics {
         self.0.merge_reread_bytes.inc_by(bytes);
     }
 
+    /// `bytes` streamed through ferry to compose a file's one object.
+    pub fn compose_streamed(&self, bytes: u64) {
+        self.0.compose_streamed_bytes.inc_by(bytes);
+    }
+
+    /// A download refused because a published file's object was `missing`
+    /// or `short`.
+    pub fn stored_file_fault(&self, kind: &'static str) {
+        self.0
+            .stored_file_faults
+            .get_or_create(&KindLabel { kind })
+            .inc();
+    }
+
+    /// A file published in parts moved to its one object.
+    pub fn file_moved(&self) {
+        self.0.files_moved.inc();
+    }
+
     /// A merge that holds its lease begins; it is counted as running
     /// until the returned timer is finished or dropped.
     pub fn merge_started(&self) -> MergeTimer {
@@ -234,6 +255,7 @@ impl Metrics {
             ("expired_sessions", swept.expired_sessions),
             ("orphaned_merges", swept.orphaned_merges),
             ("resumed_merges", swept.resumed_merges),
+            ("recorded_deletions", swept.recorded_deletions),
             ("leftover_objects", swept.leftover_objects),
         ] {
             self.0

@@ -37,6 +37,8 @@ pub enum ErrorCode {
     MergeFailed,
     /// No published file with this hash.
     FileNotFound,
+    /// The file is published but its stored object cannot be read whole.
+    FileUnreadable,
     /// A conditional header of a download does not hold.
     PreconditionFailed,
     /// No requested byte range lies within the file.
@@ -65,7 +67,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the contract.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::InvalidRequest,
         ErrorCode::FileTooLarge,
         ErrorCode::SizeMismatch,
@@ -80,6 +82,7 @@ impl ErrorCode {
         ErrorCode::HashMismatch,
         ErrorCode::MergeFailed,
         ErrorCode::FileNotFound,
+        ErrorCode::FileUnreadable,
         ErrorCode::PreconditionFailed,
         ErrorCode::RangeNotSatisfiable,
         ErrorCode::NotFound,
@@ -116,7 +119,7 @@ impl ErrorCode {
             ErrorCode::SizeMismatch | ErrorCode::HashMismatch => 422,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::HeadersTooLarge => 431,
-            ErrorCode::InternalError | ErrorCode::MergeFailed => 500,
+            ErrorCode::InternalError | ErrorCode::MergeFailed | ErrorCode::FileUnreadable => 500,
             ErrorCode::Unavailable => 503,
         }
     }
@@ -138,6 +141,7 @@ impl ErrorCode {
             ErrorCode::HashMismatch => "hash-mismatch",
             ErrorCode::MergeFailed => "merge-failed",
             ErrorCode::FileNotFound => "file-not-found",
+            ErrorCode::FileUnreadable => "file-unreadable",
             ErrorCode::PreconditionFailed => "precondition-failed",
             ErrorCode::RangeNotSatisfiable => "range-not-satisfiable",
             ErrorCode::NotFound => "not-found",

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{MultipartUpload, ObjectStore};
+use object_store::{Attributes, MultipartUpload, ObjectStore, PutMultipartOptions};
 use url::Url;
 
 use super::local_read::OpenFiles;
@@ -142,14 +142,22 @@ impl Backend {
         }
     }
 
-    /// Starts a multipart upload of `path`; in a bucket, noted first.
+    /// Starts a multipart upload of `path`, its object to carry
+    /// `attributes`; in a bucket, noted first (a noted upload carries none).
     pub(super) async fn start_multipart(
         &self,
         path: &Path,
+        attributes: Attributes,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
         match self {
             Backend::Bucket { bucket, .. } => bucket.start(path).await,
-            other => other.store().put_multipart(path).await,
+            other => {
+                let options = PutMultipartOptions {
+                    attributes,
+                    ..PutMultipartOptions::default()
+                };
+                other.store().put_multipart_opts(path, options).await
+            }
         }
     }
 }

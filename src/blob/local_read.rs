@@ -82,6 +82,11 @@ impl OpenFiles {
         self.0.get(path)
     }
 
+    /// Lets the open file of the object at `path` go.
+    fn forget(&self, path: &Path) {
+        self.0.remove(path);
+    }
+
     /// Keeps the open file of the object at `path`. A full set lets another
     /// go, and closes it once the set is unlocked.
     fn keep(&self, path: PathBuf, file: Arc<OpenFile>) {
@@ -100,13 +105,26 @@ impl std::fmt::Debug for OpenFiles {
 /// Streams the file at `path`, or the byte range `range` of it (end
 /// exclusive), in pieces of up to [`PIECE`] bytes. With `open_files`, the
 /// file never changes again: it is taken from there, or kept there once
-/// opened.
+/// opened. With `expected`, a kept file is used only while it is still the
+/// file at `path` at that length, and a file found at another length is
+/// not read. Answers the stream and the length found.
 pub(super) async fn read_local(
     path: PathBuf,
     range: Option<Range<u64>>,
     open_files: Option<&OpenFiles>,
-) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
-    if let Some(open) = open_files.and_then(|files| files.get(&path)) {
+    expected: Option<u64>,
+) -> Result<(BoxStream<'static, Result<Bytes, BlobError>>, u64), BlobError> {
+    let kept = open_files.and_then(|files| files.get(&path));
+    let kept = match (kept, expected) {
+        (Some(open), Some(expected)) if !still_whole(&open, expected) => {
+            if let Some(files) = open_files {
+                files.forget(&path);
+            }
+            None
+        }
+        (kept, _) => kept,
+    };
+    if let Some(open) = kept {
         let Range { start, end } = within(range, open.len)?;
         let first_end = end.min(start + PIECE);
         let whole_at_once = first_end == end;
@@ -117,9 +135,10 @@ pub(super) async fn read_local(
                 on_blocking_pool(move || read_piece(&again.file, start..first_end)).await?
             }
         };
-        return Ok(stream_on(open, first, first_end..end));
+        let len = open.len;
+        return Ok((stream_on(open, first, first_end..end), len));
     }
-    let ((path, open), first, rest) = on_blocking_pool(move || {
+    let opened = on_blocking_pool(move || {
         let file = match open_without_access_time(&path) {
             Ok(file) => file,
             Err(error) if error.kind() == ErrorKind::NotFound => {
@@ -134,6 +153,9 @@ pub(super) async fn read_local(
             .metadata()
             .map_err(|e| BlobError::io("local", e))?
             .len();
+        if expected.is_some_and(|expected| expected != len) {
+            return Ok(Err(len));
+        }
         let Range { start, end } = within(range, len)?;
         let first_end = end.min(start + PIECE);
         let first = read_piece(&file, start..first_end)?;
@@ -142,14 +164,31 @@ pub(super) async fn read_local(
             len,
             waits_always: AtomicBool::new(false),
         };
-        Ok(((path, open), first, first_end..end))
+        Ok(Ok(((path, open), first, first_end..end)))
     })
     .await?;
+    let ((path, open), first, rest) = match opened {
+        Ok(opened) => opened,
+        Err(len) => return Ok((stream::empty().boxed(), len)),
+    };
     let open = Arc::new(open);
+    let len = open.len;
     if let Some(files) = open_files {
         files.keep(path, open.clone());
     }
-    Ok(stream_on(open, first, rest))
+    Ok((stream_on(open, first, rest), len))
+}
+
+/// Whether a kept open file is still the object at its path, at
+/// `expected` bytes: not removed (a removed file stays readable while it
+/// is open) nor cut short since it was opened. One `fstat`, answered from
+/// the kernel's memory.
+fn still_whole(open: &OpenFile, expected: u64) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match open.file.metadata() {
+        Ok(meta) => meta.nlink() > 0 && meta.len() == expected && open.len == expected,
+        Err(_) => false,
+    }
 }
 
 /// The bytes of `range` of an object of `len` bytes: all of them when
@@ -320,9 +359,10 @@ mod tests {
         range: Option<Range<u64>>,
         open_files: Option<&OpenFiles>,
     ) -> Vec<Bytes> {
-        read_local(path.to_path_buf(), range, open_files)
+        read_local(path.to_path_buf(), range, open_files, None)
             .await
             .unwrap()
+            .0
             .try_collect()
             .await
             .unwrap()
@@ -368,8 +408,46 @@ mod tests {
                 "{range:?}"
             );
         }
-        let past_end = read_local(path.clone(), Some(5..2 * PIECE + 10), Some(&files)).await;
+        let past_end = read_local(path.clone(), Some(5..2 * PIECE + 10), Some(&files), None).await;
         assert!(past_end.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_kept_file_removed_or_cut_short_since_is_not_read() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("object");
+        let data = bytes(1000);
+        std::fs::write(&path, &data).unwrap();
+        let files = OpenFiles::default();
+        let expected = Some(1000);
+        let (_, len) = read_local(path.clone(), None, Some(&files), expected)
+            .await
+            .unwrap();
+        assert_eq!(len, 1000);
+        assert!(files.get(&path).is_some());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(400)
+            .unwrap();
+        let (_, len) = read_local(path.clone(), None, Some(&files), expected)
+            .await
+            .unwrap();
+        assert_eq!(len, 400, "the length found, not the one kept");
+        std::fs::write(&path, &data).unwrap();
+        let (_, len) = read_local(path.clone(), None, Some(&files), expected)
+            .await
+            .unwrap();
+        assert_eq!(len, 1000, "a file written anew is opened anew");
+        std::fs::remove_file(&path).unwrap();
+        let gone = read_local(path, None, Some(&files), expected)
+            .await
+            .map(|_| ());
+        assert!(
+            gone.unwrap_err().is_not_found(),
+            "a removed file, though kept open"
+        );
     }
 
     #[test]
@@ -420,9 +498,9 @@ mod tests {
     async fn a_missing_object_and_a_range_past_its_end_are_refused() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("object");
-        let missing = read_local(path.clone(), None, None).await.map(|_| ());
+        let missing = read_local(path.clone(), None, None, None).await.map(|_| ());
         assert!(missing.unwrap_err().is_not_found());
         std::fs::write(&path, bytes(10)).unwrap();
-        assert!(read_local(path, Some(5..11), None).await.is_err());
+        assert!(read_local(path, Some(5..11), None, None).await.is_err());
     }
 }

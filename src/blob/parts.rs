@@ -1,6 +1,7 @@
-//! Files stored as parts: a merged upload's chunks, kept in order under the
-//! file's key as `<key>/<index>` by the store's own copy, read across, and
-//! deleted whole.
+//! Files stored as parts, the layout files were published in before each
+//! became one object: a merged upload's chunks, kept in order under the
+//! file's key as `<key>/<index>` by the store's own copy, read across until
+//! they are moved, and deleted whole.
 
 use std::ops::Range;
 
@@ -29,6 +30,8 @@ impl BlobStore {
     /// is `<key>/<i>`, the same bytes as `parts[i]`, copied by the store
     /// itself (a hard link on a local disk, a server-side copy in a bucket),
     /// and durable once this returns. On failure the caller deletes `key`.
+    /// This is how files were published before each became one object;
+    /// it builds stores of that layout, to move them over.
     pub async fn copy_parts(&self, parts: &[ObjectKey], key: &ObjectKey) -> Result<(), PartsError> {
         let copies: Vec<_> = parts
             .iter()

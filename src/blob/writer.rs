@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use object_store::path::Path;
-use object_store::{MultipartUpload, PutPayload};
+use object_store::{Attributes, MultipartUpload, PutOptions, PutPayload};
 use parking_lot::Mutex;
 use tokio::task::JoinSet;
 
@@ -41,6 +41,7 @@ pub(super) struct ObjectWriter {
     path: Path,
     part_size: usize,
     buffer: BytesMut,
+    attributes: Attributes,
     upload: Option<Box<dyn MultipartUpload>>,
     parts: JoinSet<object_store::Result<()>>,
 }
@@ -55,9 +56,17 @@ impl ObjectWriter {
             aborts,
             path,
             buffer: BytesMut::new(),
+            attributes: Attributes::new(),
             upload: None,
             parts: JoinSet::new(),
         }
+    }
+
+    /// The same write, its object carrying `attributes` (its media type)
+    /// where the store keeps them.
+    pub(super) fn with_attributes(mut self, attributes: Attributes) -> Self {
+        self.attributes = attributes;
+        self
     }
 
     /// Adds bytes to the object, sending each part once it is full and more
@@ -79,7 +88,8 @@ impl ObjectWriter {
         let upload = match &mut self.upload {
             Some(upload) => upload,
             None => {
-                let started = self.backend.start_multipart(&self.path).await?;
+                let attributes = self.attributes.clone();
+                let started = self.backend.start_multipart(&self.path, attributes).await?;
                 self.upload.insert(started)
             }
         };
@@ -96,9 +106,13 @@ impl ObjectWriter {
     pub(super) async fn finish(mut self) -> object_store::Result<()> {
         let rest = std::mem::take(&mut self.buffer).freeze();
         let Some(mut upload) = self.upload.take() else {
+            let options = PutOptions {
+                attributes: std::mem::take(&mut self.attributes),
+                ..PutOptions::default()
+            };
             self.backend
                 .store()
-                .put(&self.path, PutPayload::from(rest))
+                .put_opts(&self.path, PutPayload::from(rest), options)
                 .await?;
             return Ok(());
         };

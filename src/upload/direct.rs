@@ -1,4 +1,5 @@
-//! One-request uploads of small files: stream, verify, publish.
+//! One-request uploads of small files: stream, verify, move to the file's
+//! one object, publish.
 
 use bytes::Bytes;
 use chrono::{SubsecRound, Utc};
@@ -103,12 +104,17 @@ impl Uploads {
             tracing::info!(%sha256, size = received.size, "one-request upload refused: its bytes hash to another sha256");
             return Err(UploadError::HashMismatch);
         }
+        let key = BlobStore::published_key(sha256);
+        if let Err(error) = self.place_direct(&received, &key).await {
+            self.discard_direct(&received).await;
+            return Err(error);
+        }
         let file = FileRecord {
             sha256: received.sha256,
             size: received.size,
             content_type,
             part_size: None,
-            object_key: received.key.clone(),
+            object_key: key,
             published_at: Utc::now().trunc_subsecs(0),
         };
         match self.meta.insert_file(&file).await {
@@ -125,15 +131,27 @@ impl Uploads {
                     file_view(&published, filename, &self.policy.links),
                 ))
             }
-            Ok(Published::LeaseLost) => {
-                self.discard_direct(&received).await;
-                Err(UploadError::FileNotFound)
-            }
+            Ok(Published::LeaseLost) => Err(UploadError::FileNotFound),
             Err(error) => {
-                tracing::warn!(key = %received.key, "publishing failed with an unknown outcome; the sweep removes the bytes if no row points at them");
+                tracing::warn!(key = %file.object_key, "publishing failed with an unknown outcome; the verified object stays at its key for the next upload of these bytes");
                 Err(error.into())
             }
         }
+    }
+
+    /// Moves verified bytes received in one request to the file's one
+    /// object `key`: a rename on a folder; elsewhere a copy and a delete,
+    /// the received object recorded for deletion first, so that a crash
+    /// between the two leaves a deletion to do, not an object to guess at.
+    async fn place_direct(&self, received: &Received, key: &ObjectKey) -> UploadResult<()> {
+        if self.blobs.moves_by_rename() {
+            return Ok(self.blobs.place(&received.key, key).await?);
+        }
+        let now = self.meta.clock().await?;
+        self.meta.record_deletion(&received.key, now).await?;
+        self.blobs.place(&received.key, key).await?;
+        self.meta.forget_deletion(&received.key).await?;
+        Ok(())
     }
 
     /// Deletes received bytes that will not be published.

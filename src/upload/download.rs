@@ -1,5 +1,8 @@
 //! Opening a published file for download: what it is, and its bytes, whole
-//! or a range at a time, streamed from the store.
+//! or a range at a time, streamed from the store. A file's object that is
+//! missing or of another length than its record is found before any byte
+//! is answered, and answered as `file-unreadable`, never as a body that
+//! ends short.
 
 use std::ops::Range;
 
@@ -10,22 +13,26 @@ use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
-use super::published::PublishedFiles;
 use super::view::served_content_type;
 use crate::blob::{BlobError, BlobStore};
 use crate::meta::FileRecord;
-use crate::metrics::Metrics;
 
 /// Bytes of a published file as they stream out of the store.
 pub type ByteStream = BoxStream<'static, Result<Bytes, UploadError>>;
 
 /// A published file, open for reading.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Download {
     file: FileRecord,
-    blobs: BlobStore,
-    metrics: Metrics,
-    published: PublishedFiles,
+    uploads: Uploads,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("file", &self.file)
+            .finish()
+    }
 }
 
 impl Uploads {
@@ -37,9 +44,7 @@ impl Uploads {
             .ok_or(UploadError::FileNotFound)?;
         Ok(Download {
             file,
-            blobs: self.blobs.clone(),
-            metrics: self.metrics.clone(),
-            published: self.published.clone(),
+            uploads: self.clone(),
         })
     }
 
@@ -82,27 +87,66 @@ impl Download {
     }
 
     /// Streams the whole file, or the bytes of `range` (end exclusive).
+    /// A record that names an object no longer there (its file moved to
+    /// its one object since it was remembered) is looked up again once.
     pub async fn read(&self, range: Option<Range<u64>>) -> UploadResult<ByteStream> {
         if self.file.size == 0 || range.as_ref().is_some_and(|range| range.is_empty()) {
             return Ok(futures::stream::empty().boxed());
         }
-        let published = self.published.clone();
-        let sha256 = self.file.sha256;
+        let uploads = &self.uploads;
+        let mut file = self.file.clone();
+        let mut looked_again = false;
+        let bytes = loop {
+            match stored_bytes(&uploads.blobs, &file, range.clone()).await {
+                Ok(bytes) => break bytes,
+                Err(error) if error.is_not_found() || error.is_short() => {
+                    uploads.published.forget(&file.sha256);
+                    let current = uploads.meta.find_file(&file.sha256).await?;
+                    match current {
+                        Some(current) if !looked_again && current.object_key != file.object_key => {
+                            looked_again = true;
+                            file = current;
+                        }
+                        _ => return Err(unreadable(uploads, &file, &error)),
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
+        let published = uploads.published.clone();
+        let sha256 = file.sha256;
         let missing = move |error: BlobError| {
             if error.is_not_found() {
                 published.forget(&sha256);
             }
             UploadError::from(error)
         };
-        let bytes = stored_bytes(&self.blobs, &self.file, range)
-            .await
-            .map_err(missing.clone())?;
-        let metrics = self.metrics.clone();
+        let metrics = uploads.metrics.clone();
         Ok(bytes
             .map_err(missing)
             .inspect_ok(move |piece| metrics.served(piece.len() as u64))
             .boxed())
     }
+}
+
+/// The answer for a published file whose object the store does not hold
+/// whole: logged, counted, and answered as `file-unreadable`.
+fn unreadable(uploads: &Uploads, file: &FileRecord, error: &BlobError) -> UploadError {
+    let kind = if error.is_not_found() {
+        "missing"
+    } else {
+        "short"
+    };
+    tracing::error!(
+        sha256 = %file.sha256,
+        key = %file.object_key,
+        size = file.size,
+        kind,
+        cause = ?error,
+        "a published file's object is missing or not its recorded length; answering file-unreadable"
+    );
+    uploads.metrics.stored_file_fault(kind);
+    UploadError::FileUnreadable
 }
 
 /// Streams the bytes of `range` of a published file (not empty), or all of
@@ -118,6 +162,6 @@ pub(super) async fn stored_bytes(
                 .read_parts(&file.object_key, part_size, file.size, range)
                 .await
         }
-        None => blobs.read_published(&file.object_key, range).await,
+        None => blobs.read_file(&file.object_key, file.size, range).await,
     }
 }

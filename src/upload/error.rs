@@ -78,6 +78,10 @@ pub enum UploadError {
     /// No published file with this hash.
     #[error("no file with this sha256")]
     FileNotFound,
+    /// The file is published, but the store does not hold its object
+    /// whole (it is missing, or of another length); nothing was sent.
+    #[error("the stored file cannot be read whole; its bytes are to be uploaded again")]
+    FileUnreadable,
     /// The owner is over one of its limits.
     #[error("this owner may hold {what}; finish or abort an upload first")]
     OverLimit {
@@ -118,6 +122,7 @@ impl UploadError {
             UploadError::HashMismatch => ErrorCode::HashMismatch,
             UploadError::MergeFailed => ErrorCode::MergeFailed,
             UploadError::FileNotFound => ErrorCode::FileNotFound,
+            UploadError::FileUnreadable => ErrorCode::FileUnreadable,
             UploadError::OverLimit { .. } => ErrorCode::TooManyRequests,
             UploadError::Meta(error) if error.is_transient() => ErrorCode::Unavailable,
             UploadError::Blob(error) if error.is_transient() => ErrorCode::Unavailable,

@@ -1,11 +1,15 @@
 //! Completing an upload: verify that the chunks, in order, hash to the key,
-//! have the store copy them as the parts of one file, and only then publish
-//! it.
+//! have the store compose them into the file's one object, and only then
+//! publish it.
 //!
 //! One merge per content hash runs at a time across all instances: the right
 //! to merge is a lease in the database, renewed while the merge runs and
-//! taken over when its holder dies. Merged bytes go to a fresh key per
-//! attempt, so a dead or overtaken attempt can never publish or overwrite.
+//! taken over when its holder dies. The object appears at the file's stable
+//! key only whole (a folder renames a temporary file named by the attempt
+//! into place, a bucket completes an upload), so an attempt overtaken while
+//! it still writes can only put the same verified bytes there; an attempt
+//! that ends short of publishing deletes its own temporary file, never the
+//! stable key.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +25,7 @@ use tracing::Instrument;
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
 use super::hash_links::Unhashable;
-use crate::blob::{BlobStore, PartsError};
+use crate::blob::{BlobStore, ComposePart, PartsError};
 use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use crate::meta::{Claim, FileRecord, MergeFailure, MergeLease, Published, Session};
 use crate::metrics::MergeOutcome;
@@ -102,7 +106,7 @@ impl Registry {
 
 /// What a verified merge leaves to publish.
 enum Merged {
-    /// The chunks were copied to the attempt's own key.
+    /// The chunks were composed into the file's one object.
     Copied,
     /// A file of this hash is published and whole; nothing was copied.
     AlreadyPublished(FileRecord),
@@ -272,7 +276,10 @@ impl Uploads {
             let lease = MergeLease {
                 sha256: current.sha256,
                 upload_id: current.id.clone(),
-                object_key: BlobStore::file_key(&current.sha256, &token),
+                object_key: BlobStore::attempt_key(
+                    &BlobStore::published_key(&current.sha256),
+                    &token,
+                ),
                 token,
                 lease_until: now + self.timings.merge_lease,
             };
@@ -334,8 +341,8 @@ impl Uploads {
                         sha256: session.sha256,
                         size: session.size,
                         content_type: session.content_type.clone(),
-                        object_key: lease.object_key.clone(),
-                        part_size: Some(session.chunk_size),
+                        object_key: BlobStore::published_key(&session.sha256),
+                        part_size: None,
                         published_at: Utc::now().trunc_subsecs(0),
                     },
                     Merged::AlreadyPublished(existing) => existing,
@@ -407,13 +414,14 @@ impl Uploads {
 
     /// Verifies that the session's chunks hash to its key, from their
     /// links and reading back only what they do not cover, then has the
-    /// store copy them as the parts of the file `key`, unless a file of
-    /// this hash is published and its object is whole. Published or not,
-    /// a session completes only once its own chunks hashed to its key.
+    /// store compose them into the file's one object (through the
+    /// attempt's `temporary` file on a folder), unless a file of this hash
+    /// is published and its object is whole. Published or not, a session
+    /// completes only once its own chunks hashed to its key.
     async fn merge_and_verify(
         &self,
         session: &Session,
-        key: &ObjectKey,
+        temporary: &ObjectKey,
     ) -> Result<Merged, Interrupted> {
         let chunks = self
             .meta
@@ -435,9 +443,24 @@ impl Uploads {
         if let Some(existing) = published {
             return Ok(Merged::AlreadyPublished(existing));
         }
-        let parts: Vec<ObjectKey> = chunks.into_iter().map(|chunk| chunk.object_key).collect();
-        match self.blobs.copy_parts(&parts, key).await {
-            Ok(()) => Ok(Merged::Copied),
+        let parts: Vec<ComposePart> = chunks
+            .into_iter()
+            .map(|chunk| ComposePart {
+                key: chunk.object_key,
+                size: chunk.size,
+            })
+            .collect();
+        let key = BlobStore::published_key(&session.sha256);
+        let content_type = session.content_type.as_ref().map(|media| media.as_str());
+        let composed = self
+            .blobs
+            .compose_via(&parts, &key, temporary, content_type)
+            .await;
+        match composed {
+            Ok(composed) => {
+                self.metrics.compose_streamed(composed.streamed_bytes);
+                Ok(Merged::Copied)
+            }
             Err(PartsError::MissingPart(_)) => Err(Interrupted::ChunkLost),
             Err(PartsError::Store(error)) => Err(Interrupted::Failed(error.into())),
         }

@@ -14,6 +14,7 @@ use crate::metrics::Metrics;
 
 mod chunk_plan;
 mod chunks;
+mod deletions;
 mod direct;
 mod download;
 mod error;

@@ -1,5 +1,6 @@
 //! The periodic sweep: expired sessions and their chunks, leftovers of dead
-//! merges, and merges whose instance died.
+//! merges, merges whose instance died, and the deletions the database
+//! records.
 
 use chrono::{DateTime, Utc};
 
@@ -19,6 +20,8 @@ pub struct SweepReport {
     pub orphaned_merges: usize,
     /// Stalled merges taken up again.
     pub resumed_merges: usize,
+    /// Objects deleted because the database recorded them for deletion.
+    pub recorded_deletions: usize,
 }
 
 impl Uploads {
@@ -48,10 +51,12 @@ impl Uploads {
             }
         }
         report.resumed_merges = self.resume_stalled_merges().await?;
+        report.recorded_deletions = self.delete_all_recorded().await?;
         self.metrics.sweep(Swept {
             expired_sessions: report.expired_sessions,
             orphaned_merges: report.orphaned_merges,
             resumed_merges: report.resumed_merges,
+            recorded_deletions: report.recorded_deletions,
             leftover_objects: 0,
         });
         if report != SweepReport::default() {

@@ -401,6 +401,13 @@ impl TestApp {
         keys
     }
 
+    /// The file of object `key` on a local store's disk; `None` elsewhere.
+    pub fn path_on_disk(&self, key: &str) -> Option<std::path::PathBuf> {
+        self.store_folder
+            .as_ref()
+            .map(|folder| folder.path().join(key))
+    }
+
     /// Every folder and file under `chunks/` of a local store, temporary
     /// files of writes (which listings of the store never show) included.
     pub fn chunk_paths_on_disk(&self) -> Vec<String> {

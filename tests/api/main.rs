@@ -46,6 +46,7 @@ mod complete;
 mod direct;
 mod downloads;
 mod instances;
+mod layout;
 mod merges;
 mod metrics;
 mod ownership;

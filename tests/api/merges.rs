@@ -113,7 +113,7 @@ async fn a_store_that_refuses_the_merge_fails_the_upload_at_once(backend: Backen
 
 async fn a_store_failure_that_passes_is_tried_again(backend: Backend) {
     let (app, faults) = app_with_faults(backend, 8).await;
-    faults.fail_copies(Fault::Unreachable, 2);
+    faults.fail_copies(Fault::Unreachable, 1);
     let data = test_bytes(3000, 12);
     let sha = send_all(&app, &data).await;
 

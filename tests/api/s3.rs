@@ -57,10 +57,10 @@ async fn chunks_smaller_than_a_part_merge_into_one_file_under_the_prefix() {
     assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(ranged.bytes().await.unwrap(), data[8_388_600..8_388_616]);
     let files = files_among(&s3.keys(&bucket).await);
-    assert_eq!(files.len(), 1, "one merged file, no chunk left: {files:?}");
-    assert!(
-        files[0].starts_with(&format!("ferry/files/{sha}/")),
-        "{files:?}"
+    assert_eq!(
+        files,
+        [format!("ferry/files/sha256/{sha}")],
+        "one object, no chunk left"
     );
     assert_eq!(s3.unfinished_uploads(&bucket).await, Vec::<String>::new());
 }
@@ -105,9 +105,10 @@ async fn a_one_request_upload_lands_in_the_bucket() {
     let keys = s3.keys(&bucket).await;
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert_eq!(keys[0], "p/ferry-store.json", "the store's identity");
-    assert!(
-        keys[1].starts_with("p/files/direct/"),
-        "the file's one object: {keys:?}"
+    assert_eq!(
+        keys[1],
+        format!("p/files/sha256/{sha}"),
+        "the file's one object"
     );
 }
 

@@ -1,7 +1,8 @@
 //! An object store that fails copies on purpose, over a real one: the
-//! copies a merge asks of the store answer the errors a store really
-//! gives (a hard link across file systems, access denied, a store that is
-//! unreachable for a while), as many times as the test says. It can also
+//! copies, renames and writes of a file's one object that a merge asks of
+//! the store answer the errors a store really gives (a hard link across
+//! file systems, access denied, a store that is unreachable for a while),
+//! as many times as the test says. It can also
 //! hold a chunk's write once the store has it, until the test lets it
 //! answer, so that a session can end under a write still under way.
 
@@ -61,7 +62,8 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// Fails the next `times` copies with `fault`.
+    /// Fails the next `times` copies (and renames, and writes of a file's
+    /// one object) with `fault`.
     pub fn fail_copies(&self, fault: Fault, times: usize) {
         *self.copies.lock().expect("faults lock") = Some((fault, times));
     }
@@ -97,6 +99,16 @@ impl Faults {
         {
             self.chunk_held.notify_one();
             self.chunk_released.notified().await;
+        }
+    }
+
+    /// The fault of a write of a file's one object, counted as a copy:
+    /// composing a file writes it where a store cannot join parts itself.
+    fn next_file_write(&self, location: &Path) -> Option<Fault> {
+        if location.as_ref().starts_with("files/sha256/") {
+            self.next_copy()
+        } else {
+            None
         }
     }
 
@@ -140,6 +152,9 @@ impl ObjectStore for FaultyStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
+        if let Some(fault) = self.faults.next_file_write(location) {
+            return Err(fault.error(location));
+        }
         let put = self.inner.put_opts(location, payload, opts).await;
         self.faults.hold(location).await;
         put
@@ -150,6 +165,9 @@ impl ObjectStore for FaultyStore {
         location: &Path,
         opts: PutMultipartOptions,
     ) -> Result<Box<dyn MultipartUpload>> {
+        if let Some(fault) = self.faults.next_file_write(location) {
+            return Err(fault.error(location));
+        }
         self.inner.put_multipart_opts(location, opts).await
     }
 
@@ -204,7 +222,10 @@ impl ObjectStore for FaultyStore {
     }
 
     async fn rename(&self, from: &Path, to: &Path) -> Result<()> {
-        self.inner.rename(from, to).await
+        match self.faults.next_copy() {
+            Some(fault) => Err(fault.error(to)),
+            None => self.inner.rename(from, to).await,
+        }
     }
 
     async fn copy_if_not_exists(&self, from: &Path, to: &Path) -> Result<()> {
