@@ -1,11 +1,15 @@
 //! Leftovers: what a crash or a failed delete can leave in the object store
 //! with no database row needing it. The chunk folder of a session the
 //! database records as complete or failed goes at once: the row says so.
-//! Chunk folders of sessions with no row, and file objects stored but never
-//! published (or published twice, the second copy not deleted), are noted
-//! as orphans in the database when a listing finds them, and deleted only
-//! once they have been orphans for the quarantine, or on an operator's
-//! command: never because a row is missing at one moment. Multipart uploads a killed
+//! Chunk folders of sessions with no row, and objects of attempts never
+//! published (a one-request upload's before it moved to its file's key, an
+//! attempt's temporary file beside it, a merge's object of the layout
+//! before), are noted as orphans in the database when a listing finds
+//! them, and deleted only once they have been orphans for the quarantine,
+//! or on an operator's command: never because a row is missing at one
+//! moment. A file's one object (`files/sha256/<sha256>`) and a folder of
+//! parts are never leftovers: they go only when a row records them for
+//! deletion. Multipart uploads a killed
 //! process left unfinished in a bucket are aborted: a merge's once no lease
 //! names its key, any other once it is older than the minimum age; they
 //! were never objects anyone could read.
@@ -130,6 +134,9 @@ impl Uploads {
                 .push(key);
         }
         for (file, keys) in by_file {
+            if !may_be_leftover(&file, &keys) {
+                continue;
+            }
             if !self.meta.object_key_in_use(&file).await? {
                 let leftover = self
                     .settle(file.to_string(), LeftoverKind::File, &keys, now, action)
@@ -245,4 +252,12 @@ impl Uploads {
             removed,
         }))
     }
+}
+
+/// Whether the objects `keys` under `file` may be taken for a leftover
+/// when no row needs them: an attempt's object, never a file's one object
+/// nor a folder of parts, which may be a published file's that a database
+/// lacking its row does not know.
+fn may_be_leftover(file: &ObjectKey, keys: &[ObjectKey]) -> bool {
+    !BlobStore::is_published_key(file) && keys.iter().all(|key| key == file)
 }

@@ -1,9 +1,14 @@
 //! Where a published file lives: one object at `files/sha256/<sha256>`,
 //! whatever way it was uploaded, whose bytes hash to its key; a download
 //! of a file whose object went missing or short behind ferry's back is a
-//! `file-unreadable` answer before any byte.
+//! `file-unreadable` answer before any byte; and a listing of the store
+//! takes no file's object for a leftover.
 
-use ferry::ids::ObjectKey;
+use std::time::Duration;
+
+use chrono::Utc;
+use ferry::ids::{ObjectKey, WriteToken};
+use ferry::upload::LeftoverAction;
 use futures::TryStreamExt;
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
@@ -141,10 +146,63 @@ async fn a_file_whose_object_was_cut_short_is_unreadable_before_any_byte(backend
     assert_unreadable(&app, &sha, "short").await;
 }
 
+async fn a_listing_takes_no_files_object_for_a_leftover(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let unknown = test_bytes(5000, 77);
+    let sha = sha256_hex(&unknown);
+    let write = |key: String, bytes: Vec<u8>| {
+        let app = app.clone();
+        async move {
+            let key = ObjectKey::parse(key).unwrap();
+            let source =
+                futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))]);
+            app.blobs.write(&key, source, 1 << 20).await.unwrap();
+        }
+    };
+    let one_object = format!("files/sha256/{sha}");
+    write(one_object.clone(), unknown.clone()).await;
+    let parts = format!("files/{sha}/{}", WriteToken::generate());
+    write(format!("{parts}/0"), unknown[..4096].to_vec()).await;
+    write(format!("{parts}/1"), unknown[4096..].to_vec()).await;
+    let attempt = format!("files/sha256/{sha}.{}", WriteToken::generate());
+    write(attempt.clone(), unknown.clone()).await;
+
+    let later = Utc::now() + chrono::Duration::days(30);
+    let report = app
+        .uploads
+        .collect_leftovers(later, Duration::ZERO, LeftoverAction::DeleteNow)
+        .await
+        .unwrap();
+    app.uploads.sweep(later).await.unwrap();
+
+    let removed: Vec<&str> = report
+        .found
+        .iter()
+        .map(|found| found.key.as_str())
+        .collect();
+    assert_eq!(
+        removed,
+        [attempt.as_str()],
+        "only an attempt's temporary file"
+    );
+    let keys = app.stored_keys().await;
+    assert_eq!(
+        keys,
+        [
+            format!("{parts}/0"),
+            format!("{parts}/1"),
+            one_object.clone()
+        ],
+        "a file's one object and a folder of parts no row names stay"
+    );
+    assert_eq!(stored_hash(&app, &one_object).await, sha);
+}
+
 on_both_backends!(
     a_completed_upload_is_one_object_named_by_its_hash,
     a_one_request_upload_is_one_object_named_by_its_hash,
     the_same_bytes_uploaded_both_ways_stay_one_object,
     a_file_whose_object_was_deleted_is_unreadable_before_any_byte,
     a_file_whose_object_was_cut_short_is_unreadable_before_any_byte,
+    a_listing_takes_no_files_object_for_a_leftover,
 );
