@@ -17,7 +17,7 @@ use crate::config::{self, LoadError, Settings};
 use crate::ids::OwnerId;
 use crate::probe;
 use crate::startup;
-use crate::upload::LeftoverAction;
+use crate::upload::{LeftoverAction, MoveOutcome};
 
 /// Files younger than this are not leftovers yet for a command: a running
 /// instance may be about to publish them.
@@ -127,6 +127,11 @@ pub enum StoreCommand {
         #[arg(long)]
         delete: bool,
     },
+    /// Move every file published in parts (by versions before each file
+    /// became one object) to its one object now, one at a time, printing
+    /// each; running instances share the work. Exits non-zero when some
+    /// are left in parts.
+    MoveParts,
 }
 
 /// Runs `command`, printing its result on standard output.
@@ -208,7 +213,37 @@ async fn run_store(command: &StoreCommand, settings: &Settings) -> anyhow::Resul
                 report.removed()
             );
         }
+        StoreCommand::MoveParts => {
+            startup::bound_store(&uploads, settings, false).await?;
+            move_parts(&uploads).await?;
+        }
     }
+    Ok(())
+}
+
+/// Moves files published in parts until none is left to claim, printing
+/// each move and what is left.
+async fn move_parts(uploads: &crate::upload::Uploads) -> anyhow::Result<()> {
+    let total = uploads.files_in_parts().await?;
+    eprintln!("{total} files published in parts");
+    let mut done = 0u64;
+    while let Some(moved) = uploads.move_one_file().await? {
+        done += 1;
+        let outcome = match &moved.outcome {
+            MoveOutcome::Moved => "moved".to_owned(),
+            MoveOutcome::Superseded => "moved-elsewhere".to_owned(),
+            MoveOutcome::Failed(reason) => format!("failed: {reason}"),
+        };
+        println!("{}\t{}\t{outcome}", moved.sha256, moved.size);
+        eprintln!("{done}/{total}");
+    }
+    uploads.delete_all_recorded().await?;
+    let left = uploads.files_in_parts().await?;
+    eprintln!("{left} files left in parts");
+    anyhow::ensure!(
+        left == 0,
+        "{left} files are still in parts: moves that failed, or that other instances hold"
+    );
     Ok(())
 }
 

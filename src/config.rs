@@ -113,6 +113,13 @@ pub struct Settings {
     #[arg(long, env = "FERRY_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub sweep_interval: Duration,
 
+    /// Move files published in parts (by versions before each file became
+    /// one object) to their one object in the background, one file at a
+    /// time, each claimed in the database; `false` leaves them to
+    /// `ferryd store move-parts`.
+    #[arg(long, env = "FERRY_MIGRATE_PARTS", default_value_t = true, action = ArgAction::Set)]
+    pub migrate_parts: bool,
+
     /// How long an object no database row needs stays in the store once the
     /// hourly listing first found it, before a listing deletes it; `off`
     /// keeps every leftover until `ferryd store leftovers --delete`.

@@ -56,6 +56,7 @@ pub struct Application {
     admin: Option<(SocketAddr, Server)>,
     uploads: Uploads,
     sweeper: tokio::task::JoinHandle<()>,
+    mover: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -149,12 +150,18 @@ impl Application {
             settings.sweep_interval,
             settings.leftover_quarantine.0,
         ));
+        let mover = settings.migrate_parts.then(|| {
+            let uploads = uploads.clone();
+            let pause = settings.sweep_interval;
+            tokio::spawn(async move { uploads.move_files_forever(pause).await })
+        });
         Ok(Application {
             address,
             server,
             admin,
             uploads,
             sweeper,
+            mover,
         })
     }
 
@@ -208,6 +215,9 @@ impl Application {
             }
         }
         self.sweeper.abort();
+        if let Some(mover) = &self.mover {
+            mover.abort();
+        }
         stopper.abort();
         self.uploads.hand_back_merges(HAND_BACK_BOUND).await;
         result

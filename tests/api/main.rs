@@ -11,6 +11,8 @@ mod faulty_store;
 mod helpers;
 #[path = "../common/listing.rs"]
 mod listing;
+#[path = "../common/parts_layout.rs"]
+mod parts_layout;
 #[path = "../common/s3_server.rs"]
 mod s3_server;
 
@@ -49,6 +51,7 @@ mod instances;
 mod layout;
 mod merges;
 mod metrics;
+mod move_parts;
 mod ownership;
 mod page;
 mod probes;

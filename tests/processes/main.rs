@@ -15,6 +15,9 @@ mod s3_server;
 mod cut_chunks;
 mod instance;
 mod logs;
+mod move_parts;
+#[path = "../common/parts_layout.rs"]
+mod parts_layout;
 mod readiness;
 mod store_binding;
 

@@ -40,7 +40,7 @@ pub(super) fn ferryd(database: &Path, store: &Path, args: &[&str]) -> Output {
 }
 
 /// Every file under `folder`, as paths relative to it.
-fn files_under(folder: &Path) -> Vec<String> {
+pub(super) fn files_under(folder: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut folders = vec![folder.to_path_buf()];
     while let Some(next) = folders.pop() {
