@@ -48,6 +48,8 @@ on_both_databases!(
     a_repair_needs_the_missing_key_it_names,
     one_listing_of_the_store_at_a_time,
     orphans_keep_when_they_were_first_found,
+    a_file_in_parts_is_claimed_by_one_mover_at_a_time,
+    a_move_needs_the_key_it_names_and_records_it_for_deletion,
 );
 
 /// A session created before received chunks were kept as bits on its row
