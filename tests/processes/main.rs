@@ -155,8 +155,9 @@ async fn a_merge_whose_instances_are_killed_is_finished_by_another() {
     let database = TestDatabase::create(Backend::Postgres).await;
     let s3 = S3Server::shared();
     let bucket = s3.new_bucket().await;
-    let mut first = Instance::start(&database, &bucket);
-    let mut second = Instance::start(&database, &bucket);
+    let parts_of_5mib = [("FERRY_S3_PART_SIZE", "5MiB")];
+    let mut first = Instance::start_with(&database, &bucket, &parts_of_5mib);
+    let mut second = Instance::start_with(&database, &bucket, &parts_of_5mib);
     let third = Instance::start(&database, &bucket);
     let client = reqwest::Client::new();
     let data = random_bytes(8 << 20, 1);
@@ -177,17 +178,12 @@ async fn a_merge_whose_instances_are_killed_is_finished_by_another() {
         );
     }
     wait_for_a_lease(&database).await;
-    let parts = format!("ferry/files/{sha}/");
+    let one_object = format!("ferry/files/sha256/{sha}");
     let started = Instant::now();
-    while !s3
-        .keys(&bucket)
-        .await
-        .iter()
-        .any(|key| key.starts_with(&parts))
-    {
+    while s3.unfinished_uploads(&bucket).await.is_empty() {
         assert!(
             started.elapsed() < PATIENCE,
-            "the merge never began copying its parts"
+            "the merge never began writing the file's object"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -205,15 +201,23 @@ async fn a_merge_whose_instances_are_killed_is_finished_by_another() {
     let started = Instant::now();
     loop {
         let keys = files_among(&s3.keys(&bucket).await);
-        let unfinished = s3.unfinished_uploads(&bucket).await;
-        if keys.len() == 1 && unfinished.is_empty() {
-            assert!(keys[0].starts_with(&parts), "{keys:?}");
+        let notes = keys
+            .iter()
+            .filter(|key| key.starts_with("ferry/multipart/"));
+        let files: Vec<&String> = keys
+            .iter()
+            .filter(|key| !key.starts_with("ferry/multipart/"))
+            .collect();
+        if files == [&one_object] {
+            let unfinished = s3.unfinished_uploads(&bucket).await;
+            assert_eq!(
+                notes.count(),
+                unfinished.len(),
+                "every upload the killed merges left is noted, for the leftover listing to abort"
+            );
             break;
         }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the sweep left {keys:?} and unfinished uploads {unfinished:?}"
-        );
+        assert!(started.elapsed() < PATIENCE, "the sweep left {keys:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
