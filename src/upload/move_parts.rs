@@ -82,8 +82,8 @@ impl Uploads {
     }
 
     /// Moves files published in parts, one at a time, for as long as this
-    /// runs; when none is left, looks again every `pause` (instances of an
-    /// earlier version may still publish some while a fleet is upgraded).
+    /// runs; when none is left, looks again every `pause` (a move that
+    /// failed is tried again once its claim lapses).
     pub async fn move_files_forever(&self, pause: Duration) {
         loop {
             match self.move_one_file().await {

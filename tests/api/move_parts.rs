@@ -166,8 +166,9 @@ async fn every_instance_moves_files_in_parts_in_the_background(backend: Backend)
     .await;
     let data = test_bytes(2 * CHUNK + 1, 84);
     let old = publish_in_parts(app.meta.as_ref(), &app.blobs, &data, CHUNK, None).await;
+    let one_object = [format!("files/sha256/{}", old.sha256)];
     let patience = std::time::Instant::now() + Duration::from_secs(20);
-    while app.uploads.files_in_parts().await.unwrap() > 0 {
+    while app.uploads.files_in_parts().await.unwrap() > 0 || app.stored_keys().await != one_object {
         assert!(
             std::time::Instant::now() < patience,
             "the file was not moved"
