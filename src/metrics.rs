@@ -111,7 +111,14 @@ impl Default for Metrics {
 impl Metrics {
     /// A fresh registry with every metric at zero.
     pub fn new() -> Self {
-        Metrics(Arc::new(Families::declare()))
+        let families = Families::declare();
+        for kind in ["missing", "short"] {
+            families
+                .stored_file_faults
+                .get_or_create(&KindLabel { kind })
+                .inc_by(0);
+        }
+        Metrics(Arc::new(families))
     }
 
     /// Every metric in the OpenMetrics text format ([`CONTENT_TYPE`]).
