@@ -158,13 +158,15 @@ impl BlobStore {
 
     /// Deletes a file: its one object, or all of its parts. On a local
     /// store the folder of parts goes whole, with any link a copy cut off
-    /// midway left in it.
+    /// midway left in it, and so does the folder of a file's own object
+    /// once empty; the folder every file's one object shares stays.
     pub async fn delete_file(&self, key: &ObjectKey) -> Result<(), BlobError> {
         let Backend::Local { folder, .. } = &self.backend else {
             self.delete_prefix(&format!("{key}/")).await?;
             return self.delete(key).await;
         };
         let file = folder.path_to_filesystem(&path(key))?;
+        let shared_folder = key.as_str().starts_with("files/sha256/");
         on_local_disk(move || {
             let removed = match std::fs::symlink_metadata(&file) {
                 Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&file),
@@ -175,7 +177,7 @@ impl BlobStore {
                 Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
                 _ => {}
             }
-            if let Some(folder) = file.parent() {
+            if let Some(folder) = file.parent().filter(|_| !shared_folder) {
                 let _ = std::fs::remove_dir(folder);
             }
             Ok(())

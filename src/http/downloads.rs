@@ -203,6 +203,7 @@ pub(super) async fn download(
             let boundary = uuid::Uuid::new_v4().simple().to_string();
             let layout = multipart_layout(&ranges, &content_type, size, &boundary);
             let length = layout.content_length;
+            file.check_stored().await?;
             let body = if is_head {
                 stream::empty().boxed()
             } else {
@@ -323,6 +324,7 @@ async fn read_range(
     is_head: bool,
 ) -> Result<Body, ApiError> {
     if is_head {
+        file.check_stored().await?;
         return Ok(stream::empty().boxed());
     }
     let bounds = range.map(|range| range.start..range.end + 1);

@@ -107,7 +107,14 @@ impl Download {
                             looked_again = true;
                             file = current;
                         }
-                        _ => return Err(unreadable(uploads, &file, &error)),
+                        _ => {
+                            let kind = if error.is_not_found() {
+                                "missing"
+                            } else {
+                                "short"
+                            };
+                            return Err(unreadable(uploads, &file, kind, &error));
+                        }
                     }
                 }
                 Err(error) => return Err(error.into()),
@@ -127,22 +134,55 @@ impl Download {
             .inspect_ok(move |piece| metrics.served(piece.len() as u64))
             .boxed())
     }
+
+    /// Checks, without reading a byte of it, that the store holds the
+    /// file's object whole (what a `HEAD`, or an answer of several ranges,
+    /// does before its head), looking its record up again once as
+    /// [`read`](Self::read) does; `file-unreadable` otherwise.
+    pub async fn check_stored(&self) -> UploadResult<()> {
+        if self.file.size == 0 {
+            return Ok(());
+        }
+        let uploads = &self.uploads;
+        let mut file = self.file.clone();
+        let mut looked_again = false;
+        loop {
+            let kind = match file.part_size {
+                Some(_) if uploads.holds(&file).await? => return Ok(()),
+                Some(_) => "missing",
+                None => match uploads.blobs.stored_size(&file.object_key).await? {
+                    Some(size) if size == file.size => return Ok(()),
+                    Some(_) => "short",
+                    None => "missing",
+                },
+            };
+            uploads.published.forget(&file.sha256);
+            match uploads.meta.find_file(&file.sha256).await? {
+                Some(current) if !looked_again && current.object_key != file.object_key => {
+                    looked_again = true;
+                    file = current;
+                }
+                _ => return Err(unreadable(uploads, &file, kind, &"found by its length")),
+            }
+        }
+    }
 }
 
 /// The answer for a published file whose object the store does not hold
-/// whole: logged, counted, and answered as `file-unreadable`.
-fn unreadable(uploads: &Uploads, file: &FileRecord, error: &BlobError) -> UploadError {
-    let kind = if error.is_not_found() {
-        "missing"
-    } else {
-        "short"
-    };
+/// whole (`kind`: `missing` or `short`): logged, counted, and answered as
+/// `file-unreadable`.
+fn unreadable(
+    uploads: &Uploads,
+    file: &FileRecord,
+    kind: &'static str,
+    cause: &dyn std::fmt::Debug,
+) -> UploadError {
     tracing::error!(
         sha256 = %file.sha256,
         key = %file.object_key,
         size = file.size,
         kind,
-        cause = ?error,
+        ?cause,
         "a published file's object is missing or not its recorded length; answering file-unreadable"
     );
     uploads.metrics.stored_file_fault(kind);

@@ -108,9 +108,19 @@ async fn assert_unreadable(app: &TestApp, sha: &str, kind: &str) {
         )
         .await;
     }
+    let url = app.url(&format!("/v1/files/{sha}"));
+    let head = app.client.head(&url).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::INTERNAL_SERVER_ERROR, "HEAD");
+    let ranges = app.client.get(&url).header("range", "bytes=0-1,5-6");
+    assert_error(
+        ranges.send().await.unwrap(),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "file-unreadable",
+    )
+    .await;
     let metrics = scrape(app).await;
     let series = format!("ferry_stored_file_faults_total{{kind=\"{kind}\"}}");
-    assert_eq!(metrics.value(&series), 2.0);
+    assert_eq!(metrics.value(&series), 4.0);
 }
 
 async fn a_file_whose_object_was_deleted_is_unreadable_before_any_byte(backend: Backend) {
