@@ -240,3 +240,100 @@ fn join_files(sources: &[(ObjectKey, PathBuf, u64)], target: &PathBuf) -> Result
     }
     joined.sync_all().map_err(local)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use futures::TryStreamExt;
+    use object_store::ObjectStore;
+    use object_store::memory::InMemory;
+
+    use super::*;
+
+    async fn stage(blobs: &BlobStore, name: &str, bytes: &[u8]) -> ComposePart {
+        let key = key(format!("chunks/test/{name}"));
+        let source =
+            futures::stream::iter([Ok::<_, std::io::Error>(Bytes::copy_from_slice(bytes))]);
+        blobs.write(&key, source, u64::MAX).await.unwrap();
+        ComposePart {
+            key,
+            size: bytes.len() as u64,
+        }
+    }
+
+    async fn stored(blobs: &BlobStore, key: &ObjectKey) -> Vec<u8> {
+        let pieces: Vec<Bytes> = blobs
+            .read(key, None)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        pieces.concat()
+    }
+
+    #[tokio::test]
+    async fn a_folder_joins_the_parts_in_place_and_a_missing_one_leaves_nothing() {
+        let folder = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::open(&folder.path().display().to_string()).unwrap();
+        let parts = [
+            stage(&blobs, "0", &[1; 3000]).await,
+            stage(&blobs, "1", &[2; 100]).await,
+        ];
+        let target = key("files/sha256/joined".to_owned());
+        let composed = blobs.compose(&parts, &target, None).await.unwrap();
+        assert_eq!(composed.streamed_bytes, 0, "joined by the kernel");
+        assert_eq!(
+            stored(&blobs, &target).await,
+            [[1; 3000].as_slice(), &[2; 100]].concat()
+        );
+
+        let gone = ComposePart {
+            key: key("chunks/test/gone".to_owned()),
+            size: 5,
+        };
+        let other = key("files/sha256/other".to_owned());
+        let refused = blobs
+            .compose(&[parts[0].clone(), gone.clone()], &other, None)
+            .await;
+        assert!(matches!(refused, Err(PartsError::MissingPart(part)) if part == gone.key));
+        let short = ComposePart {
+            size: 101,
+            ..parts[1].clone()
+        };
+        let refused = blobs
+            .compose(std::slice::from_ref(&short), &other, None)
+            .await;
+        assert!(matches!(refused, Err(PartsError::MissingPart(part)) if part == short.key));
+        let left: Vec<_> = std::fs::read_dir(folder.path().join("files/sha256"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left, ["joined"], "no temporary file, no object");
+    }
+
+    #[tokio::test]
+    async fn a_streamed_compose_carries_the_media_type_and_counts_its_bytes() {
+        let memory = Arc::new(InMemory::new());
+        let blobs = BlobStore::new(memory.clone(), 1 << 10);
+        let parts = [
+            stage(&blobs, "0", &[7; 1500]).await,
+            stage(&blobs, "1", &[8; 700]).await,
+        ];
+        let target = key("files/sha256/streamed".to_owned());
+        let composed = blobs
+            .compose(&parts, &target, Some("video/mp4"))
+            .await
+            .unwrap();
+        assert_eq!(composed.streamed_bytes, 2200);
+        assert_eq!(
+            stored(&blobs, &target).await,
+            [[7; 1500].as_slice(), &[8; 700]].concat()
+        );
+        let got = memory.get(&path(&target)).await.unwrap();
+        let media = got.attributes.get(&object_store::Attribute::ContentType);
+        assert_eq!(media.map(|value| value.as_ref()), Some("video/mp4"));
+    }
+}
