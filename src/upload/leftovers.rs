@@ -42,7 +42,8 @@ pub enum LeftoverAction {
 pub enum LeftoverKind {
     /// A folder of staged chunks whose session is gone or done.
     ChunkFolder,
-    /// A file's object, or the parts of one, that no file or merge names.
+    /// An attempt's object (a one-request upload's, a temporary file, a
+    /// merge object of the earlier layout) that no file or merge names.
     File,
     /// A multipart upload left unfinished in a bucket.
     MultipartUpload,

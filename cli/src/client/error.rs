@@ -66,11 +66,15 @@ impl ClientError {
     }
 
     /// Whether trying the same request again later may succeed: network
-    /// failures, 5xx, 408 and 429.
+    /// failures, 5xx (but a failed merge, or a file the server's store
+    /// lost, which answer the same until someone acts), 408 and 429.
     pub fn is_transient(&self) -> bool {
         match self {
             ClientError::Network(_) => true,
-            ClientError::Server { code, .. } => *code != Some(ErrorCode::MergeFailed),
+            ClientError::Server { code, .. } => !matches!(
+                code,
+                Some(ErrorCode::MergeFailed | ErrorCode::FileUnreadable)
+            ),
             ClientError::Refused { status, .. } => {
                 *status == StatusCode::REQUEST_TIMEOUT || *status == StatusCode::TOO_MANY_REQUESTS
             }
@@ -181,6 +185,16 @@ mod tests {
         assert!(
             !merge_failed.is_transient(),
             "a failed merge answers the same however often it is asked"
+        );
+        let unreadable = failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &Url::parse("http://h/v1/files/ab").unwrap(),
+            br#"{"code":"file-unreadable","message":"lost"}"#,
+            None,
+        );
+        assert!(
+            !unreadable.is_transient(),
+            "a file the store lost stays lost until its bytes are uploaded again"
         );
         assert!(refused(StatusCode::TOO_MANY_REQUESTS).is_transient());
         assert!(refused(StatusCode::REQUEST_TIMEOUT).is_transient());
