@@ -72,9 +72,10 @@ impl BindingError {
                 "check DATABASE_URL and FERRY_STORE: one of them names another database or store \
                  than the one the other belongs to. Only if they do belong together (a database \
                  rebuilt from scratch, a store copied to a new bucket), run `ferryd store bind` \
-                 once with the same settings. Then the objects of files this database does not \
+                 once with the same settings. Then the objects of uploads this database does not \
                  record become leftovers: `ferryd store leftovers` lists them, and they are \
-                 deleted once FERRY_LEFTOVER_QUARANTINE has passed (7 days by default); files it \
+                 deleted once FERRY_LEFTOVER_QUARANTINE has passed (7 days by default), while \
+                 published files' objects it does not record stay untouched; files it \
                  records whose objects are missing are repaired by uploading their bytes again"
             }
         }
