@@ -166,10 +166,15 @@ impl BlobStore {
                 self.flush_folder(from).await
             }
             Backend::Bucket { .. } | Backend::Other { .. } => {
-                self.store().copy(&path(from), &path(to)).await?;
+                self.copy_object(from, to).await?;
                 self.delete(from).await
             }
         }
+    }
+
+    /// Copies the object at `from` to `to`, whole, by the store itself.
+    pub async fn copy_object(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), BlobError> {
+        Ok(self.store().copy(&path(from), &path(to)).await?)
     }
 
     /// Whether [`place`](Self::place) is one rename, which leaves nothing

@@ -140,16 +140,18 @@ impl Uploads {
     }
 
     /// Moves verified bytes received in one request to the file's one
-    /// object `key`: a rename on a folder; elsewhere a copy and a delete,
-    /// the received object recorded for deletion first, so that a crash
-    /// between the two leaves a deletion to do, not an object to guess at.
+    /// object `key`: a rename on a folder; elsewhere a copy, and then a
+    /// delete of the received object, recorded for deletion first, so that
+    /// a crash before it leaves a deletion to do, not an object to guess
+    /// at.
     async fn place_direct(&self, received: &Received, key: &ObjectKey) -> UploadResult<()> {
         if self.blobs.moves_by_rename() {
             return Ok(self.blobs.place(&received.key, key).await?);
         }
+        self.blobs.copy_object(&received.key, key).await?;
         let now = self.meta.clock().await?;
         self.meta.record_deletion(&received.key, now).await?;
-        self.blobs.place(&received.key, key).await?;
+        self.blobs.delete(&received.key).await?;
         self.meta.forget_deletion(&received.key).await?;
         Ok(())
     }
