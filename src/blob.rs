@@ -42,6 +42,10 @@ mod parts;
 mod reads;
 mod refusal;
 mod s3;
+mod s3_compose;
+mod s3_plan;
+mod s3_requests;
+mod s3_uploads;
 mod tracked;
 mod writer;
 

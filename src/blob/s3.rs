@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::BlobError;
+use super::s3_requests::BucketRequests;
 use super::tracked::TrackedBucket;
 
 /// The smallest part S3 accepts in a multipart upload, but for the last.
@@ -42,6 +43,10 @@ pub struct S3Options {
     /// Size of each part of a multipart upload, and so the write buffer of
     /// every object being written.
     pub part_size: usize,
+    /// The smallest part, but the last, the service takes in a multipart
+    /// upload: chunks at least this large are copied into a published file
+    /// by the service itself, smaller ones streamed through ferry.
+    pub min_part_size: u64,
 }
 
 impl Default for S3Options {
@@ -53,6 +58,7 @@ impl Default for S3Options {
             region: None,
             virtual_hosted: false,
             part_size: 8 << 20,
+            min_part_size: MIN_PART_SIZE as u64,
         }
     }
 }
@@ -92,7 +98,10 @@ pub(super) fn open(url: &Url, options: &S3Options) -> Result<TrackedBucket, Blob
             .with_endpoint(endpoint)
             .with_allow_http(endpoint.starts_with("http://"));
     }
+    let requests = requests_to(name, &builder);
     let bucket = builder.build()?;
+    let requests = BucketRequests::new(name, requests.0, requests.1, bucket.credentials().clone())
+        .map_err(|error| config_error(format!("no HTTP client for the bucket: {error}")))?;
     let prefix = Path::parse(url.path().trim_matches('/'))
         .map_err(|error| config_error(format!("the prefix in {url} is not usable: {error}")))?;
     let notes: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
@@ -104,7 +113,27 @@ pub(super) fn open(url: &Url, options: &S3Options) -> Result<TrackedBucket, Blob
         bucket: Arc::new(bucket),
         prefix,
         notes,
+        requests,
+        min_part_size: options.min_part_size.max(1),
     })
+}
+
+/// The bucket's address and region, as the builder resolves them.
+fn requests_to(bucket: &str, builder: &AmazonS3Builder) -> (String, String) {
+    let region = builder
+        .get_config_value(&AmazonS3ConfigKey::Region)
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let virtual_hosted = builder
+        .get_config_value(&AmazonS3ConfigKey::VirtualHostedStyleRequest)
+        .is_some_and(|value| value == "true");
+    let endpoint = builder.get_config_value(&AmazonS3ConfigKey::Endpoint);
+    let url = match (endpoint, virtual_hosted) {
+        (Some(endpoint), true) => endpoint,
+        (Some(endpoint), false) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+        (None, true) => format!("https://{bucket}.s3.{region}.amazonaws.com"),
+        (None, false) => format!("https://s3.{region}.amazonaws.com/{bucket}"),
+    };
+    (url, region)
 }
 
 fn config_error(message: String) -> BlobError {

@@ -16,6 +16,7 @@ use object_store::{MultipartUpload, ObjectStore, PutPayload, PutResult, UploadPa
 use parking_lot::Mutex;
 
 use super::backend::Backend;
+use super::s3_requests::BucketRequests;
 use super::{BlobError, BlobStore};
 use crate::ids::{ObjectKey, WriteToken};
 
@@ -31,17 +32,30 @@ pub(super) struct TrackedBucket {
     pub(super) prefix: Path,
     /// The store the notes are written to, keys under the prefix.
     pub(super) notes: Arc<dyn ObjectStore>,
+    /// Signed requests to the bucket that `object_store` does not make.
+    pub(super) requests: BucketRequests,
+    /// The smallest part, but the last, the bucket takes in a multipart upload.
+    pub(super) min_part_size: u64,
 }
 
-/// A multipart upload noted in a bucket.
+/// A multipart upload in a bucket: noted, or found by listing the bucket
+/// with no note naming it.
 #[derive(Debug, Clone)]
 pub struct NotedUpload {
-    location: Path,
+    location: Option<Path>,
     note: Note,
     /// The key the upload writes.
     pub target: ObjectKey,
     /// When the upload started.
     pub noted_at: DateTime<Utc>,
+}
+
+impl NotedUpload {
+    /// Whether a note names the upload; one that none names was left by a
+    /// process killed before it could note it, once it is not new.
+    pub fn is_noted(&self) -> bool {
+        self.location.is_some()
+    }
 }
 
 /// What a note says: which key, and which upload of it.
@@ -70,7 +84,8 @@ impl Note {
 }
 
 impl TrackedBucket {
-    fn full_path(&self, key: &str) -> Path {
+    /// The key from the bucket's root of `key` under the prefix.
+    pub(super) fn full_path(&self, key: &str) -> Path {
         if self.prefix.as_ref().is_empty() {
             Path::from(key)
         } else {
@@ -85,19 +100,17 @@ impl TrackedBucket {
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
         let full = self.full_path(path.as_ref());
         let upload_id = self.bucket.create_multipart(&full).await?;
-        let note = Path::from(format!("{NOTES}/{}", WriteToken::generate()));
         let said = Note {
             key: path.to_string(),
             upload_id: upload_id.clone(),
         };
-        if let Err(error) = self
-            .notes
-            .put(&note, PutPayload::from(said.to_bytes()))
-            .await
-        {
-            let _ = self.bucket.abort_multipart(&full, &upload_id).await;
-            return Err(error);
-        }
+        let note = match self.note(&said).await {
+            Ok(note) => note,
+            Err(error) => {
+                let _ = self.bucket.abort_multipart(&full, &upload_id).await;
+                return Err(error);
+            }
+        };
         Ok(Box::new(TrackedUpload {
             bucket: self.clone(),
             path: full,
@@ -108,25 +121,45 @@ impl TrackedBucket {
         }))
     }
 
+    /// Leaves a note of a multipart upload under way; answers where.
+    pub(super) async fn note(&self, note: &Note) -> object_store::Result<Path> {
+        let location = Path::from(format!("{NOTES}/{}", WriteToken::generate()));
+        self.notes
+            .put(&location, PutPayload::from(note.to_bytes()))
+            .await?;
+        Ok(location)
+    }
+
+    /// Removes the note of an upload completed.
+    pub(super) async fn forget_note(&self, location: &Path) -> object_store::Result<()> {
+        forget(&self.notes, location).await
+    }
+
     /// Aborts the upload a note names and removes the note; an upload that
     /// is already gone is not an error.
     pub(super) async fn abandon(&self, note_path: &Path, note: &Note) -> object_store::Result<()> {
+        self.abort(note).await?;
+        forget(&self.notes, note_path).await
+    }
+
+    /// Aborts the upload `note` names; one already gone is not an error.
+    pub(super) async fn abort(&self, note: &Note) -> object_store::Result<()> {
         let full = self.full_path(&note.key);
         match self.bucket.abort_multipart(&full, &note.upload_id).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(error) => return Err(error),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error),
         }
-        forget(&self.notes, note_path).await
     }
 }
 
 impl BlobStore {
-    /// The multipart uploads whose notes are in the bucket: running, or left
-    /// by a process that died. Empty for stores other than buckets.
+    /// The multipart uploads in the bucket: those whose notes are in it
+    /// (running, or left by a process that died), then those no note names.
+    /// Empty for stores other than buckets.
     pub async fn noted_uploads(&self) -> Result<Vec<NotedUpload>, BlobError> {
-        if !matches!(self.backend, Backend::Bucket { .. }) {
+        let Backend::Bucket { bucket, .. } = &self.backend else {
             return Ok(Vec::new());
-        }
+        };
         let notes: Vec<object_store::ObjectMeta> = self
             .store()
             .list(Some(&Path::from(NOTES)))
@@ -146,10 +179,31 @@ impl BlobStore {
                 continue;
             };
             noted.push(NotedUpload {
-                location: meta.location,
+                location: Some(meta.location),
                 note,
                 target,
                 noted_at: meta.last_modified,
+            });
+        }
+        let listed = bucket
+            .listed_uploads()
+            .await
+            .map_err(|error| BlobError(error.into_store_error()))?;
+        for upload in listed {
+            if noted.iter().any(|n| n.note.upload_id == upload.upload_id) {
+                continue;
+            }
+            let Ok(target) = ObjectKey::parse(upload.key.clone()) else {
+                continue;
+            };
+            noted.push(NotedUpload {
+                location: None,
+                note: Note {
+                    key: upload.key,
+                    upload_id: upload.upload_id,
+                },
+                target,
+                noted_at: upload.initiated,
             });
         }
         Ok(noted)
@@ -158,9 +212,10 @@ impl BlobStore {
     /// Aborts a noted multipart upload and removes its note.
     pub async fn abort_noted(&self, upload: &NotedUpload) -> Result<(), BlobError> {
         match &self.backend {
-            Backend::Bucket { bucket, .. } => {
-                Ok(bucket.abandon(&upload.location, &upload.note).await?)
-            }
+            Backend::Bucket { bucket, .. } => match &upload.location {
+                Some(location) => Ok(bucket.abandon(location, &upload.note).await?),
+                None => Ok(bucket.abort(&upload.note).await?),
+            },
             _ => Ok(()),
         }
     }

@@ -9,6 +9,9 @@ use crate::blob::{MIN_PART_SIZE, S3Options};
 /// The largest part S3 accepts.
 const MAX_PART_SIZE: u64 = 5 << 30;
 
+/// The smallest part any S3-compatible service is known to take (Alibaba OSS).
+const MIN_MIN_PART_SIZE: u64 = 100 << 10;
+
 /// Settings of S3-compatible stores. Credentials not given here come from
 /// the standard `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
 /// `AWS_SESSION_TOKEN`, or the instance's role.
@@ -37,6 +40,10 @@ pub struct BucketSettings {
     /// Size of each multipart-upload part, and the write buffer of each object written (at least 5MiB).
     #[arg(long, env = "FERRY_S3_PART_SIZE", default_value = "8MiB", value_parser = parse_size)]
     pub s3_part_size: u64,
+
+    /// The smallest part but the last that the service takes in a multipart upload: chunks this large are copied into a published file by the service, smaller ones streamed through ferry (5MiB for AWS S3, 100KiB for Alibaba OSS).
+    #[arg(long, env = "FERRY_S3_MIN_PART_SIZE", default_value = "5MiB", value_parser = parse_size)]
+    pub s3_min_part_size: u64,
 }
 
 impl BucketSettings {
@@ -49,6 +56,7 @@ impl BucketSettings {
             region: self.s3_region.clone(),
             virtual_hosted: self.s3_virtual_hosted,
             part_size: usize::try_from(self.s3_part_size).unwrap_or(usize::MAX),
+            min_part_size: self.s3_min_part_size,
         }
     }
 
@@ -63,6 +71,9 @@ impl BucketSettings {
         }
         if self.s3_part_size < MIN_PART_SIZE as u64 || self.s3_part_size > MAX_PART_SIZE {
             return Err("FERRY_S3_PART_SIZE must be between 5MiB and 5GiB".into());
+        }
+        if self.s3_min_part_size < MIN_MIN_PART_SIZE || self.s3_min_part_size > MAX_PART_SIZE / 4 {
+            return Err("FERRY_S3_MIN_PART_SIZE must be between 100KiB and 1280MiB".into());
         }
         Ok(())
     }

@@ -9,10 +9,10 @@
 //! or on an operator's command: never because a row is missing at one
 //! moment. A file's one object (`files/sha256/<sha256>`) and a folder of
 //! parts are never leftovers: they go only when a row records them for
-//! deletion. Multipart uploads a killed
-//! process left unfinished in a bucket are aborted: a merge's once no lease
-//! names its key, any other once it is older than the minimum age; they
-//! were never objects anyone could read.
+//! deletion. Multipart uploads a killed process left unfinished in a
+//! bucket are aborted: a merge's noted one once no lease names its key, any
+//! other (one that never got its note too) once it is older than the
+//! minimum age; they were never objects anyone could read.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -148,7 +148,7 @@ impl Uploads {
         for upload in self.blobs.noted_uploads().await? {
             let target = upload.target.as_str();
             let merging = target.starts_with("files/") && !target.starts_with("files/direct/");
-            let abandoned = if merging {
+            let abandoned = if merging && upload.is_noted() {
                 !self.meta.merge_writes_to(&upload.target).await?
             } else {
                 upload.noted_at < cutoff

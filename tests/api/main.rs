@@ -2,6 +2,8 @@
 //! pairings of stores (SQLite with a local-disk store, PostgreSQL with the
 //! in-memory store, PostgreSQL with a bucket on a real S3-compatible server).
 
+#[path = "../common/counting_proxy.rs"]
+mod counting_proxy;
 #[path = "../common/databases.rs"]
 mod databases;
 #[path = "../common/faulty_proxy.rs"]
@@ -59,6 +61,7 @@ mod proof;
 mod queues;
 mod races;
 mod s3;
+mod s3_compose;
 mod sessions;
 mod signed_links;
 mod store_binding;
