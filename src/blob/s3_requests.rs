@@ -322,6 +322,35 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_fails_a_merge_for_good_and_a_server_error_lets_it_retry() {
+        let failure = |status: StatusCode, code: &str| {
+            crate::blob::BlobError::from(
+                RequestError::Refused {
+                    status,
+                    code: code.to_owned(),
+                    message: String::new(),
+                }
+                .into_store_error(),
+            )
+        };
+        for (status, code) in [
+            (StatusCode::FORBIDDEN, "AccessDenied"),
+            (StatusCode::BAD_REQUEST, "EntityTooLarge"),
+            (StatusCode::BAD_REQUEST, "InvalidRequest"),
+        ] {
+            let error = failure(status, code);
+            assert!(error.is_permanent() && !error.is_transient(), "{code}");
+        }
+        for (status, code) in [
+            (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+            (StatusCode::SERVICE_UNAVAILABLE, "SlowDown"),
+        ] {
+            let error = failure(status, code);
+            assert!(error.is_transient() && !error.is_permanent(), "{code}");
+        }
+    }
+
+    #[test]
     fn an_error_document_reads_back() {
         let body = Bytes::from_static(
             b"<?xml version=\"1.0\"?>\n<Error><Code>NoSuchKey</Code>\
