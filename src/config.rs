@@ -17,7 +17,7 @@ mod bucket;
 mod security;
 mod sources;
 
-pub use bucket::BucketSettings;
+pub use bucket::{BucketSettings, DownloadRedirect};
 pub use security::{DownloadAccess, InstantUploadMode, SecuritySettings};
 pub use sources::{LoadError, Provenance, Source, load};
 
@@ -205,6 +205,12 @@ impl Settings {
         })?;
         self.security.validate()?;
         self.bucket.validate()?;
+        if self.bucket.redirect_ttl().is_some() && !self.store.starts_with("s3://") {
+            return Err(format!(
+                "FERRY_DOWNLOAD_REDIRECT=presigned needs an s3:// store, not {}",
+                self.store
+            ));
+        }
         if !self.security.requires_tokens()
             && !self.bind.ip().is_loopback()
             && !self.security.insecure_no_auth

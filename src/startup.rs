@@ -81,7 +81,9 @@ impl Application {
             tracing::warn!("authentication is off: every caller is the owner `anonymous`");
         }
         let signer = link_signer(&settings.security);
-        let download_gate = web::Data::new(DownloadGate::new(signer.clone()));
+        let download_gate = web::Data::new(
+            DownloadGate::new(signer.clone()).redirecting(settings.bucket.redirect_ttl()),
+        );
         let policy = access_policy(&settings.security, signer);
         let uploads = Uploads::new(meta, blobs, settings.limits(), settings.timings(), policy);
         bound_store(&uploads, &settings, true).await?;

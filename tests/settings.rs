@@ -192,3 +192,19 @@ fn chunks_larger_than_a_bucket_copies_at_once_stop_the_start_on_a_bucket() {
         &["FERRY_MERGE_ATTEMPTS"],
     );
 }
+
+#[test]
+fn redirects_to_presigned_urls_need_a_bucket_and_a_short_lifetime() {
+    assert_refused(
+        &ferryd(&[], &[("FERRY_DOWNLOAD_REDIRECT", "presigned")]),
+        &["FERRY_DOWNLOAD_REDIRECT", "s3://"],
+    );
+    assert_refused(
+        &ferryd(&[], &[("FERRY_DOWNLOAD_REDIRECT_TTL", "2h")]),
+        &["FERRY_DOWNLOAD_REDIRECT_TTL"],
+    );
+    assert_refused(
+        &ferryd(&[], &[("FERRY_S3_MIN_PART_SIZE", "10KiB")]),
+        &["FERRY_S3_MIN_PART_SIZE"],
+    );
+}

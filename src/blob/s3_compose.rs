@@ -371,6 +371,26 @@ fn store_failure(error: RequestError) -> PartsError {
 }
 
 impl super::BlobStore {
+    /// A URL that lets its holder GET the object `key` straight from the
+    /// bucket for `ttl`, signed with the bucket's credentials; `None` when
+    /// the store is not a bucket.
+    pub async fn presigned_get(
+        &self,
+        key: &ObjectKey,
+        ttl: std::time::Duration,
+    ) -> Result<Option<url::Url>, BlobError> {
+        use object_store::signer::Signer;
+        match &self.backend {
+            super::Backend::Bucket { bucket, .. } => {
+                let full = bucket.full_path(key.as_str());
+                Ok(Some(
+                    bucket.bucket.signed_url(Method::GET, &full, ttl).await?,
+                ))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Writes `key` as the bytes of `sources` (keys with their sizes) one
     /// after another, copied by the bucket itself wherever it can; answers
     /// the bytes ferry streamed itself, or `None` when the store is not a

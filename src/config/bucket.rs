@@ -1,7 +1,9 @@
 //! How an `s3://` store reaches its bucket.
 
-use clap::{ArgAction, Args};
-use ferry_proto::parse_size;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, ValueEnum};
+use ferry_proto::{parse_duration, parse_size};
 use secrecy::SecretString;
 
 use crate::blob::{MIN_PART_SIZE, S3Options};
@@ -11,6 +13,18 @@ const MAX_PART_SIZE: u64 = 5 << 30;
 
 /// The smallest part any S3-compatible service is known to take (Alibaba OSS).
 const MIN_MIN_PART_SIZE: u64 = 100 << 10;
+
+/// How a download of a file kept as one object in a bucket is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DownloadRedirect {
+    /// ferry streams the bytes itself.
+    Off,
+    /// A redirect to a short-lived presigned URL of the object.
+    Presigned,
+}
+
+/// The longest a presigned download URL may hold.
+const MAX_REDIRECT_TTL: Duration = Duration::from_secs(3600);
 
 /// Settings of S3-compatible stores. Credentials not given here come from
 /// the standard `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
@@ -44,6 +58,19 @@ pub struct BucketSettings {
     /// The smallest part but the last that the service takes in a multipart upload: chunks this large are copied into a published file by the service, smaller ones streamed through ferry (5MiB for AWS S3, 100KiB for Alibaba OSS).
     #[arg(long, env = "FERRY_S3_MIN_PART_SIZE", default_value = "5MiB", value_parser = parse_size)]
     pub s3_min_part_size: u64,
+
+    /// How GETs of a file kept as one object in a bucket are answered: `off` (streamed by ferry) or `presigned` (a 307 to a short-lived presigned URL of the object).
+    #[arg(
+        long,
+        env = "FERRY_DOWNLOAD_REDIRECT",
+        value_enum,
+        default_value = "off"
+    )]
+    pub download_redirect: DownloadRedirect,
+
+    /// How long the presigned URL of a download redirect holds.
+    #[arg(long, env = "FERRY_DOWNLOAD_REDIRECT_TTL", default_value = "5m", value_parser = parse_duration)]
+    pub download_redirect_ttl: Duration,
 }
 
 impl BucketSettings {
@@ -60,8 +87,15 @@ impl BucketSettings {
         }
     }
 
-    /// Checks the part size against what S3 accepts, and that a secret
-    /// comes with its key id.
+    /// How long the presigned URL of a download redirect holds, when
+    /// downloads are redirected.
+    pub fn redirect_ttl(&self) -> Option<Duration> {
+        (self.download_redirect == DownloadRedirect::Presigned)
+            .then_some(self.download_redirect_ttl)
+    }
+
+    /// Checks the part sizes against what S3 accepts, that a secret comes
+    /// with its key id, and the redirect's lifetime.
     pub fn validate(&self) -> Result<(), String> {
         if self.s3_access_key_id.is_some() != self.s3_secret_access_key.is_some() {
             return Err(
@@ -74,6 +108,11 @@ impl BucketSettings {
         }
         if self.s3_min_part_size < MIN_MIN_PART_SIZE || self.s3_min_part_size > MAX_PART_SIZE / 4 {
             return Err("FERRY_S3_MIN_PART_SIZE must be between 100KiB and 1280MiB".into());
+        }
+        if self.download_redirect_ttl < Duration::from_secs(1)
+            || self.download_redirect_ttl > MAX_REDIRECT_TTL
+        {
+            return Err("FERRY_DOWNLOAD_REDIRECT_TTL must be between 1s and 1h".into());
         }
         Ok(())
     }

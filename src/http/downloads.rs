@@ -2,13 +2,13 @@
 //! conditional requests and immutable caching, streamed from the store.
 
 use std::borrow::Cow;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use actix_web::body::SizedStream;
 use actix_web::http::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_RANGE, CONTENT_SECURITY_POLICY,
     CONTENT_TYPE, ETAG, HeaderName, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
-    IF_UNMODIFIED_SINCE, LAST_MODIFIED, RANGE, X_CONTENT_TYPE_OPTIONS,
+    IF_UNMODIFIED_SINCE, LAST_MODIFIED, LOCATION, RANGE, X_CONTENT_TYPE_OPTIONS,
 };
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
@@ -30,6 +30,9 @@ use crate::upload::{ByteStream, Download, UploadError, Uploads};
 
 /// Published content never changes, so it may be cached for a year.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// A redirect to a presigned URL holds only for a while: never cached.
+const NO_STORE: &str = "no-store";
 
 /// Sent with every download: whatever an uploader put in a file, it must
 /// not act on the origin's or the CDN's domain.
@@ -66,14 +69,28 @@ fn may_show_inline(content_type: &str) -> bool {
         })
 }
 
-/// Who may download: anyone, or holders of a signed link.
+/// Who may download (anyone, or holders of a signed link), and whether a
+/// GET of a file kept as one object in a bucket is redirected to it.
 #[derive(Debug)]
-pub struct DownloadGate(Option<LinkSigner>);
+pub struct DownloadGate {
+    signer: Option<LinkSigner>,
+    redirect_ttl: Option<Duration>,
+}
 
 impl DownloadGate {
     /// Downloads need a link signed by `signer`, or, without one, are public.
     pub fn new(signer: Option<LinkSigner>) -> Self {
-        DownloadGate(signer)
+        DownloadGate {
+            signer,
+            redirect_ttl: None,
+        }
+    }
+
+    /// GETs of files kept as one object in a bucket answered by a redirect
+    /// to a presigned URL of it that holds for `ttl`; `None`: streamed.
+    pub fn redirecting(mut self, ttl: Option<Duration>) -> Self {
+        self.redirect_ttl = ttl;
+        self
     }
 
     fn check(
@@ -82,7 +99,7 @@ impl DownloadGate {
         query: &DownloadQuery,
         metrics: &Metrics,
     ) -> Result<(), ApiError> {
-        let Some(signer) = &self.0 else {
+        let Some(signer) = &self.signer else {
             return Ok(());
         };
         let signed = SignedQuery {
@@ -178,6 +195,15 @@ pub(super) async fn download(
         builder
     };
     let is_head = request.method() == Method::HEAD;
+    if let (Decision::Full | Decision::Partial(_), false, Some(ttl)) =
+        (&decision, is_head, gate.redirect_ttl)
+        && let Some(url) = file.presigned_url(ttl).await?
+    {
+        return Ok(HttpResponse::TemporaryRedirect()
+            .insert_header((LOCATION, url.as_str()))
+            .insert_header((CACHE_CONTROL, NO_STORE))
+            .finish());
+    }
     Ok(match decision {
         Decision::Full => {
             let body = read_range(&file, None, is_head).await?;

@@ -5,6 +5,7 @@
 //! ends short.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -84,6 +85,16 @@ impl Download {
     /// The media type it is served with when saved as `filename`.
     pub fn content_type(&self, filename: Option<&str>) -> String {
         served_content_type(&self.file, filename)
+    }
+
+    /// A URL of the file's one object in a bucket that lets its holder GET
+    /// it straight from the bucket for `ttl`; `None` for an empty file, a
+    /// file stored in parts, or any store but a bucket.
+    pub async fn presigned_url(&self, ttl: Duration) -> UploadResult<Option<url::Url>> {
+        if self.file.size == 0 || self.file.part_size.is_some() {
+            return Ok(None);
+        }
+        Ok(self.blobs.presigned_get(&self.file.object_key, ttl).await?)
     }
 
     /// Streams the whole file, or the bytes of `range` (end exclusive).

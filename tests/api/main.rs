@@ -60,6 +60,7 @@ mod probes;
 mod proof;
 mod queues;
 mod races;
+mod redirects;
 mod s3;
 mod s3_compose;
 mod sessions;
