@@ -7,8 +7,8 @@
 
 use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use http::Method;
 use http::header::{CONTENT_TYPE, HeaderName};
-use http::{Method, StatusCode};
 use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, PutOptions, PutPayload};
@@ -56,14 +56,56 @@ impl TrackedBucket {
     ) -> Result<u64, PartsError> {
         let parts = plan(sources, self.min_part_size);
         let streamed = parts.iter().map(PlannedPart::streamed_bytes).sum();
-        match parts.as_slice() {
-            [] => self.put_empty(key, content_type).await?,
+        let written = match parts.as_slice() {
+            [] => self
+                .put_empty(key, content_type)
+                .await
+                .map_err(PartsError::from),
             [PlannedPart::Copy(segment)] if segment.whole => {
-                self.copy_object(segment, key, content_type).await?
+                self.copy_object(segment, key, content_type).await
             }
-            _ => self.compose_parts(&parts, key, content_type).await?,
+            _ => self.compose_parts(&parts, key, content_type).await,
+        };
+        match written {
+            Err(PartsError::Store(error)) if error.is_permanent() => Err(self
+                .short_source(sources)
+                .await
+                .unwrap_or(PartsError::Store(error))),
+            Err(error) => Err(error),
+            Ok(()) => {
+                let expected: u64 = sources.iter().map(|(_, size)| size).sum();
+                let stored = self.notes.head(&path(key)).await.map_err(BlobError)?.size;
+                if stored == expected {
+                    return Ok(streamed);
+                }
+                let _ = self.notes.delete(&path(key)).await;
+                let error = std::io::Error::other(format!(
+                    "the composed object is {stored} bytes, not {expected}"
+                ));
+                let error = PartsError::Store(BlobError::io("S3", error));
+                Err(self.short_source(sources).await.unwrap_or(error))
+            }
         }
-        Ok(streamed)
+    }
+
+    /// The first of `sources` that is gone or shorter than said, as a
+    /// missing part: why the bucket refused to compose them.
+    async fn short_source(&self, sources: &[(ObjectKey, u64)]) -> Option<PartsError> {
+        for (source, size) in sources {
+            if self.falls_short(source, *size).await {
+                return Some(PartsError::MissingPart(source.clone()));
+            }
+        }
+        None
+    }
+
+    /// Whether `source` is gone or holds fewer than `end` bytes.
+    async fn falls_short(&self, source: &ObjectKey, end: u64) -> bool {
+        match self.notes.head(&path(source)).await {
+            Ok(meta) => meta.size < end,
+            Err(object_store::Error::NotFound { .. }) => true,
+            Err(_) => false,
+        }
     }
 
     async fn put_empty(
@@ -112,7 +154,7 @@ impl TrackedBucket {
             .await;
         match copied {
             Ok(_) => Ok(()),
-            Err(error) => Err(self.copy_failure(error, &segment.key).await),
+            Err(error) => Err(self.copy_failure(error, segment).await),
         }
     }
 
@@ -174,22 +216,20 @@ impl TrackedBucket {
         }
     }
 
-    /// A failed copy of `source`: the part is missing when the bucket says
-    /// the source is not there, or answers 404 without saying what is not,
-    /// and the source is indeed gone.
-    async fn copy_failure(&self, error: RequestError, source: &ObjectKey) -> PartsError {
-        let missing = match error.code() {
-            Some("NoSuchKey") => true,
-            Some("") if error.status() == Some(StatusCode::NOT_FOUND) => {
-                matches!(
-                    self.notes.head(&path(source)).await,
-                    Err(object_store::Error::NotFound { .. })
-                )
+    /// A failed copy of `segment`: its source is missing when the bucket
+    /// says so, or refuses the copy (a 404 that says nothing more, a range
+    /// it cannot satisfy) and the source is indeed gone or short.
+    async fn copy_failure(&self, error: RequestError, segment: &Segment) -> PartsError {
+        let missing = match (error.code(), error.status()) {
+            (Some("NoSuchKey"), _) => true,
+            (Some("NoSuchUpload"), _) => false,
+            (_, Some(status)) if status.is_client_error() => {
+                self.falls_short(&segment.key, segment.range.end).await
             }
             _ => false,
         };
         if missing {
-            return PartsError::MissingPart(source.clone());
+            return PartsError::MissingPart(segment.key.clone());
         }
         store_failure(error)
     }
@@ -251,7 +291,7 @@ impl TrackedBucket {
             .await;
         let answer = match answer {
             Ok(answer) => answer,
-            Err(error) => return Err(self.copy_failure(error, &segment.key).await),
+            Err(error) => return Err(self.copy_failure(error, segment).await),
         };
         let copied: CopiedPart = parse(&answer.body).map_err(store_failure)?;
         Ok(copied.e_tag)
@@ -314,15 +354,23 @@ impl TrackedBucket {
                         range: Some(GetRange::Bounded(segment.range.clone())),
                         ..GetOptions::default()
                     };
-                    match store.get_opts(&path(&segment.key), options).await {
-                        Ok(found) => Ok(found.into_stream()),
-                        Err(error) => {
-                            if matches!(error, object_store::Error::NotFound { .. }) {
-                                *missing.lock() = Some(segment.key.clone());
-                            }
-                            Err(error)
-                        }
+                    let found = store.get_opts(&path(&segment.key), options).await;
+                    let short = match &found {
+                        Ok(found) => found.meta.size < segment.range.end,
+                        Err(object_store::Error::NotFound { .. }) => true,
+                        Err(_) => match store.head(&path(&segment.key)).await {
+                            Ok(meta) => meta.size < segment.range.end,
+                            Err(error) => matches!(error, object_store::Error::NotFound { .. }),
+                        },
+                    };
+                    if short {
+                        *missing.lock() = Some(segment.key.clone());
+                        return Err(object_store::Error::NotFound {
+                            path: segment.key.to_string(),
+                            source: "the source is missing or short".into(),
+                        });
                     }
+                    found.map(|found| found.into_stream())
                 }
             })
             .try_flatten()
