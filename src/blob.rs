@@ -43,6 +43,7 @@ mod reads;
 mod refusal;
 mod s3;
 mod s3_compose;
+mod s3_multipart;
 mod s3_plan;
 mod s3_requests;
 mod s3_uploads;
