@@ -59,7 +59,10 @@ impl BlobStore {
     ) -> Result<Composed, PartsError> {
         match &self.backend {
             Backend::Local { .. } => self.compose_local(parts, key, temporary).await,
-            Backend::Bucket { .. } => self.compose_streaming(parts, key, content_type).await,
+            Backend::Bucket { bucket, .. } => {
+                self.compose_in_bucket(bucket, parts, key, content_type)
+                    .await
+            }
             Backend::Other { .. } => self.compose_streaming(parts, key, content_type).await,
         }
     }

@@ -1,7 +1,8 @@
 //! Composing one object in a bucket from chunk objects, by the bucket's own
 //! copies: a multipart upload whose parts are copied from the chunks
 //! (UploadPartCopy) where they are large enough, and streamed through ferry
-//! where they are not; one copy (CopyObject) for a file of one chunk. The
+//! where they are not; one copy (CopyObject) for a file of one chunk, and
+//! one streamed write for a file too small for more than one part. The
 //! upload is noted under `multipart/` like every other, so that a process
 //! killed half-way leaves it for the leftover sweep to abort.
 
@@ -9,9 +10,10 @@ use bytes::Bytes;
 use http::Method;
 use http::header::{CONTENT_TYPE, HeaderName};
 use object_store::multipart::MultipartStore;
-use object_store::{ObjectStore, PutOptions, PutPayload};
+use object_store::ObjectStore;
 use serde::Deserialize;
 
+use super::compose::{ComposePart, Composed};
 use super::parts::PartsError;
 use super::s3_multipart::{COPY_SOURCE, store_failure};
 use super::s3_plan::{PlannedPart, Segment, plan};
@@ -30,26 +32,23 @@ struct Initiated {
 
 impl TrackedBucket {
     /// Writes `key` (under the prefix) as the bytes of `sources` (keys
-    /// under the prefix, with their sizes) one after another, copied by the
-    /// bucket wherever it can; answers the bytes ferry streamed itself. On
-    /// failure nothing is left: no object, no multipart upload.
-    pub(super) async fn compose(
+    /// under the prefix) one after another, in the `parts` planned for
+    /// them, copied by the bucket wherever it can; answers the bytes ferry
+    /// streamed itself. On failure nothing is left: no object, no
+    /// multipart upload.
+    async fn compose(
         &self,
-        sources: &[(ObjectKey, u64)],
+        sources: &[ComposePart],
+        parts: &[PlannedPart],
         key: &ObjectKey,
         content_type: Option<&str>,
-    ) -> Result<u64, PartsError> {
-        let parts = plan(sources, self.min_part_size);
+    ) -> Result<Composed, PartsError> {
         let streamed = parts.iter().map(PlannedPart::streamed_bytes).sum();
-        let written = match parts.as_slice() {
-            [] => self
-                .put_empty(key, content_type)
-                .await
-                .map_err(PartsError::from),
+        let written = match parts {
             [PlannedPart::Copy(segment)] if segment.whole => {
                 self.copy_object(segment, key, content_type).await
             }
-            _ => self.compose_parts(&parts, key, content_type).await,
+            _ => self.compose_parts(parts, key, content_type).await,
         };
         match written {
             Err(PartsError::Store(error)) if error.is_permanent() => Err(self
@@ -58,10 +57,12 @@ impl TrackedBucket {
                 .unwrap_or(PartsError::Store(error))),
             Err(error) => Err(error),
             Ok(()) => {
-                let expected: u64 = sources.iter().map(|(_, size)| size).sum();
+                let expected: u64 = sources.iter().map(|source| source.size).sum();
                 let stored = self.notes.head(&path(key)).await.map_err(BlobError)?.size;
                 if stored == expected {
-                    return Ok(streamed);
+                    return Ok(Composed {
+                        streamed_bytes: streamed,
+                    });
                 }
                 let _ = self.notes.delete(&path(key)).await;
                 let error = std::io::Error::other(format!(
@@ -75,10 +76,10 @@ impl TrackedBucket {
 
     /// The first of `sources` that is gone or shorter than said, as a
     /// missing part: why the bucket refused to compose them.
-    async fn short_source(&self, sources: &[(ObjectKey, u64)]) -> Option<PartsError> {
-        for (source, size) in sources {
-            if self.falls_short(source, *size).await {
-                return Some(PartsError::MissingPart(source.clone()));
+    async fn short_source(&self, sources: &[ComposePart]) -> Option<PartsError> {
+        for source in sources {
+            if self.falls_short(&source.key, source.size).await {
+                return Some(PartsError::MissingPart(source.key.clone()));
             }
         }
         None
@@ -91,24 +92,6 @@ impl TrackedBucket {
             Err(object_store::Error::NotFound { .. }) => true,
             Err(_) => false,
         }
-    }
-
-    async fn put_empty(
-        &self,
-        key: &ObjectKey,
-        content_type: Option<&str>,
-    ) -> Result<(), BlobError> {
-        let mut options = PutOptions::default();
-        if let Some(content_type) = content_type {
-            options.attributes.insert(
-                object_store::Attribute::ContentType,
-                content_type.to_owned().into(),
-            );
-        }
-        self.notes
-            .put_opts(&path(key), PutPayload::default(), options)
-            .await?;
-        Ok(())
     }
 
     async fn copy_object(
@@ -203,6 +186,25 @@ impl TrackedBucket {
 }
 
 impl super::BlobStore {
+    /// Composes `key` in `bucket` from `sources`, copied by the bucket
+    /// wherever it can (see [`TrackedBucket::compose`]); a file that makes
+    /// at most one part is streamed through the store as one write.
+    pub(super) async fn compose_in_bucket(
+        &self,
+        bucket: &TrackedBucket,
+        sources: &[ComposePart],
+        key: &ObjectKey,
+        content_type: Option<&str>,
+    ) -> Result<Composed, PartsError> {
+        let parts = plan(sources, bucket.min_part_size);
+        match parts.as_slice() {
+            [] | [PlannedPart::Stream(_)] => {
+                self.compose_streaming(sources, key, content_type).await
+            }
+            _ => bucket.compose(sources, &parts, key, content_type).await,
+        }
+    }
+
     /// A URL that lets its holder GET the object `key` straight from the
     /// bucket for `ttl`, signed with the bucket's credentials; `None` when
     /// the store is not a bucket.
@@ -218,24 +220,6 @@ impl super::BlobStore {
                 Ok(Some(
                     bucket.bucket.signed_url(Method::GET, &full, ttl).await?,
                 ))
-            }
-            _ => Ok(None),
-        }
-    }
-
-    /// Writes `key` as the bytes of `sources` (keys with their sizes) one
-    /// after another, copied by the bucket itself wherever it can; answers
-    /// the bytes ferry streamed itself, or `None` when the store is not a
-    /// bucket. On failure nothing is left: no object, no multipart upload.
-    pub async fn compose_in_bucket(
-        &self,
-        sources: &[(ObjectKey, u64)],
-        key: &ObjectKey,
-        content_type: Option<&str>,
-    ) -> Result<Option<u64>, PartsError> {
-        match &self.backend {
-            super::Backend::Bucket { bucket, .. } => {
-                Ok(Some(bucket.compose(sources, key, content_type).await?))
             }
             _ => Ok(None),
         }

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use http::Method;
 use http::header::HeaderName;
@@ -63,19 +64,26 @@ impl TrackedBucket {
         target: &Path,
         upload_id: &str,
     ) -> Result<Vec<String>, PartsError> {
-        let sends = parts.iter().enumerate().map(|(index, part)| async move {
-            let number = index + 1;
-            let etag = match part {
-                PlannedPart::Copy(segment) => {
-                    self.copy_part(segment, target, upload_id, number).await?
+        let sends: Vec<BoxFuture<'_, Result<(usize, String), PartsError>>> = parts
+            .iter()
+            .enumerate()
+            .map(|(index, part)| {
+                async move {
+                    let number = index + 1;
+                    let etag = match part {
+                        PlannedPart::Copy(segment) => {
+                            self.copy_part(segment, target, upload_id, number).await?
+                        }
+                        PlannedPart::Stream(segments) => {
+                            self.stream_part(segments, target, upload_id, number)
+                                .await?
+                        }
+                    };
+                    Ok((index, etag))
                 }
-                PlannedPart::Stream(segments) => {
-                    self.stream_part(segments, target, upload_id, number)
-                        .await?
-                }
-            };
-            Ok::<_, PartsError>((index, etag))
-        });
+                .boxed()
+            })
+            .collect();
         let mut etags: Vec<(usize, String)> = stream::iter(sends)
             .buffer_unordered(PARALLEL_PARTS)
             .try_collect()

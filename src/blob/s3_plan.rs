@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 
+use super::compose::ComposePart;
 use crate::ids::ObjectKey;
 
 /// The most parts S3 takes in one multipart upload.
@@ -46,10 +47,10 @@ impl PlannedPart {
     }
 }
 
-/// The parts of an object made of `sources` (each key with its size), in
+/// The parts of an object made of `sources`, in
 /// order, none but the last smaller than `min_part` bytes, and no more than
 /// S3 takes: the floor is raised until they fit.
-pub(super) fn plan(sources: &[(ObjectKey, u64)], min_part: u64) -> Vec<PlannedPart> {
+pub(super) fn plan(sources: &[ComposePart], min_part: u64) -> Vec<PlannedPart> {
     let mut floor = min_part.max(1);
     loop {
         let parts = plan_with(sources, floor);
@@ -60,11 +61,11 @@ pub(super) fn plan(sources: &[(ObjectKey, u64)], min_part: u64) -> Vec<PlannedPa
     }
 }
 
-fn plan_with(sources: &[(ObjectKey, u64)], min_part: u64) -> Vec<PlannedPart> {
+fn plan_with(sources: &[ComposePart], min_part: u64) -> Vec<PlannedPart> {
     let mut parts = Vec::new();
     let mut pending: Vec<Segment> = Vec::new();
     let mut pending_len = 0;
-    for (key, size) in sources.iter().filter(|(_, size)| *size > 0) {
+    for ComposePart { key, size } in sources.iter().filter(|source| source.size > 0) {
         let whole = Segment {
             key: key.clone(),
             range: 0..*size,
@@ -116,15 +117,13 @@ mod tests {
 
     const MIB: u64 = 1 << 20;
 
-    fn sources(sizes: &[u64]) -> Vec<(ObjectKey, u64)> {
+    fn sources(sizes: &[u64]) -> Vec<ComposePart> {
         sizes
             .iter()
             .enumerate()
-            .map(|(index, size)| {
-                (
-                    ObjectKey::parse(format!("chunks/u/{index}")).unwrap(),
-                    *size,
-                )
+            .map(|(index, size)| ComposePart {
+                key: ObjectKey::parse(format!("chunks/u/{index}")).unwrap(),
+                size: *size,
             })
             .collect()
     }

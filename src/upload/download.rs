@@ -94,7 +94,11 @@ impl Download {
         if self.file.size == 0 || self.file.part_size.is_some() {
             return Ok(None);
         }
-        Ok(self.blobs.presigned_get(&self.file.object_key, ttl).await?)
+        Ok(self
+            .uploads
+            .blobs
+            .presigned_get(&self.file.object_key, ttl)
+            .await?)
     }
 
     /// Streams the whole file, or the bytes of `range` (end exclusive).

@@ -12,7 +12,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
 use object_store::{Attribute, ObjectStore};
 
-use ferry::blob::{BlobStore, PartsError, S3Options};
+use ferry::blob::{BlobStore, ComposePart, PartsError, S3Options};
 use ferry::ids::ObjectKey;
 use ferry::upload::LeftoverAction;
 
@@ -50,7 +50,7 @@ async fn counted_bucket() -> Counted {
 impl Counted {
     /// Writes `data` cut at `sizes` as chunk objects; answers their keys
     /// and sizes, and forgets the requests that took.
-    async fn chunks(&self, data: &[u8], sizes: &[usize]) -> Vec<(ObjectKey, u64)> {
+    async fn chunks(&self, data: &[u8], sizes: &[usize]) -> Vec<ComposePart> {
         let mut sources = Vec::new();
         let mut at = 0;
         for (index, size) in sizes.iter().enumerate() {
@@ -58,7 +58,10 @@ impl Counted {
             let piece = Bytes::copy_from_slice(&data[at..at + size]);
             let pieces = stream::iter([Ok::<_, std::io::Error>(piece)]);
             self.store.write(&key, pieces, u64::MAX).await.unwrap();
-            sources.push((key, *size as u64));
+            sources.push(ComposePart {
+                key,
+                size: *size as u64,
+            });
             at += size;
         }
         self.proxy.reset();
@@ -115,13 +118,13 @@ async fn chunks_of_a_part_or_more_are_copied_by_the_bucket_with_no_byte_streamed
     let sources = bucket.chunks(&data, &[6 * MIB, 6 * MIB, 2 * MIB]).await;
     let key = file_key(&data);
 
-    let streamed = bucket
+    let composed = bucket
         .store
-        .compose_in_bucket(&sources, &key, Some("video/mp4"))
+        .compose(&sources, &key, Some("video/mp4"))
         .await
         .unwrap();
 
-    assert_eq!(streamed, Some(0));
+    assert_eq!(composed.streamed_bytes, 0);
     assert_eq!(bucket.proxy.count("UploadPartCopy"), 3);
     assert_eq!(bucket.proxy.count("UploadPart"), 0);
     assert_eq!(bucket.proxy.count("CreateMultipartUpload"), 1);
@@ -145,15 +148,11 @@ async fn small_chunks_are_grouped_into_streamed_parts_and_a_large_one_copied_pas
     let sources = bucket.chunks(&data, &sizes).await;
     let key = file_key(&data);
 
-    let streamed = bucket
-        .store
-        .compose_in_bucket(&sources, &key, None)
-        .await
-        .unwrap();
+    let composed = bucket.store.compose(&sources, &key, None).await.unwrap();
 
     // Five small chunks make a part; two more and 3 MiB of the large one
     // make the next; the rest of the large one is copied.
-    assert_eq!(streamed, Some(10 * MIB as u64));
+    assert_eq!(composed.streamed_bytes, 10 * MIB as u64);
     assert_eq!(bucket.proxy.count("UploadPart"), 2);
     assert_eq!(bucket.proxy.part_bytes(), 10 * MIB as u64);
     assert_eq!(bucket.proxy.count("UploadPartCopy"), 1);
@@ -169,13 +168,13 @@ async fn a_file_of_one_chunk_is_one_copy() {
     let sources = bucket.chunks(&data, &[3 * MIB]).await;
     let key = file_key(&data);
 
-    let streamed = bucket
+    let composed = bucket
         .store
-        .compose_in_bucket(&sources, &key, Some("text/plain"))
+        .compose(&sources, &key, Some("text/plain"))
         .await
         .unwrap();
 
-    assert_eq!(streamed, Some(0));
+    assert_eq!(composed.streamed_bytes, 0);
     assert_eq!(bucket.proxy.count("CopyObject"), 1);
     assert_eq!(bucket.proxy.count("CreateMultipartUpload"), 0);
     let (bytes, content_type) = bucket.fetched(key.as_str()).await;
@@ -190,10 +189,16 @@ async fn a_missing_chunk_fails_the_compose_and_leaves_no_upload_behind() {
     let data = test_bytes(12 * MIB, 74);
     let mut sources = bucket.chunks(&data, &[6 * MIB, 6 * MIB]).await;
     let gone = ObjectKey::parse("chunks/u/gone.t").unwrap();
-    sources.insert(1, (gone.clone(), 6 * MIB as u64));
+    sources.insert(
+        1,
+        ComposePart {
+            key: gone.clone(),
+            size: 6 * MIB as u64,
+        },
+    );
     let key = file_key(&data);
 
-    let composed = bucket.store.compose_in_bucket(&sources, &key, None).await;
+    let composed = bucket.store.compose(&sources, &key, None).await;
 
     assert!(
         matches!(&composed, Err(PartsError::MissingPart(missing)) if *missing == gone),
@@ -266,13 +271,13 @@ async fn a_chunk_shorter_than_said_fails_the_compose_as_missing_and_leaves_nothi
     let bucket = counted_bucket().await;
     let data = test_bytes(15 * MIB, 75);
     let mut sources = bucket.chunks(&data, &[6 * MIB, 3 * MIB, 6 * MIB]).await;
-    sources[1].1 = 6 * MIB as u64;
+    sources[1].size = 6 * MIB as u64;
     let key = file_key(&data);
 
-    let composed = bucket.store.compose_in_bucket(&sources, &key, None).await;
+    let composed = bucket.store.compose(&sources, &key, None).await;
 
     assert!(
-        matches!(&composed, Err(PartsError::MissingPart(short)) if *short == sources[1].0),
+        matches!(&composed, Err(PartsError::MissingPart(short)) if *short == sources[1].key),
         "{composed:?}"
     );
     assert!(!bucket.store.exists(&key).await.unwrap());
