@@ -12,6 +12,7 @@ mod listing;
 #[path = "../common/s3_server.rs"]
 mod s3_server;
 
+mod compose_kill;
 mod cut_chunks;
 mod instance;
 mod logs;
