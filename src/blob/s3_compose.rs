@@ -9,8 +9,8 @@
 use bytes::Bytes;
 use http::Method;
 use http::header::{CONTENT_TYPE, HeaderName};
-use object_store::multipart::MultipartStore;
 use object_store::ObjectStore;
+use object_store::multipart::MultipartStore;
 use serde::Deserialize;
 
 use super::compose::{ComposePart, Composed};
