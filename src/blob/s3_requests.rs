@@ -109,6 +109,15 @@ impl RequestError {
         }
     }
 
+    /// Whether the bucket refuses this kind of request outright: not
+    /// implemented (501), or a client error such as a policy that does not
+    /// allow it.
+    pub(super) fn is_unsupported(&self) -> bool {
+        self.status().is_some_and(|status| {
+            status == StatusCode::NOT_IMPLEMENTED || (status.is_client_error() && !self.may_pass())
+        })
+    }
+
     /// The S3 error code the bucket answered with, if it answered one.
     pub(super) fn code(&self) -> Option<&str> {
         match self {

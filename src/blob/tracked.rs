@@ -185,10 +185,17 @@ impl BlobStore {
                 noted_at: meta.last_modified,
             });
         }
-        let listed = bucket
-            .listed_uploads()
-            .await
-            .map_err(|error| BlobError(error.into_store_error()))?;
+        let listed = match bucket.listed_uploads().await {
+            Ok(listed) => listed,
+            Err(error) if error.is_unsupported() => {
+                tracing::warn!(
+                    %error,
+                    "the bucket does not list its multipart uploads; only noted ones are swept"
+                );
+                Vec::new()
+            }
+            Err(error) => return Err(BlobError(error.into_store_error())),
+        };
         for upload in listed {
             if noted.iter().any(|n| n.note.upload_id == upload.upload_id) {
                 continue;
