@@ -5,20 +5,31 @@
 # read + SHA-256 + write + fsync pass. Each figure is the median of REPEATS
 # runs. Prints one table and writes it into BENCHMARKS.md.
 #
-#   scripts/bench.sh [--quick]
+#   scripts/bench.sh [--quick] [--s3-only]
+#
+# --s3-only runs the bucket rows alone (scripts/bench/s3.sh) and prints
+# them without touching BENCHMARKS.md.
 #
 # Installs what it needs when missing, saying so: nginx and wrk from the
 # system's packages (and ApacheBench, which sends HEAD requests, as wrk
 # cannot), @tus/server and @tus/file-store from the npm registry
-# (into target/bench-tools). PostgreSQL is taken from DATABASE_URL (default:
+# (into target/bench-tools), and for the bucket rows rclone from the
+# system's packages and s3s-fs from crates.io (cargo install into
+# target/bench-tools). PostgreSQL is taken from DATABASE_URL (default:
 # the local server on 127.0.0.1:5432); a database ferry_bench is created and
 # dropped there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 
-quick=0
-[ "${1:-}" = "--quick" ] && quick=1
+quick=0 s3_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    --s3-only) s3_only=1 ;;
+    *) echo "usage: scripts/bench.sh [--quick] [--s3-only]" >&2; exit 2 ;;
+  esac
+done
 if [ "$quick" = 1 ]; then
   size_mib=128 repeats=3 wrk_seconds=3 small_files=200
 else
@@ -48,8 +59,10 @@ install_tus() {
   mkdir -p "$tools/tus"
   npm install --silent --no-audit --no-fund --prefix "$tools/tus" @tus/server@2 @tus/file-store@2 >/dev/null
 }
-install_system_tools
-install_tus
+if [ "$s3_only" = 0 ]; then
+  install_system_tools
+  install_tus
+fi
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 
 say "building ferryd and ferry (release)"
@@ -74,6 +87,13 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 fmt() { awk -v v="$1" -v d="${2:-2}" 'BEGIN { printf "%.*f", d, v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() { if [ "$1" = 1 ]; then echo met; else echo missed; fi; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }'; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b) ? 1 : 0 }'; }
+both() { if [ "$1" = 1 ] && [ "$2" = 1 ]; then echo 1; else echo 0; fi; }
+secs() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
+rows=()
+row() { rows+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 |"); }
 
 # Starts a ferryd on a fresh database and store; prints "PID PORT".
 # DATABASE is "sqlite" or "postgres" (a fresh ferry_bench database).
@@ -122,6 +142,27 @@ sha=$(sha256sum "$file" | cut -d' ' -f1)
 mib() { awk -v ms="$1" -v bytes="$size" 'BEGIN { printf "%.0f", bytes / 1048576 / (ms / 1000) }'; }
 
 declare -A fig
+
+# The median time (ms) of five whole GETs of URL, with curl's ARGS.
+get_ms() {
+  local runs=() t
+  for _ in $(seq 5); do
+    t=$(now_ms)
+    curl -sf -o /dev/null "$@" || { say "GET $1 failed"; return 1; }
+    runs+=($(( $(now_ms) - t )))
+  done
+  printf '%s\n' "${runs[@]}" | median
+}
+
+source scripts/bench/s3.sh
+if [ "$s3_only" = 1 ]; then
+  bench_s3
+  s3_rows
+  echo "| # | figure | peer | ferry | ratio | target | |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
+  printf '%s\n' "${rows[@]}"
+  exit 0
+fi
 
 say "floor: one pass of read + SHA-256 + write + fsync"
 runs=()
@@ -227,15 +268,6 @@ pids+=($!)
 nginx_url="http://127.0.0.1:$nginx_port/file.bin"
 ferry_url="$ferry_base/v1/files/$sha"
 wait_for "$nginx_url"
-get_ms() {
-  local runs=() t
-  for _ in $(seq 5); do
-    t=$(now_ms)
-    curl -sf -o /dev/null "$1" || { say "GET $1 failed"; return 1; }
-    runs+=($(( $(now_ms) - t )))
-  done
-  printf '%s\n' "${runs[@]}" | median
-}
 fig[get_nginx]=$(get_ms "$nginx_url") || exit 1
 fig[get_ferry]=$(get_ms "$ferry_url") || exit 1
 
@@ -301,14 +333,8 @@ wait_for "$base/healthz"
 sparse=$(node scripts/bench/sparse-session.mjs "$base" 10000 1024 8)
 read -r fig[sparse_rps] fig[sparse_p99] < <(wrk_figures 4 "$base/v1/uploads/$sparse")
 
-verdict() { if [ "$1" = 1 ]; then echo met; else echo missed; fi; }
-le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }'; }
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b) ? 1 : 0 }'; }
-both() { if [ "$1" = 1 ] && [ "$2" = 1 ]; then echo 1; else echo 0; fi; }
-secs() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
+bench_s3
 
-rows=()
-row() { rows+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 |"); }
 floor=${fig[floor]} tus=${fig[tus_upload]}
 row 0 "floor: read + SHA-256 + write + fsync, one pass" "$(secs "$floor") s" "" "" "" ""
 for database in sqlite postgres; do
@@ -331,6 +357,7 @@ row 6 "256 KiB files, 16 clients (tus: creation-with-upload; ferry: one-request 
 row 7a "peak RSS while 64 clients each PUT an 8 MiB chunk at once" "" "${fig[rss_chunks]} MiB" "" "≤ 100 MiB" "$(verdict "$(le "${fig[rss_chunks]}" 100)")"
 row 7b "peak RSS while 64 slow clients each download the file" "" "${fig[rss_slow]} MiB" "" "≤ 100 MiB" "$(verdict "$(le "${fig[rss_slow]}" 100)")"
 row 8 "progress of a 10,000-chunk session, every other chunk received, 4 connections: p99" "" "${fig[sparse_p99]} ms ($(fmt "${fig[sparse_rps]}" 0) req/s)" "" "≤ 5 ms" "$(verdict "$(le "${fig[sparse_p99]}" 5)")"
+s3_rows
 
 mode=$([ "$quick" = 1 ] && echo " --quick" || true)
 {
@@ -341,6 +368,7 @@ mode=$([ "$quick" = 1 ] && echo " --quick" || true)
   echo "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), loopback, release build, ferry on SQLite and a local"
   echo "folder unless the row says otherwise; $("$nginx_bin" -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'),"
   echo "@tus/server $(node -p "require('$tools/tus/node_modules/@tus/server/package.json').version") with @tus/file-store on Node $(node -v)."
+  echo "Rows 9 to 11: a bucket on s3s-fs $("$tools/bin/s3s-fs" --version 2>/dev/null | awk '{ print $NF }') over a local folder on loopback, $(rclone version 2>/dev/null | awk 'NR == 1 { print $1, $2 }')."
   echo "Every figure is the median of $repeats runs (whole GETs: of 5; wrk: ${wrk_seconds} s runs), all in one run."
   echo
   echo "| # | figure | peer | ferry | ratio | target | |"
