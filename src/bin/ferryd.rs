@@ -5,6 +5,11 @@ use ferry::commands::{self, Invocation};
 use ferry::startup::Application;
 use secrecy::ExposeSecret;
 
+/// mimalloc gives memory freed after a rush of uploads back to the system
+/// within moments, where the system allocator keeps most of it resident.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let Invocation { settings, command } = Invocation::from_process();
