@@ -211,8 +211,30 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let (written, _) = self.write_with(key, source, limit, None).await?;
+        let (written, _, _) = self.write_with(key, source, limit, None).await?;
         Ok(written)
+    }
+
+    /// Streams `source` into `key` as [`write`](Self::write) does, and
+    /// answers the object's bytes too when the write held them whole (an
+    /// object of at most one part), at no extra cost in memory.
+    pub async fn write_kept<S, E>(
+        &self,
+        key: &ObjectKey,
+        source: S,
+        limit: u64,
+    ) -> Result<(Written, Option<Bytes>), WriteError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let (written, _, kept) = self.write_with(key, source, limit, None).await?;
+        Ok((written, kept))
+    }
+
+    /// Most bytes a write of at most `limit` bytes holds in memory at once.
+    pub fn write_buffer(&self, limit: u64) -> u64 {
+        writer::buffered(self.backend.part_size(), limit)
     }
 
     /// Streams `source` into `key` as [`write`](Self::write) does, and takes
@@ -228,7 +250,7 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let (written, running) = self.write_with(key, source, limit, Some(running)).await?;
+        let (written, running, _) = self.write_with(key, source, limit, Some(running)).await?;
         Ok((written, running.unwrap_or_default()))
     }
 
@@ -238,17 +260,18 @@ impl BlobStore {
         source: S,
         limit: u64,
         mut running: Option<RunningSha256>,
-    ) -> Result<(Written, Option<RunningSha256>), WriteError>
+    ) -> Result<(Written, Option<RunningSha256>, Option<Bytes>), WriteError>
     where
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let mut writer = ObjectWriter::new(self.backend.clone(), self.aborts.clone(), path(key));
+        let (backend, aborts) = (self.backend.clone(), self.aborts.clone());
+        let mut writer = ObjectWriter::new(backend, aborts, path(key), limit);
         match copy_hashed(&mut writer, source, limit, running.as_mut()).await {
             Ok(written) => {
-                writer.finish().await.map_err(BlobError)?;
+                let kept = writer.finish().await.map_err(BlobError)?;
                 self.flush(key, 1).await?;
-                Ok((written, running))
+                Ok((written, running, kept))
             }
             Err(error) => {
                 writer.abort().await;

@@ -46,15 +46,17 @@ pub(super) struct ObjectWriter {
 }
 
 impl ObjectWriter {
-    /// A write to `path` in `backend`, in its parts once it needs parts; if
-    /// it is dropped unfinished, its abort joins `aborts`.
-    pub(super) fn new(backend: Backend, aborts: PendingAborts, path: Path) -> Self {
+    /// A write of at most `limit` bytes to `path` in `backend`, in its
+    /// parts once it needs parts; if it is dropped unfinished, its abort
+    /// joins `aborts`.
+    pub(super) fn new(backend: Backend, aborts: PendingAborts, path: Path, limit: u64) -> Self {
+        let part_size = backend.part_size();
         ObjectWriter {
-            part_size: backend.part_size(),
+            buffer: BytesMut::with_capacity(first_buffer(part_size, limit)),
+            part_size,
             backend,
             aborts,
             path,
-            buffer: BytesMut::new(),
             upload: None,
             parts: JoinSet::new(),
         }
@@ -75,7 +77,8 @@ impl ObjectWriter {
     }
 
     async fn send_part(&mut self) -> object_store::Result<()> {
-        let part = std::mem::take(&mut self.buffer).freeze();
+        let next = BytesMut::with_capacity(self.part_size);
+        let part = std::mem::replace(&mut self.buffer, next).freeze();
         let upload = match &mut self.upload {
             Some(upload) => upload,
             None => {
@@ -92,15 +95,15 @@ impl ObjectWriter {
 
     /// Stores what was put as the object: one request for a small object,
     /// the last part and the completion for a large one. On failure
-    /// nothing is kept.
-    pub(super) async fn finish(mut self) -> object_store::Result<()> {
+    /// nothing is kept. Answers the object's bytes when it was held whole.
+    pub(super) async fn finish(mut self) -> object_store::Result<Option<Bytes>> {
         let rest = std::mem::take(&mut self.buffer).freeze();
         let Some(mut upload) = self.upload.take() else {
             self.backend
                 .store()
-                .put(&self.path, PutPayload::from(rest))
+                .put(&self.path, PutPayload::from(rest.clone()))
                 .await?;
-            return Ok(());
+            return Ok(Some(rest));
         };
         if !rest.is_empty() {
             self.parts.spawn(upload.put_part(PutPayload::from(rest)));
@@ -117,7 +120,7 @@ impl ObjectWriter {
             abort(upload, &self.path).await;
             return Err(error);
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Gives the write up, removing every part already sent.
@@ -140,6 +143,23 @@ impl Drop for ObjectWriter {
         } else {
             tracing::warn!(path = %self.path, "a dropped write left its multipart upload behind");
         }
+    }
+}
+
+/// Bytes the writer's first buffer holds: the whole object when it fits
+/// in a part, else one part.
+fn first_buffer(part_size: usize, limit: u64) -> usize {
+    usize::try_from(limit).map_or(part_size, |limit| limit.min(part_size))
+}
+
+/// Most bytes a write of at most `limit` holds in memory at once: the part
+/// being filled and those being sent.
+pub(super) fn buffered(part_size: usize, limit: u64) -> u64 {
+    let first = first_buffer(part_size, limit) as u64;
+    if limit <= part_size as u64 {
+        first
+    } else {
+        first * (1 + PARTS_IN_FLIGHT as u64)
     }
 }
 

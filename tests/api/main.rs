@@ -41,10 +41,12 @@ macro_rules! on_both_backends {
 }
 
 mod auth;
+mod buffers;
 mod chunks;
 mod complete;
 mod direct;
 mod downloads;
+mod hash_window;
 mod instances;
 mod merges;
 mod metrics;
