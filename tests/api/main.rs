@@ -51,6 +51,7 @@ mod instances;
 mod merges;
 mod metrics;
 mod ownership;
+mod pool;
 mod page;
 mod probes;
 mod proof;
