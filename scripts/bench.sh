@@ -6,6 +6,7 @@
 # runs. Prints one table and writes it into BENCHMARKS.md.
 #
 #   scripts/bench.sh [--quick]
+#   scripts/bench.sh load      (a rush of uploaders alone: scripts/bench/load.sh)
 #
 # Installs what it needs when missing, saying so: nginx and wrk from the
 # system's packages (and ApacheBench, which sends HEAD requests, as wrk
@@ -16,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
+[ "${1:-}" = load ] && exec scripts/bench/load.sh "${@:2}"
 
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
