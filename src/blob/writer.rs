@@ -16,6 +16,9 @@ use super::backend::Backend;
 /// Parts sent at once; memory is one part being filled plus these.
 const PARTS_IN_FLIGHT: usize = 2;
 
+/// Largest object whose bytes a write keeps in memory when asked to.
+const KEPT_MAX: u64 = 8 << 20;
+
 /// Aborts of multipart uploads whose writes were dropped, still running.
 #[derive(Debug, Clone, Default)]
 pub(super) struct PendingAborts(Arc<Mutex<JoinSet<()>>>);
@@ -43,15 +46,23 @@ pub(super) struct ObjectWriter {
     buffer: BytesMut,
     upload: Option<Box<dyn MultipartUpload>>,
     parts: JoinSet<object_store::Result<()>>,
+    kept: Option<Vec<Bytes>>,
 }
 
 impl ObjectWriter {
     /// A write of at most `limit` bytes to `path` in `backend`, in its
-    /// parts once it needs parts; if it is dropped unfinished, its abort
-    /// joins `aborts`.
-    pub(super) fn new(backend: Backend, aborts: PendingAborts, path: Path, limit: u64) -> Self {
+    /// parts once it needs parts, keeping its bytes if `keep` and they fit
+    /// [`KEPT_MAX`]; if it is dropped unfinished, its abort joins `aborts`.
+    pub(super) fn new(
+        backend: Backend,
+        aborts: PendingAborts,
+        path: Path,
+        limit: u64,
+        keep: bool,
+    ) -> Self {
         let part_size = backend.part_size();
         ObjectWriter {
+            kept: (keep && limit <= KEPT_MAX).then(Vec::new),
             buffer: BytesMut::with_capacity(first_buffer(part_size, limit)),
             part_size,
             backend,
@@ -79,6 +90,9 @@ impl ObjectWriter {
     async fn send_part(&mut self) -> object_store::Result<()> {
         let next = BytesMut::with_capacity(self.part_size);
         let part = std::mem::replace(&mut self.buffer, next).freeze();
+        if let Some(kept) = &mut self.kept {
+            kept.push(part.clone());
+        }
         let upload = match &mut self.upload {
             Some(upload) => upload,
             None => {
@@ -95,15 +109,20 @@ impl ObjectWriter {
 
     /// Stores what was put as the object: one request for a small object,
     /// the last part and the completion for a large one. On failure
-    /// nothing is kept. Answers the object's bytes when it was held whole.
-    pub(super) async fn finish(mut self) -> object_store::Result<Option<Bytes>> {
+    /// nothing is kept. Answers the object's bytes, in pieces, when the
+    /// write was asked to keep them.
+    pub(super) async fn finish(mut self) -> object_store::Result<Option<Vec<Bytes>>> {
         let rest = std::mem::take(&mut self.buffer).freeze();
+        let mut kept = self.kept.take();
+        if let Some(kept) = &mut kept {
+            kept.push(rest.clone());
+        }
         let Some(mut upload) = self.upload.take() else {
             self.backend
                 .store()
-                .put(&self.path, PutPayload::from(rest.clone()))
+                .put(&self.path, PutPayload::from(rest))
                 .await?;
-            return Ok(Some(rest));
+            return Ok(kept);
         };
         if !rest.is_empty() {
             self.parts.spawn(upload.put_part(PutPayload::from(rest)));
@@ -120,7 +139,7 @@ impl ObjectWriter {
             abort(upload, &self.path).await;
             return Err(error);
         }
-        Ok(None)
+        Ok(kept)
     }
 
     /// Gives the write up, removing every part already sent.
@@ -153,13 +172,17 @@ fn first_buffer(part_size: usize, limit: u64) -> usize {
 }
 
 /// Most bytes a write of at most `limit` holds in memory at once: the part
-/// being filled and those being sent.
-pub(super) fn buffered(part_size: usize, limit: u64) -> u64 {
+/// being filled and those being sent, or the whole object when it is kept.
+pub(super) fn buffered(part_size: usize, limit: u64, keep: bool) -> u64 {
     let first = first_buffer(part_size, limit) as u64;
-    if limit <= part_size as u64 {
+    let parts = if limit <= part_size as u64 {
         first
     } else {
         first * (1 + PARTS_IN_FLIGHT as u64)
+    };
+    match keep && limit <= KEPT_MAX {
+        true => parts.max(limit),
+        false => parts,
     }
 }
 

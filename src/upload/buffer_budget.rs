@@ -64,10 +64,11 @@ impl Uploads {
         self.buffers.in_use()
     }
 
-    /// The buffer of a write of at most `limit` bytes to the store, or the
-    /// refusal to answer when the budget stays spent.
-    pub(super) async fn write_buffer(&self, limit: u64) -> UploadResult<Buffer> {
-        let bytes = self.blobs.write_buffer(limit);
+    /// The buffer of a write of at most `limit` bytes to the store, its
+    /// bytes kept or not, or the refusal to answer when the budget stays
+    /// spent.
+    pub(super) async fn write_buffer(&self, limit: u64, keep: bool) -> UploadResult<Buffer> {
+        let bytes = self.blobs.write_buffer(limit, keep);
         match self.buffers.draw(bytes, BUFFER_WAIT).await {
             Some(buffer) => Ok(buffer),
             None => {

@@ -53,7 +53,7 @@ pub struct StagedChunk {
     key: ObjectKey,
     written: Written,
     link: Option<HashLink>,
-    kept: Option<Bytes>,
+    kept: Option<Vec<Bytes>>,
     _buffer: Buffer,
 }
 
@@ -113,7 +113,8 @@ impl Uploads {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let buffer = self.write_buffer(target.expected).await?;
+        let keep = target.running.is_none();
+        let buffer = self.write_buffer(target.expected, keep).await?;
         let key = BlobStore::chunk_key(&target.session.id, target.index, &WriteToken::generate());
         let mismatch = || target.size_mismatch();
         let stored = match target.running.clone() {

@@ -262,12 +262,16 @@ impl Uploads {
     async fn hash_held_or_stored(
         &self,
         chunk: &Chunk,
-        held: Option<Bytes>,
+        held: Option<Vec<Bytes>>,
         mut state: RunningSha256,
     ) -> Result<RunningSha256, Unhashable> {
+        let held_len =
+            |pieces: &[Bytes]| pieces.iter().map(|piece| piece.len() as u64).sum::<u64>();
         match held {
-            Some(bytes) if bytes.len() as u64 == chunk.size => {
-                state.update(&bytes);
+            Some(pieces) if held_len(&pieces) == chunk.size => {
+                for piece in &pieces {
+                    state.update(piece);
+                }
                 Ok(state)
             }
             _ => self.hash_chunk(chunk, state).await,

@@ -44,7 +44,7 @@ struct Sessions {
 #[derive(Debug)]
 struct Held {
     key: ObjectKey,
-    bytes: Bytes,
+    pieces: Vec<Bytes>,
     since: Instant,
     _room: OwnedSemaphorePermit,
 }
@@ -65,10 +65,17 @@ impl HashWindow {
         u64::from(self.total) - self.bytes.available_permits() as u64
     }
 
-    /// Holds chunk `index` of session `id`, stored at `key`, if the
-    /// session and the instance have room; answers whether it is held.
-    pub(super) fn hold(&self, id: &UploadId, index: u64, key: &ObjectKey, bytes: Bytes) -> bool {
-        let Ok(len) = u32::try_from(bytes.len()) else {
+    /// Holds chunk `index` of session `id`, stored at `key`, in `pieces`,
+    /// if the session and the instance have room; answers whether it is
+    /// held.
+    pub(super) fn hold(
+        &self,
+        id: &UploadId,
+        index: u64,
+        key: &ObjectKey,
+        pieces: Vec<Bytes>,
+    ) -> bool {
+        let Ok(len) = u32::try_from(pieces.iter().map(Bytes::len).sum::<usize>()) else {
             return false;
         };
         let now = Instant::now();
@@ -89,7 +96,7 @@ impl HashWindow {
             index,
             Held {
                 key: key.clone(),
-                bytes,
+                pieces,
                 since: now,
                 _room: room,
             },
@@ -99,7 +106,7 @@ impl HashWindow {
 
     /// Takes the bytes of chunk `index` of session `id` when they are held
     /// for the copy at `key`, letting go of every chunk before it.
-    pub(super) fn take(&self, id: &UploadId, index: u64, key: &ObjectKey) -> Option<Bytes> {
+    pub(super) fn take(&self, id: &UploadId, index: u64, key: &ObjectKey) -> Option<Vec<Bytes>> {
         let mut sessions = self.sessions.lock();
         let held = sessions.held.get_mut(id)?;
         let mut from = held.split_off(&index);
@@ -110,7 +117,7 @@ impl HashWindow {
         }
         taken
             .filter(|taken| &taken.key == key)
-            .map(|taken| taken.bytes)
+            .map(|taken| taken.pieces)
     }
 }
 
@@ -147,13 +154,16 @@ mod tests {
         let window = HashWindow::new(1 << 20);
         let id = UploadId::generate();
         let (one, two) = (key(&id, 1), key(&id, 2));
-        assert!(window.hold(&id, 1, &one, Bytes::from_static(b"one")));
-        assert!(window.hold(&id, 2, &two, Bytes::from_static(b"two")));
+        assert!(window.hold(&id, 1, &one, vec![Bytes::from_static(b"one")]));
+        assert!(window.hold(&id, 2, &two, vec![Bytes::from_static(b"two")]));
         assert_eq!(window.held_bytes(), 6);
         assert_eq!(window.take(&id, 2, &one), None, "another copy's bytes");
         assert_eq!(window.held_bytes(), 0, "chunk 1 was passed over");
-        assert!(window.hold(&id, 2, &two, Bytes::from_static(b"two")));
-        assert_eq!(window.take(&id, 2, &two).as_deref(), Some(&b"two"[..]));
+        assert!(window.hold(&id, 2, &two, vec![Bytes::from_static(b"two")]));
+        assert_eq!(
+            window.take(&id, 2, &two),
+            Some(vec![Bytes::from_static(b"two")])
+        );
         assert_eq!(window.take(&id, 2, &two), None);
     }
 
@@ -161,14 +171,14 @@ mod tests {
     fn chunks_beyond_the_bound_or_the_session_share_are_not_held() {
         let window = HashWindow::new(10);
         let id = UploadId::generate();
-        assert!(window.hold(&id, 0, &key(&id, 0), Bytes::from(vec![0; 8])));
-        assert!(!window.hold(&id, 1, &key(&id, 1), Bytes::from(vec![0; 8])));
+        assert!(window.hold(&id, 0, &key(&id, 0), vec![Bytes::from(vec![0; 8])]));
+        assert!(!window.hold(&id, 1, &key(&id, 1), vec![Bytes::from(vec![0; 8])]));
         let window = HashWindow::new(1 << 20);
         for index in 0..PER_SESSION as u64 {
-            assert!(window.hold(&id, index, &key(&id, index), Bytes::from_static(b"x")));
+            assert!(window.hold(&id, index, &key(&id, index), vec![Bytes::from_static(b"x")]));
         }
-        assert!(!window.hold(&id, 9, &key(&id, 9), Bytes::from_static(b"x")));
+        assert!(!window.hold(&id, 9, &key(&id, 9), vec![Bytes::from_static(b"x")]));
         let other = UploadId::generate();
-        assert!(window.hold(&other, 0, &key(&other, 0), Bytes::from_static(b"x")));
+        assert!(window.hold(&other, 0, &key(&other, 0), vec![Bytes::from_static(b"x")]));
     }
 }
