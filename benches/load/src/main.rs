@@ -267,6 +267,26 @@ fn pool_waits(metrics: &str) -> (f64, String) {
     (count - within, format!("{:.0}", worst * 1000.0))
 }
 
+/// An HS256 token for owner `subject`, valid for an hour.
+fn token(secret: &[u8], subject: &str) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let header = encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = encode(
+        json!({"sub": subject, "iat": now, "exp": now + 3600})
+            .to_string()
+            .as_bytes(),
+    );
+    let signed = format!("{header}.{claims}");
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
+    mac.update(signed.as_bytes());
+    format!("{signed}.{}", encode(&mac.finalize().into_bytes()))
+}
+
 fn percentile(values: &mut [f64], fraction: f64) -> f64 {
     values.sort_by(f64::total_cmp);
     let rank = ((values.len() as f64 * fraction).ceil() as usize).clamp(1, values.len().max(1));
@@ -287,12 +307,7 @@ async fn main() -> anyhow::Result<()> {
     let tokens: Vec<String> = (0..args.owners)
         .map(|owner| {
             let secret = args.jwt_secret.as_bytes();
-            ferry::access::issue_hs256(
-                secret,
-                &format!("load-{owner}"),
-                Duration::from_secs(3600),
-                SystemTime::now(),
-            )
+            token(secret, &format!("load-{owner}"))
         })
         .collect();
     let load = Arc::new(Load {
