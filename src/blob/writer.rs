@@ -175,14 +175,10 @@ fn first_buffer(part_size: usize, limit: u64) -> usize {
 /// being filled and those being sent, or the whole object when it is kept.
 pub(super) fn buffered(part_size: usize, limit: u64, keep: bool) -> u64 {
     let first = first_buffer(part_size, limit) as u64;
-    let parts = if limit <= part_size as u64 {
-        first
+    if keep && limit <= KEPT_MAX {
+        limit
     } else {
-        first * (1 + PARTS_IN_FLIGHT as u64)
-    };
-    match keep && limit <= KEPT_MAX {
-        true => parts.max(limit),
-        false => parts,
+        limit.min(first * (1 + PARTS_IN_FLIGHT as u64))
     }
 }
 
