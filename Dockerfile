@@ -6,10 +6,14 @@
 # For PostgreSQL and an S3 bucket, see docker-compose.yml and deploy/.
 
 FROM rust:1.95-slim-bookworm AS build
+# jemalloc, ferryd's allocator, is built with make.
+RUN apt-get update && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY proto ./proto
 COPY cli ./cli
+COPY benches ./benches
 COPY src ./src
 COPY migrations ./migrations
 COPY docs ./docs

@@ -6,6 +6,7 @@
 # runs. Prints one table and writes it into BENCHMARKS.md.
 #
 #   scripts/bench.sh [--quick] [--s3-only]
+#   scripts/bench.sh load      (a rush of uploaders alone: scripts/bench/load.sh)
 #
 # --s3-only runs the bucket rows alone (scripts/bench/s3.sh) and prints
 # them without touching BENCHMARKS.md.
@@ -21,6 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
+[ "${1:-}" = load ] && exec scripts/bench/load.sh "${@:2}"
 
 quick=0 s3_only=0
 for arg in "$@"; do

@@ -252,8 +252,32 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let (written, _) = self.write_with(key, source, limit, None).await?;
+        let (written, _, _) = self.write_with(key, source, limit, None, false).await?;
         Ok(written)
+    }
+
+    /// Streams `source` into `key` as [`write`](Self::write) does, and
+    /// answers the object's bytes too, in the pieces the write sent, when
+    /// they are few enough to keep (up to 8 MiB): the buffers the write
+    /// filled, not a copy.
+    pub async fn write_kept<S, E>(
+        &self,
+        key: &ObjectKey,
+        source: S,
+        limit: u64,
+    ) -> Result<(Written, Option<Vec<Bytes>>), WriteError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let (written, _, kept) = self.write_with(key, source, limit, None, true).await?;
+        Ok((written, kept))
+    }
+
+    /// Most bytes a write of at most `limit` bytes holds in memory at once,
+    /// its bytes kept (by [`write_kept`](Self::write_kept)) or not.
+    pub fn write_buffer(&self, limit: u64, keep: bool) -> u64 {
+        writer::buffered(self.backend.part_size(), limit, keep)
     }
 
     /// Streams `source` into `key` as [`write`](Self::write) does, and takes
@@ -269,7 +293,8 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let (written, running) = self.write_with(key, source, limit, Some(running)).await?;
+        let running = Some(running);
+        let (written, running, _) = self.write_with(key, source, limit, running, false).await?;
         Ok((written, running.unwrap_or_default()))
     }
 
@@ -279,17 +304,19 @@ impl BlobStore {
         source: S,
         limit: u64,
         mut running: Option<RunningSha256>,
-    ) -> Result<(Written, Option<RunningSha256>), WriteError>
+        keep: bool,
+    ) -> Result<(Written, Option<RunningSha256>, Option<Vec<Bytes>>), WriteError>
     where
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let mut writer = ObjectWriter::new(self.backend.clone(), self.aborts.clone(), path(key));
+        let (backend, aborts) = (self.backend.clone(), self.aborts.clone());
+        let mut writer = ObjectWriter::new(backend, aborts, path(key), limit, keep);
         match copy_hashed(&mut writer, source, limit, running.as_mut()).await {
             Ok(written) => {
-                writer.finish().await.map_err(BlobError)?;
+                let kept = writer.finish().await.map_err(BlobError)?;
                 self.flush(key, 1).await?;
-                Ok((written, running))
+                Ok((written, running, kept))
             }
             Err(error) => {
                 writer.abort().await;

@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::blob::MAX_COPY_SIZE;
 use crate::telemetry::LogFormat;
-use crate::upload::{Limits, Timings};
+use crate::upload::{Limits, MemoryBounds, Timings};
 
 mod bucket;
 mod security;
@@ -90,6 +90,17 @@ pub struct Settings {
     /// Largest file accepted in one request (`PUT /v1/files/{sha256}`).
     #[arg(long, env = "FERRY_DIRECT_UPLOAD_MAX", default_value = "16MiB", value_parser = parse_size)]
     pub direct_upload_max: u64,
+
+    /// Bytes of request bodies held in memory on their way to the store, across every request
+    /// (a chunk, or the parts of a bucket's multipart write, each); a write that cannot have its
+    /// buffer within 2 seconds is answered 503 with `Retry-After`.
+    #[arg(long, env = "FERRY_BUFFER_BUDGET", default_value = "256MiB", value_parser = parse_size)]
+    pub buffer_budget: u64,
+
+    /// Bytes of chunks that arrived ahead of their turn held in memory until the chunk before them
+    /// joins the file's running hash; beyond it they are read back from the store instead.
+    #[arg(long, env = "FERRY_HASH_WINDOW", default_value = "64MiB", value_parser = parse_size)]
+    pub hash_window: u64,
 
     /// How long a session lives after its last activity.
     #[arg(long, env = "FERRY_SESSION_TTL", default_value = "24h", value_parser = parse_duration)]
@@ -176,6 +187,14 @@ impl Settings {
             default_chunk_size: self.default_chunk_size,
             max_chunks: self.max_chunks,
             direct_upload_max: self.direct_upload_max,
+        }
+    }
+
+    /// The bounds on memory held for bodies these settings name.
+    pub fn memory_bounds(&self) -> MemoryBounds {
+        MemoryBounds {
+            body_buffers: self.buffer_budget,
+            hash_window: self.hash_window,
         }
     }
 

@@ -79,6 +79,10 @@ impl ResponseError for ApiError {
 impl From<UploadError> for ApiError {
     fn from(error: UploadError) -> Self {
         let code = error.code();
+        if let UploadError::Busy { retry_after } = error {
+            return ApiError::new(code, error.to_string())
+                .with_header(RETRY_AFTER, retry_after.as_secs().max(1).to_string());
+        }
         match code {
             ErrorCode::Unavailable => {
                 tracing::warn!(error = %chain(&error), "a dependency of the server is unavailable");

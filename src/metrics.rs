@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 mod families;
 mod listen_queue;
+mod memory;
 
 use families::{Families, KindLabel, OutcomeLabel, ReasonLabel, RequestLabels, RouteLabels};
 
@@ -199,16 +200,18 @@ impl Metrics {
         self.0.digest_mismatches.inc();
     }
 
-    /// A chunk taken into its file's running hash as it arrived.
+    /// A chunk taken into its file's running hash as it arrived, or from
+    /// the hash window.
     pub fn chunk_linked(&self) {
         self.0.chunks_linked.inc();
     }
 
-    /// A chunk read back after it was accepted and taken into its file's
-    /// running hash.
-    pub fn chunk_read_back(&self) {
+    /// A chunk of `bytes` read back after it was accepted and taken into
+    /// its file's running hash.
+    pub fn chunk_read_back(&self, bytes: u64) {
         self.0.chunks_linked.inc();
         self.0.chunks_read_back.inc();
+        self.0.link_reread_bytes.inc_by(bytes);
     }
 
     /// `bytes` of chunks a merge read back to hash them.

@@ -85,7 +85,8 @@ impl Application {
             DownloadGate::new(signer.clone()).redirecting(settings.bucket.redirect_ttl()),
         );
         let policy = access_policy(&settings.security, signer);
-        let uploads = Uploads::new(meta, blobs, settings.limits(), settings.timings(), policy);
+        let uploads = Uploads::new(meta, blobs, settings.limits(), settings.timings(), policy)
+            .with_memory_bounds(settings.memory_bounds());
         bound_store(&uploads, &settings, true).await?;
         let listener = listeners::bind(settings.bind, settings.listen_backlog)
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -370,13 +371,8 @@ pub async fn open_uploads(settings: &Settings) -> anyhow::Result<Uploads> {
         .with_context(|| format!("opening the object store {}", settings.store))?;
     let signer = link_signer(&settings.security);
     let policy = access_policy(&settings.security, signer);
-    Ok(Uploads::new(
-        meta,
-        blobs,
-        settings.limits(),
-        settings.timings(),
-        policy,
-    ))
+    let uploads = Uploads::new(meta, blobs, settings.limits(), settings.timings(), policy);
+    Ok(uploads.with_memory_bounds(settings.memory_bounds()))
 }
 
 /// How long a start waits for a database or store that cannot be reached

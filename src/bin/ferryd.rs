@@ -5,6 +5,14 @@ use ferry::commands::{self, Invocation};
 use ferry::startup::Application;
 use secrecy::ExposeSecret;
 
+/// jemalloc, with its background threads purging freed pages (after 10 s
+/// unused), gives the memory of a rush of uploads back to the system once
+/// it ends, whichever threads allocated it; the system allocator kept
+/// most of it resident.
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let Invocation { settings, command } = Invocation::from_process();

@@ -116,7 +116,9 @@ impl BlobStore {
         key: &ObjectKey,
         content_type: Option<&str>,
     ) -> Result<Composed, PartsError> {
-        let mut writer = ObjectWriter::new(self.backend.clone(), self.aborts.clone(), path(key))
+        let total = parts.iter().map(|part| part.size).sum();
+        let (backend, aborts) = (self.backend.clone(), self.aborts.clone());
+        let mut writer = ObjectWriter::new(backend, aborts, path(key), total, false)
             .with_attributes(attributes(content_type));
         let mut streamed = 0u64;
         for part in parts {

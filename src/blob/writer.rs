@@ -16,6 +16,9 @@ use super::backend::Backend;
 /// Parts sent at once; memory is one part being filled plus these.
 const PARTS_IN_FLIGHT: usize = 2;
 
+/// Largest object whose bytes a write keeps in memory when asked to.
+const KEPT_MAX: u64 = 8 << 20;
+
 /// Aborts of multipart uploads whose writes were dropped, still running.
 #[derive(Debug, Clone, Default)]
 pub(super) struct PendingAborts(Arc<Mutex<JoinSet<()>>>);
@@ -44,18 +47,28 @@ pub(super) struct ObjectWriter {
     attributes: Attributes,
     upload: Option<Box<dyn MultipartUpload>>,
     parts: JoinSet<object_store::Result<()>>,
+    kept: Option<Vec<Bytes>>,
 }
 
 impl ObjectWriter {
-    /// A write to `path` in `backend`, in its parts once it needs parts; if
-    /// it is dropped unfinished, its abort joins `aborts`.
-    pub(super) fn new(backend: Backend, aborts: PendingAborts, path: Path) -> Self {
+    /// A write of at most `limit` bytes to `path` in `backend`, in its
+    /// parts once it needs parts, keeping its bytes if `keep` and they fit
+    /// [`KEPT_MAX`]; if it is dropped unfinished, its abort joins `aborts`.
+    pub(super) fn new(
+        backend: Backend,
+        aborts: PendingAborts,
+        path: Path,
+        limit: u64,
+        keep: bool,
+    ) -> Self {
+        let part_size = backend.part_size();
         ObjectWriter {
-            part_size: backend.part_size(),
+            kept: (keep && limit <= KEPT_MAX).then(Vec::new),
+            buffer: BytesMut::with_capacity(first_buffer(part_size, limit)),
+            part_size,
             backend,
             aborts,
             path,
-            buffer: BytesMut::new(),
             attributes: Attributes::new(),
             upload: None,
             parts: JoinSet::new(),
@@ -84,7 +97,11 @@ impl ObjectWriter {
     }
 
     async fn send_part(&mut self) -> object_store::Result<()> {
-        let part = std::mem::take(&mut self.buffer).freeze();
+        let next = BytesMut::with_capacity(self.part_size);
+        let part = std::mem::replace(&mut self.buffer, next).freeze();
+        if let Some(kept) = &mut self.kept {
+            kept.push(part.clone());
+        }
         let upload = match &mut self.upload {
             Some(upload) => upload,
             None => {
@@ -102,9 +119,14 @@ impl ObjectWriter {
 
     /// Stores what was put as the object: one request for a small object,
     /// the last part and the completion for a large one. On failure
-    /// nothing is kept.
-    pub(super) async fn finish(mut self) -> object_store::Result<()> {
+    /// nothing is kept. Answers the object's bytes, in pieces, when the
+    /// write was asked to keep them.
+    pub(super) async fn finish(mut self) -> object_store::Result<Option<Vec<Bytes>>> {
         let rest = std::mem::take(&mut self.buffer).freeze();
+        let mut kept = self.kept.take();
+        if let Some(kept) = &mut kept {
+            kept.push(rest.clone());
+        }
         let Some(mut upload) = self.upload.take() else {
             let options = PutOptions {
                 attributes: std::mem::take(&mut self.attributes),
@@ -114,7 +136,7 @@ impl ObjectWriter {
                 .store()
                 .put_opts(&self.path, PutPayload::from(rest), options)
                 .await?;
-            return Ok(());
+            return Ok(kept);
         };
         if !rest.is_empty() {
             self.parts.spawn(upload.put_part(PutPayload::from(rest)));
@@ -131,7 +153,7 @@ impl ObjectWriter {
             abort(upload, &self.path).await;
             return Err(error);
         }
-        Ok(())
+        Ok(kept)
     }
 
     /// Gives the write up, removing every part already sent.
@@ -154,6 +176,23 @@ impl Drop for ObjectWriter {
         } else {
             tracing::warn!(path = %self.path, "a dropped write left its multipart upload behind");
         }
+    }
+}
+
+/// Bytes the writer's first buffer holds: the whole object when it fits
+/// in a part, else one part.
+fn first_buffer(part_size: usize, limit: u64) -> usize {
+    usize::try_from(limit).map_or(part_size, |limit| limit.min(part_size))
+}
+
+/// Most bytes a write of at most `limit` holds in memory at once: the part
+/// being filled and those being sent, or the whole object when it is kept.
+pub(super) fn buffered(part_size: usize, limit: u64, keep: bool) -> u64 {
+    let first = first_buffer(part_size, limit) as u64;
+    if keep && limit <= KEPT_MAX {
+        limit
+    } else {
+        limit.min(first * (1 + PARTS_IN_FLIGHT as u64))
     }
 }
 

@@ -9,6 +9,7 @@ use ferry_proto::{ChunkReceipt, ContentHash, UploadStatus};
 use futures::Stream;
 
 use super::Uploads;
+use super::buffer_budget::Buffer;
 use super::chunk_plan::ChunkPlan;
 use super::error::{UploadError, UploadResult};
 use crate::blob::{BlobError, BlobStore, WriteError, Written};
@@ -43,12 +44,17 @@ impl ChunkTarget {
 }
 
 /// A chunk written to the store but not yet recorded, with its hash link
-/// when it was hashed into the file's running hash as it arrived.
-#[derive(Debug, Clone)]
+/// when it was hashed into the file's running hash as it arrived, else its
+/// bytes when the write held them whole, for the hash window. It is held
+/// there before it is recorded, so that the linking finds it as soon as
+/// the database shows it.
+#[derive(Debug)]
 pub struct StagedChunk {
     key: ObjectKey,
     written: Written,
     link: Option<HashLink>,
+    kept: Option<Vec<Bytes>>,
+    _buffer: Buffer,
 }
 
 impl Uploads {
@@ -107,6 +113,8 @@ impl Uploads {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
+        let keep = target.running.is_none();
+        let buffer = self.write_buffer(target.expected, keep).await?;
         let key = BlobStore::chunk_key(&target.session.id, target.index, &WriteToken::generate());
         let mismatch = || target.size_mismatch();
         let stored = match target.running.clone() {
@@ -114,14 +122,14 @@ impl Uploads {
                 .blobs
                 .write_continuing(&key, body, target.expected, before.clone())
                 .await
-                .map(|(written, after)| (written, Some(HashLink { before, after }))),
+                .map(|(written, after)| (written, Some(HashLink { before, after }), None)),
             None => self
                 .blobs
-                .write(&key, body, target.expected)
+                .write_kept(&key, body, target.expected)
                 .await
-                .map(|written| (written, None)),
+                .map(|(written, kept)| (written, None, kept)),
         };
-        let (written, link) = match stored {
+        let (written, link, kept) = match stored {
             Ok(stored) => stored,
             Err(WriteError::TooLong { .. }) => return Err(mismatch()),
             Err(WriteError::Source(reason)) => return Err(UploadError::BodyUnreadable(reason)),
@@ -129,7 +137,13 @@ impl Uploads {
                 return Err(self.chunk_write_failed(target, &key, error).await);
             }
         };
-        let staged = StagedChunk { key, written, link };
+        let staged = StagedChunk {
+            key,
+            written,
+            link,
+            kept,
+            _buffer: buffer,
+        };
         if written.size != target.expected {
             self.discard(staged).await;
             return Err(mismatch());
@@ -143,7 +157,7 @@ impl Uploads {
     pub async fn accept_chunk(
         &self,
         target: ChunkTarget,
-        staged: StagedChunk,
+        mut staged: StagedChunk,
         digest: Option<ContentHash>,
         now: DateTime<Utc>,
     ) -> UploadResult<ChunkReceipt> {
@@ -160,6 +174,18 @@ impl Uploads {
             object_key: staged.key.clone(),
             link: staged.link.clone(),
         };
+        let id = &target.session.id;
+        let held = match staged.kept.take() {
+            Some(bytes) if chunk.link.is_none() => {
+                self.window.hold(id, chunk.index, &chunk.object_key, bytes)
+            }
+            _ => false,
+        };
+        let let_go = || {
+            if held {
+                self.window.take(id, chunk.index, &chunk.object_key);
+            }
+        };
         let expires_at = now + self.timings.session_ttl;
         let recorded = self
             .meta
@@ -172,10 +198,12 @@ impl Uploads {
                 received_bytes,
             }) => (replaced_key, received_count, received_bytes),
             Ok(Recorded::NotWritable(status)) => {
+                let_go();
                 self.discard(staged).await;
                 return Err(UploadError::NotWritable(status));
             }
             Ok(Recorded::SessionGone) => {
+                let_go();
                 self.discard(staged).await;
                 return Err(UploadError::UploadNotFound);
             }
@@ -193,7 +221,7 @@ impl Uploads {
         if chunk.link.is_some() {
             self.metrics.chunk_linked();
         }
-        self.link_later(&target.session.id);
+        self.link_after_accepting(id).await;
         tracing::debug!(
             owner = %target.session.owner,
             sha256 = %target.session.sha256,

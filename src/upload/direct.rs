@@ -74,6 +74,7 @@ impl Uploads {
         E: std::fmt::Display,
     {
         let limit = self.limits.direct_upload_max;
+        let _buffer = self.write_buffer(limit, false).await?;
         let key = BlobStore::direct_key(&WriteToken::generate());
         match self.blobs.write(&key, body, limit).await {
             Ok(written) => {

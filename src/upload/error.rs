@@ -90,6 +90,13 @@ pub enum UploadError {
         /// When to ask again.
         retry_after: std::time::Duration,
     },
+    /// The instance holds as many bodies in memory as it may; the request
+    /// is to be sent again after a pause.
+    #[error("the server is receiving as many bodies as it can hold; send this again shortly")]
+    Busy {
+        /// When to ask again.
+        retry_after: std::time::Duration,
+    },
     /// The request body could not be read.
     #[error("the request body could not be read: {0}")]
     BodyUnreadable(String),
@@ -124,6 +131,7 @@ impl UploadError {
             UploadError::FileNotFound => ErrorCode::FileNotFound,
             UploadError::FileUnreadable => ErrorCode::FileUnreadable,
             UploadError::OverLimit { .. } => ErrorCode::TooManyRequests,
+            UploadError::Busy { .. } => ErrorCode::Unavailable,
             UploadError::Meta(error) if error.is_transient() => ErrorCode::Unavailable,
             UploadError::Blob(error) if error.is_transient() => ErrorCode::Unavailable,
             UploadError::Meta(_) | UploadError::Blob(_) => ErrorCode::InternalError,

@@ -428,7 +428,7 @@ impl Uploads {
             .chunks(&session.id)
             .await
             .map_err(|e| Interrupted::Failed(e.into()))?;
-        let hash = match self.hash_of_chunks(&chunks).await {
+        let hash = match self.hash_of_chunks(&session.id, &chunks).await {
             Ok(hash) => hash,
             Err(Unhashable::Lost) => return Err(Interrupted::ChunkLost),
             Err(Unhashable::Failed(error)) => return Err(Interrupted::Failed(error)),

@@ -12,6 +12,7 @@ use crate::ids::{OwnerId, UploadId};
 use crate::meta::{FileRecord, Inserted, MetaStore, ReceivedChunks, Session};
 use crate::metrics::Metrics;
 
+mod buffer_budget;
 mod chunk_plan;
 mod chunks;
 mod deletions;
@@ -19,6 +20,7 @@ mod direct;
 mod download;
 mod error;
 mod hash_links;
+mod hash_window;
 mod leftovers;
 mod limits;
 mod merge;
@@ -63,6 +65,24 @@ pub struct Timings {
     pub merge_attempts: u32,
 }
 
+/// Bounds on the memory this instance holds for request bodies, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryBounds {
+    /// Buffers of bodies on their way to the store, across every request.
+    pub body_buffers: u64,
+    /// Chunks held until the chunk before them joins the running hash.
+    pub hash_window: u64,
+}
+
+impl Default for MemoryBounds {
+    fn default() -> Self {
+        MemoryBounds {
+            body_buffers: 256 << 20,
+            hash_window: 64 << 20,
+        }
+    }
+}
+
 /// Whether a create made a new session or found one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Created {
@@ -82,6 +102,8 @@ pub struct Uploads {
     policy: AccessPolicy,
     merges: merge::Registry,
     linking: hash_links::Linking,
+    window: hash_window::HashWindow,
+    buffers: buffer_budget::BufferBudget,
     published: published::PublishedFiles,
     last_check: readiness::LastCheck,
     metrics: Metrics,
@@ -107,10 +129,24 @@ impl Uploads {
             policy,
             merges: merge::Registry::on_current_runtime(),
             linking: hash_links::Linking::default(),
+            window: hash_window::HashWindow::new(MemoryBounds::default().hash_window),
+            buffers: buffer_budget::BufferBudget::new(MemoryBounds::default().body_buffers),
             published: published::PublishedFiles::default(),
             last_check: readiness::LastCheck::default(),
             metrics,
         }
+    }
+
+    /// The service with these bounds on the memory it holds for bodies.
+    pub fn with_memory_bounds(mut self, bounds: MemoryBounds) -> Self {
+        self.window = hash_window::HashWindow::new(bounds.hash_window);
+        self.buffers = buffer_budget::BufferBudget::new(bounds.body_buffers);
+        self
+    }
+
+    /// Bytes of chunks the hash window holds now.
+    pub fn hash_window_bytes(&self) -> u64 {
+        self.window.held_bytes()
     }
 
     /// What this instance counts, for `/metrics`.

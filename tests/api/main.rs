@@ -45,10 +45,12 @@ macro_rules! on_both_backends {
 }
 
 mod auth;
+mod buffers;
 mod chunks;
 mod complete;
 mod direct;
 mod downloads;
+mod hash_window;
 mod instances;
 mod layout;
 mod merges;
@@ -56,6 +58,7 @@ mod metrics;
 mod move_parts;
 mod ownership;
 mod page;
+mod pool;
 mod probes;
 mod proof;
 mod queues;
