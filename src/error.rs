@@ -79,6 +79,9 @@ impl ResponseError for ApiError {
 impl From<UploadError> for ApiError {
     fn from(error: UploadError) -> Self {
         let code = error.code();
+        if let UploadError::HookUnanswered = error {
+            return ApiError::new(code, error.to_string()).with_header(RETRY_AFTER, "5".to_owned());
+        }
         match code {
             ErrorCode::Unavailable => {
                 tracing::warn!(error = %chain(&error), "a dependency of the server is unavailable");

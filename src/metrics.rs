@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 mod families;
 mod listen_queue;
+mod webhooks;
 
 use families::{Families, KindLabel, OutcomeLabel, ReasonLabel, RequestLabels, RouteLabels};
 

@@ -1,5 +1,6 @@
 //! Building the server from its settings: stores, domain, routes, sweeper.
 
+mod app_tasks;
 mod listeners;
 
 use std::net::SocketAddr;
@@ -56,6 +57,7 @@ pub struct Application {
     admin: Option<(SocketAddr, Server)>,
     uploads: Uploads,
     sweeper: tokio::task::JoinHandle<()>,
+    app_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -81,7 +83,8 @@ impl Application {
         }
         let signer = link_signer(&settings.security);
         let download_gate = web::Data::new(DownloadGate::new(signer.clone()));
-        let policy = access_policy(&settings.security, signer);
+        let mut policy = access_policy(&settings.security, signer);
+        policy.pre_create = settings.app.pre_create();
         let uploads = Uploads::new(meta, blobs, settings.limits(), settings.timings(), policy);
         bound_store(&uploads, &settings, true).await?;
         let listener = listeners::bind(settings.bind, settings.listen_backlog)
@@ -149,12 +152,14 @@ impl Application {
             settings.sweep_interval,
             settings.leftover_quarantine.0,
         ));
+        let app_tasks = app_tasks::spawn(&uploads, &settings);
         Ok(Application {
             address,
             server,
             admin,
             uploads,
             sweeper,
+            app_tasks,
         })
     }
 
@@ -208,6 +213,9 @@ impl Application {
             }
         }
         self.sweeper.abort();
+        self.app_tasks
+            .iter()
+            .for_each(tokio::task::JoinHandle::abort);
         stopper.abort();
         self.uploads.hand_back_merges(HAND_BACK_BOUND).await;
         result
@@ -271,6 +279,7 @@ fn access_policy(security: &SecuritySettings, signer: Option<LinkSigner>) -> Acc
         links,
         instant,
         owner_limits,
+        pre_create: None,
     }
 }
 

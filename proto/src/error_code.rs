@@ -57,6 +57,8 @@ pub enum ErrorCode {
     TooManyRequests,
     /// A header, or the request head as a whole, is larger than the server reads.
     HeadersTooLarge,
+    /// The app behind ferry refused the upload before it started.
+    Rejected,
     /// A dependency (database, object store) is not answering: try again.
     Unavailable,
     /// Something failed inside the server; details are in its log.
@@ -65,7 +67,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the contract.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::InvalidRequest,
         ErrorCode::FileTooLarge,
         ErrorCode::SizeMismatch,
@@ -90,6 +92,7 @@ impl ErrorCode {
         ErrorCode::RequestTimeout,
         ErrorCode::TooManyRequests,
         ErrorCode::HeadersTooLarge,
+        ErrorCode::Rejected,
         ErrorCode::Unavailable,
         ErrorCode::InternalError,
     ];
@@ -102,7 +105,7 @@ impl ErrorCode {
             | ErrorCode::ChunkSizeMismatch
             | ErrorCode::DigestMismatch => 400,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::Forbidden => 403,
+            ErrorCode::Forbidden | ErrorCode::Rejected => 403,
             ErrorCode::UploadNotFound | ErrorCode::FileNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RequestTimeout => 408,
@@ -148,6 +151,7 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => "request-timeout",
             ErrorCode::TooManyRequests => "too-many-requests",
             ErrorCode::HeadersTooLarge => "headers-too-large",
+            ErrorCode::Rejected => "rejected",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::InternalError => "internal-error",
         }

@@ -292,7 +292,7 @@ async fn an_expired_session_is_gone_and_replaced_by_a_fresh_one(backend: Backend
     };
     let (created, upload) = app
         .uploads
-        .create(&OwnerId::anonymous(), request, later)
+        .create(&OwnerId::anonymous(), request, later, None)
         .await
         .unwrap();
     assert_eq!(created, Created::New);
