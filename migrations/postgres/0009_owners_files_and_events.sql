@@ -45,7 +45,7 @@ CREATE TABLE event_deliveries (
     event_id      TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
     target        TEXT NOT NULL,
     state         TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
-    attempts      INTEGER NOT NULL DEFAULT 0,
+    attempts      BIGINT NOT NULL DEFAULT 0,
     due_at        TIMESTAMPTZ NOT NULL,
     claimed_until TIMESTAMPTZ,
     claim_token   TEXT,

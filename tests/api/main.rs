@@ -11,6 +11,8 @@ mod faulty_store;
 mod helpers;
 #[path = "../common/listing.rs"]
 mod listing;
+#[path = "../common/receiver.rs"]
+mod receiver;
 #[path = "../common/s3_server.rs"]
 mod s3_server;
 
@@ -48,7 +50,9 @@ mod downloads;
 mod instances;
 mod merges;
 mod metrics;
+mod owned_files;
 mod ownership;
+mod pre_create;
 mod page;
 mod probes;
 mod proof;
@@ -60,3 +64,4 @@ mod signed_links;
 mod store_binding;
 mod theft;
 mod transport;
+mod webhooks;
