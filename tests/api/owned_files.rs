@@ -76,19 +76,36 @@ async fn a_file_two_owners_hold_is_deleted_once_both_let_it_go(backend: Backend)
     assert_eq!(listed(&alice).await, [sha.clone()]);
     assert_eq!(listed(&bob).await, [sha.clone()]);
     assert!(listed(&carol).await.is_empty());
-    assert_error(delete(&carol, &sha).await, StatusCode::NOT_FOUND, "file-not-found").await;
+    assert_error(
+        delete(&carol, &sha).await,
+        StatusCode::NOT_FOUND,
+        "file-not-found",
+    )
+    .await;
 
     assert_eq!(delete(&alice, &sha).await.status(), StatusCode::NO_CONTENT);
     assert!(listed(&alice).await.is_empty());
-    assert_error(delete(&alice, &sha).await, StatusCode::NOT_FOUND, "file-not-found").await;
-    alice.uploads.delete_due_files().await.expect("deletions run");
+    assert_error(
+        delete(&alice, &sha).await,
+        StatusCode::NOT_FOUND,
+        "file-not-found",
+    )
+    .await;
+    alice
+        .uploads
+        .delete_due_files()
+        .await
+        .expect("deletions run");
     assert_eq!(alice.downloaded(&sha).await, data, "bob still holds it");
 
     assert_eq!(delete(&bob, &sha).await.status(), StatusCode::NO_CONTENT);
     wait_until_gone(&server, &sha).await;
     receiver.event("file.deleted").await;
     let keys = server.stored_keys().await;
-    assert!(keys.is_empty(), "the object is gone from the store: {keys:?}");
+    assert!(
+        keys.is_empty(),
+        "the object is gone from the store: {keys:?}"
+    );
     assert!(listed(&bob).await.is_empty());
 }
 
@@ -102,12 +119,18 @@ async fn a_new_holder_before_the_grace_ends_keeps_the_file() {
     let (alice, bob) = (server.as_owner("alice"), server.as_owner("bob"));
     let data = test_bytes(900, 22);
     let sha = sha256_hex(&data);
-    assert_eq!(alice.put_file(&sha, &data).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        alice.put_file(&sha, &data).await.status(),
+        StatusCode::CREATED
+    );
     assert_eq!(delete(&alice, &sha).await.status(), StatusCode::NO_CONTENT);
     assert_eq!(bob.put_file(&sha, &data).await.status(), StatusCode::OK);
     let claimed = server
         .meta
-        .claim_deletion(chrono::Utc::now() + chrono::Duration::days(2), chrono::Utc::now())
+        .claim_deletion(
+            chrono::Utc::now() + chrono::Duration::days(2),
+            chrono::Utc::now(),
+        )
         .await
         .expect("the database answers");
     assert_eq!(claimed, None, "bob's reference cancelled the deletion");
@@ -155,8 +178,18 @@ async fn the_listing_pages_newest_first_with_a_cursor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_cursor_or_limit_is_refused() {
     let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
-    for query in ["?limit=0", "?limit=1001", "?limit=99999999999999999999", "?limit=x"] {
-        assert_error(list(&app, query).await, StatusCode::BAD_REQUEST, "invalid-request").await;
+    for query in [
+        "?limit=0",
+        "?limit=1001",
+        "?limit=99999999999999999999",
+        "?limit=x",
+    ] {
+        assert_error(
+            list(&app, query).await,
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+        )
+        .await;
     }
     let body = assert_error(
         list(&app, "?cursor=bm90LWEtY3Vyc29y").await,
@@ -165,5 +198,10 @@ async fn a_bad_cursor_or_limit_is_refused() {
     )
     .await;
     assert_eq!(body["field"], "cursor");
-    assert_error(delete(&app, "nothex").await, StatusCode::BAD_REQUEST, "invalid-request").await;
+    assert_error(
+        delete(&app, "nothex").await,
+        StatusCode::BAD_REQUEST,
+        "invalid-request",
+    )
+    .await;
 }

@@ -8,9 +8,7 @@ use ferry::config::Settings;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{
-    Backend, assert_error, sha256_hex, spawn_app_with, test_bytes, with_tokens,
-};
+use crate::helpers::{Backend, assert_error, sha256_hex, spawn_app_with, test_bytes, with_tokens};
 use crate::receiver::{Receiver, Reply, WEBHOOK_SECRET};
 
 fn with_hook(settings: &mut Settings, hook: &Receiver) {
@@ -23,13 +21,17 @@ fn with_hook(settings: &mut Settings, hook: &Receiver) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hook_refuses_with_its_message_and_nothing_is_stored() {
     let hook = Receiver::start().await;
-    hook.answer_always(Reply::Status(403, r#"{"message":"over your plan\u0007"}"#.into()));
+    hook.answer_always(Reply::Status(
+        403,
+        r#"{"message":"over your plan\u0007"}"#.into(),
+    ));
     let server = spawn_app_with(Backend::Sqlite, |settings| with_hook(settings, &hook)).await;
     let alice = server.as_owner("alice");
     let before = server.snapshot(&["alice"]).await;
     let data = test_bytes(2000, 1);
     let sha = sha256_hex(&data);
-    let body = json!({"sha256": sha, "size": 2000, "filename": "a.mp4", "content_type": "video/mp4"});
+    let body =
+        json!({"sha256": sha, "size": 2000, "filename": "a.mp4", "content_type": "video/mp4"});
     let refused = assert_error(alice.create(body).await, StatusCode::FORBIDDEN, "rejected").await;
     assert_eq!(refused["message"], "over your plan");
     let asked = hook.received()[0].verified(WEBHOOK_SECRET);
@@ -51,8 +53,15 @@ async fn the_hook_allows_and_a_resume_does_not_ask_again() {
     let alice = server.as_owner("alice");
     let data = test_bytes(2000, 2);
     let body = json!({"sha256": sha256_hex(&data), "size": 2000});
-    assert_eq!(alice.create(body.clone()).await.status(), StatusCode::CREATED);
-    assert_eq!(alice.create(body).await.status(), StatusCode::OK, "a resume");
+    assert_eq!(
+        alice.create(body.clone()).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        alice.create(body).await.status(),
+        StatusCode::OK,
+        "a resume"
+    );
     assert_eq!(hook.received().len(), 1);
     let direct = test_bytes(500, 3);
     let stored = alice.put_file(&sha256_hex(&direct), &direct).await;

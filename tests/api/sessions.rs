@@ -417,11 +417,11 @@ async fn unknown_routes_and_methods_answer_json(backend: Backend) {
     .await;
     let response = app
         .client
-        .delete(app.url(&format!("/v1/files/{}", "a".repeat(64))))
+        .patch(app.url(&format!("/v1/files/{}", "a".repeat(64))))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers()["allow"], "GET, HEAD, PUT");
+    assert_eq!(response.headers()["allow"], "GET, HEAD, PUT, DELETE");
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);

@@ -77,7 +77,10 @@ async fn every_event_type_arrives_signed(backend: Backend) {
 
     let aborted = test_bytes(2000, 2);
     app.create_for(&aborted, 1024).await;
-    assert_eq!(app.abort(&sha256_hex(&aborted)).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.abort(&sha256_hex(&aborted)).await.status(),
+        StatusCode::NO_CONTENT
+    );
     event_about(&receiver, "upload.aborted", &sha256_hex(&aborted)).await;
 
     let claimed = test_bytes(2000, 3);
@@ -100,7 +103,12 @@ async fn every_event_type_arrives_signed(backend: Backend) {
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let gone = event_about(&receiver, "file.deleted", &sha).await;
     assert_eq!(gone["size"], 3000);
-    assert_error(app.download(&sha).await, StatusCode::NOT_FOUND, "file-not-found").await;
+    assert_error(
+        app.download(&sha).await,
+        StatusCode::NOT_FOUND,
+        "file-not-found",
+    )
+    .await;
 
     let ids: Vec<String> = receiver
         .received()
@@ -126,11 +134,17 @@ async fn a_receiver_that_fails_gets_the_event_again() {
     .await;
     let data = test_bytes(500, 9);
     let sha = sha256_hex(&data);
-    assert_eq!(app.put_file(&sha, &data).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.put_file(&sha, &data).await.status(),
+        StatusCode::CREATED
+    );
     let received = receiver.wait_for(|all| all.len() >= 2).await;
     assert_eq!(type_of(&received[0]), "upload.completed");
     assert_eq!(received[0].body, received[1].body, "the same event again");
-    assert_eq!(received[0].headers["webhook-id"], received[1].headers["webhook-id"]);
+    assert_eq!(
+        received[0].headers["webhook-id"],
+        received[1].headers["webhook-id"]
+    );
     received[1].verified(WEBHOOK_SECRET);
 }
 

@@ -135,7 +135,10 @@ impl Receiver {
         let received = self
             .wait_for(|all| all.iter().any(|request| type_of(request) == kind))
             .await;
-        let request = received.iter().find(|request| type_of(request) == kind).unwrap();
+        let request = received
+            .iter()
+            .find(|request| type_of(request) == kind)
+            .unwrap();
         request.verified(WEBHOOK_SECRET)
     }
 
@@ -182,7 +185,10 @@ impl Receiver {
             .unwrap()
             .pop_front()
             .unwrap_or_else(|| self.usual.lock().unwrap().clone());
-        self.received.lock().unwrap().push(Received { headers, body });
+        self.received
+            .lock()
+            .unwrap()
+            .push(Received { headers, body });
         self.arrived.notify_waiters();
         match reply {
             Reply::Status(status, body) => {
