@@ -73,8 +73,8 @@ async fn a_file_two_owners_hold_is_deleted_once_both_let_it_go(backend: Backend)
         .create(serde_json::json!({"sha256": sha, "size": 3000, "filename": "b.bin"}))
         .await;
     assert_eq!(instant.status(), StatusCode::OK, "an instant upload");
-    assert_eq!(listed(&alice).await, [sha.clone()]);
-    assert_eq!(listed(&bob).await, [sha.clone()]);
+    assert_eq!(listed(&alice).await, vec![sha.clone()]);
+    assert_eq!(listed(&bob).await, vec![sha.clone()]);
     assert!(listed(&carol).await.is_empty());
     assert_error(
         delete(&carol, &sha).await,
