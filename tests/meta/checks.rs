@@ -14,12 +14,17 @@ use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
 use sha2::{Digest, Sha256};
 
 mod chunks;
+mod outbox;
 mod upkeep;
 
 pub(crate) use chunks::{
     a_reopened_merge_forgets_its_lost_chunks, chunks_are_recorded_only_while_uploading,
     hash_links_follow_the_chunk_copy_they_were_computed_from, record_scattered_chunks,
     what_a_session_received_is_summed_up_in_runs,
+};
+pub(crate) use outbox::{
+    a_claim_that_runs_out_is_taken_over, a_file_is_deleted_only_when_due_and_held_by_none,
+    each_delivery_is_claimed_by_one_caller_at_a_time,
 };
 pub(crate) use upkeep::{
     a_database_is_bound_to_one_store, a_repair_needs_the_missing_key_it_names,

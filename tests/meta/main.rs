@@ -48,6 +48,9 @@ on_both_databases!(
     a_repair_needs_the_missing_key_it_names,
     one_listing_of_the_store_at_a_time,
     orphans_keep_when_they_were_first_found,
+    each_delivery_is_claimed_by_one_caller_at_a_time,
+    a_claim_that_runs_out_is_taken_over,
+    a_file_is_deleted_only_when_due_and_held_by_none,
 );
 
 /// A session created before received chunks were kept as bits on its row
