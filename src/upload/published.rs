@@ -1,9 +1,10 @@
 //! Published files seen before, kept in memory. A published file never
-//! changes (its bytes are named by their hash, and nothing unpublishes it),
-//! so its record can answer later downloads without asking the database:
-//! what a CDN fetching ranged slices of one file asks for again and again.
-//! A record whose object is found missing is forgotten, so that a repair
-//! made on any instance is seen at the next download.
+//! changes (its bytes are named by their hash), so its record can answer
+//! later downloads without asking the database: what a CDN fetching ranged
+//! slices of one file asks for again and again. A record whose object is
+//! found missing is forgotten, so that a repair made on any instance, or
+//! the deletion of a file no owner holds, is seen at the next download;
+//! the instance that deletes a file forgets it first.
 
 use std::sync::Arc;
 
