@@ -81,22 +81,29 @@ impl Download {
         served_content_type(&self.file, filename)
     }
 
-    /// Streams the whole file, or the bytes of `range` (end exclusive).
+    /// Streams the whole file, or the bytes of `range` (end exclusive); a
+    /// file whose object is gone (deleted on another instance since this
+    /// one remembered it, or lost by the store) is `FileNotFound`.
     pub async fn read(&self, range: Option<Range<u64>>) -> UploadResult<ByteStream> {
         if self.file.size == 0 || range.as_ref().is_some_and(|range| range.is_empty()) {
             return Ok(futures::stream::empty().boxed());
         }
         let published = self.published.clone();
         let sha256 = self.file.sha256;
+        let bytes = match stored_bytes(&self.blobs, &self.file, range).await {
+            Ok(bytes) => bytes,
+            Err(error) if error.is_not_found() => {
+                published.forget(&sha256);
+                return Err(UploadError::FileNotFound);
+            }
+            Err(error) => return Err(error.into()),
+        };
         let missing = move |error: BlobError| {
             if error.is_not_found() {
                 published.forget(&sha256);
             }
             UploadError::from(error)
         };
-        let bytes = stored_bytes(&self.blobs, &self.file, range)
-            .await
-            .map_err(missing.clone())?;
         let metrics = self.metrics.clone();
         Ok(bytes
             .map_err(missing)

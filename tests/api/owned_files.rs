@@ -7,7 +7,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{
-    Backend, TestApp, assert_error, sha256_hex, spawn_app_with, test_bytes, with_tokens,
+    Backend, TestApp, assert_error, sha256_hex, spawn_app_with, spawn_cluster_with, test_bytes,
+    with_tokens,
 };
 use crate::receiver::Receiver;
 use crate::webhooks::with_webhook;
@@ -204,4 +205,28 @@ async fn a_bad_cursor_or_limit_is_refused() {
         "invalid-request",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_instance_answers_404_once_a_file_is_deleted() {
+    let instances =
+        spawn_cluster_with(2, |settings| settings.app.delete_grace = Duration::ZERO).await;
+    let data = test_bytes(2000, 23);
+    let sha = sha256_hex(&data);
+    let stored = instances[0].put_file(&sha, &data).await;
+    assert_eq!(stored.status(), StatusCode::CREATED);
+    for instance in &instances {
+        assert_eq!(
+            instance.downloaded(&sha).await,
+            data,
+            "each instance remembers it"
+        );
+    }
+    assert_eq!(
+        delete(&instances[1], &sha).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    for instance in &instances {
+        wait_until_gone(instance, &sha).await;
+    }
 }
