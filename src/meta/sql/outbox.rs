@@ -1,5 +1,8 @@
 //! The outbox: writing an event in the transaction of its change, routing
 //! events to webhook URLs, and claiming and finishing their deliveries.
+//! Routing and claiming look first, without a writing transaction, whether
+//! there is anything to do: every instance asks every second, and on
+//! SQLite a writing transaction takes the database's one write lock.
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
@@ -45,6 +48,14 @@ impl<D: Dialect> EventStore for SqlMeta<D> {
         route: &(dyn for<'k> Fn(&'k str) -> Vec<String> + Sync),
         limit: u32,
     ) -> MetaResult<usize> {
+        let waiting = Self::fetch_optional(
+            &mut *self.connection().await?,
+            Statement::new("SELECT 1 AS waiting FROM events WHERE routed = 0 LIMIT 1"),
+        )
+        .await?;
+        if waiting.is_none() {
+            return Ok(0);
+        }
         let mut tx = self.begin_write().await?;
         let select = if D::SKIPS_LOCKED_ROWS {
             UNROUTED_SKIPPING_LOCKED
@@ -81,6 +92,19 @@ impl<D: Dialect> EventStore for SqlMeta<D> {
         claimed_until: DateTime<Utc>,
         limit: u32,
     ) -> MetaResult<Vec<Delivery>> {
+        let due = Self::fetch_optional(
+            &mut *self.connection().await?,
+            Statement::new(
+                "SELECT 1 AS due FROM event_deliveries
+                 WHERE state = 'pending' AND due_at <= $1
+                   AND (claimed_until IS NULL OR claimed_until < $1) LIMIT 1",
+            )
+            .bind(now),
+        )
+        .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin_write().await?;
         let claim = if D::SKIPS_LOCKED_ROWS {
             CLAIM_SKIPPING_LOCKED
