@@ -99,6 +99,20 @@ pub(crate) async fn each_delivery_is_claimed_by_one_caller_at_a_time(meta: &dyn 
             .expect("finish")
     );
     assert_eq!(meta.pending_deliveries().await.expect("count"), 0);
+    assert_eq!(
+        meta.forget_events(now - Duration::hours(1))
+            .await
+            .expect("forget"),
+        0,
+        "events written after the time given are kept"
+    );
+    assert_eq!(
+        meta.forget_events(later + Duration::days(1))
+            .await
+            .expect("forget"),
+        1,
+        "an old event whose deliveries all ended is forgotten"
+    );
 }
 
 pub(crate) async fn a_claim_that_runs_out_is_taken_over(meta: &dyn MetaStore) {
