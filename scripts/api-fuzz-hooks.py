@@ -57,6 +57,8 @@ BY_OPERATION = {
     "HEAD /v1/files/{sha256}": DOWNLOAD,
     "GET /v1/files/{sha256}/{filename}": DOWNLOAD,
     "HEAD /v1/files/{sha256}/{filename}": DOWNLOAD,
+    # A cursor is opaque: only one this server gave lists on.
+    "GET /v1/files": {"invalid-request"},
 }
 
 # A HEAD answer has no body to read a code from.

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use ferry_proto::parse_duration;
+use ferry_proto::{ContentHash, parse_duration};
 use secrecy::ExposeSecret;
 
 use crate::access::{LinkSigner, issue_hs256};
@@ -17,7 +17,7 @@ use crate::config::{self, LoadError, Settings};
 use crate::ids::OwnerId;
 use crate::probe;
 use crate::startup;
-use crate::upload::{LeftoverAction, MoveOutcome};
+use crate::upload::{LeftoverAction, MAX_LIST_LIMIT, MoveOutcome};
 
 /// Files younger than this are not leftovers yet for a command: a running
 /// instance may be about to publish them.
@@ -111,6 +111,30 @@ pub enum Command {
     /// delete its leftovers.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// List or delete an owner's files, for support work.
+    #[command(subcommand)]
+    Files(FilesCommand),
+}
+
+/// Commands on owners' files, with the server's settings.
+#[derive(Debug, Subcommand)]
+pub enum FilesCommand {
+    /// List an owner's files, newest first, one per line: sha256, size,
+    /// created, content type, filename.
+    List {
+        /// The owner (a token's `sub`; `anonymous` without tokens).
+        #[arg(long)]
+        owner: String,
+    },
+    /// Let a file go: the owner's reference, or every owner's without
+    /// `--owner`; its bytes are deleted after FERRY_DELETE_GRACE.
+    Delete {
+        /// The file's sha256.
+        sha256: String,
+        /// The owner whose reference goes.
+        #[arg(long)]
+        owner: Option<String>,
+    },
 }
 
 /// Commands on the object store and its database, with the server's settings.
@@ -175,6 +199,52 @@ pub async fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
             println!("{}", probe::probe(address, path, *timeout)?);
         }
         Command::Store(command) => run_store(command, settings).await?,
+        Command::Files(command) => run_files(command, settings).await?,
+    }
+    Ok(())
+}
+
+async fn run_files(command: &FilesCommand, settings: &Settings) -> anyhow::Result<()> {
+    let uploads = startup::open_uploads(settings).await?;
+    match command {
+        FilesCommand::List { owner } => {
+            let owner = OwnerId::parse(owner.as_str()).context("--owner cannot name an owner")?;
+            let mut cursor = None;
+            loop {
+                let page = uploads
+                    .list_files(&owner, cursor.as_deref(), Some(u64::from(MAX_LIST_LIMIT)))
+                    .await?;
+                for file in &page.files {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        file.sha256,
+                        file.size,
+                        file.created,
+                        file.content_type.as_deref().unwrap_or("-"),
+                        file.filename.as_deref().unwrap_or("-"),
+                    );
+                }
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        FilesCommand::Delete { sha256, owner } => {
+            let hash = ContentHash::parse(sha256).ok().context("not a sha256")?;
+            let owner = owner
+                .as_deref()
+                .map(OwnerId::parse)
+                .transpose()
+                .context("--owner cannot name an owner")?;
+            uploads
+                .release_file(owner.as_ref(), &hash, Utc::now())
+                .await
+                .with_context(|| format!("releasing {sha256}"))?;
+            eprintln!(
+                "released {sha256}; its bytes are deleted once no owner holds it, after FERRY_DELETE_GRACE"
+            );
+        }
     }
     Ok(())
 }

@@ -13,10 +13,12 @@ use crate::blob::MAX_COPY_SIZE;
 use crate::telemetry::LogFormat;
 use crate::upload::{Limits, MemoryBounds, Timings};
 
+mod app;
 mod bucket;
 mod security;
 mod sources;
 
+pub use app::AppSettings;
 pub use bucket::{BucketSettings, DownloadRedirect};
 pub use security::{DownloadAccess, InstantUploadMode, SecuritySettings};
 pub use sources::{LoadError, Provenance, Source, load};
@@ -153,6 +155,10 @@ pub struct Settings {
     /// Tokens, download access, instant upload, limits and timeouts.
     #[command(flatten)]
     pub security: SecuritySettings,
+
+    /// Webhooks, the pre-create hook and deletions.
+    #[command(flatten)]
+    pub app: AppSettings,
 }
 
 /// How long leftovers wait before the hourly listing deletes them; `None`:
@@ -205,6 +211,7 @@ impl Settings {
             merge_wait: self.merge_wait,
             merge_lease: self.merge_lease,
             merge_attempts: self.merge_attempts,
+            delete_grace: self.app.delete_grace,
         }
     }
 
@@ -223,6 +230,7 @@ impl Settings {
             )
         })?;
         self.security.validate()?;
+        self.app.validate()?;
         self.bucket.validate()?;
         if self.bucket.redirect_ttl().is_some() && !self.store.starts_with("s3://") {
             return Err(format!(

@@ -83,6 +83,9 @@ impl From<UploadError> for ApiError {
             return ApiError::new(code, error.to_string())
                 .with_header(RETRY_AFTER, retry_after.as_secs().max(1).to_string());
         }
+        if let UploadError::HookUnanswered = error {
+            return ApiError::new(code, error.to_string()).with_header(RETRY_AFTER, "5".to_owned());
+        }
         match code {
             ErrorCode::Unavailable => {
                 tracing::warn!(error = %chain(&error), "a dependency of the server is unavailable");

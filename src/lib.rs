@@ -21,3 +21,4 @@ pub mod running_hash;
 pub mod startup;
 pub mod telemetry;
 pub mod upload;
+pub mod webhooks;

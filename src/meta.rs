@@ -19,12 +19,16 @@ use crate::metrics::AcquireWaits;
 mod chunk_bits;
 mod decode;
 mod error;
+mod holdings;
+mod outbox;
 pub mod postgres;
 mod records;
 pub mod sql;
 pub mod sqlite;
 
 pub use error::{MetaError, MetaResult};
+pub use holdings::{ClaimedDeletion, FileRef, HoldingStore, ListAfter, OwnedFile};
+pub use outbox::{Attempted, Delivery, EventKind, EventStore};
 pub use records::{
     Chunk, Claim, FileRecord, HashLink, Inserted, MergeFailure, MergeLease, OwnerUsage, Published,
     ReceivedChunks, Recorded, Session, SessionQuota, Unlinked,
@@ -81,6 +85,18 @@ pub use records::{
 /// Objects are deleted by inference never: only those a row of
 /// [`MoveStore::recorded_deletions`] names.
 ///
+/// # Holdings
+///
+/// Each owner holds references to the files it published; see
+/// [`HoldingStore`]. A file none holds is deleted once its deletion is due,
+/// with its hash leased as a merge would lease it.
+///
+/// # Events
+///
+/// Every change an app hears of (a session created, completed, failed,
+/// aborted or expired; a file deleted) writes its event in the transaction
+/// of the change; see [`EventStore`].
+///
 /// # Upkeep
 ///
 /// The sweep's queries find only what they name (expired sessions that no
@@ -103,7 +119,15 @@ pub use records::{
 /// gone) are outcomes, never errors.
 #[async_trait]
 pub trait MetaStore:
-    SessionStore + ChunkStore + MergeStore + FileStore + MoveStore + UpkeepStore + 'static
+    SessionStore
+    + ChunkStore
+    + MergeStore
+    + FileStore
+    + MoveStore
+    + HoldingStore
+    + EventStore
+    + UpkeepStore
+    + 'static
 {
     /// Answers whether the database is reachable.
     async fn ping(&self) -> MetaResult<()>;
@@ -155,6 +179,10 @@ pub trait SessionStore: Send + Sync {
 
     /// Deletes a session and its chunk rows; `false` when it was not there.
     async fn delete_session(&self, id: &UploadId) -> MetaResult<bool>;
+
+    /// Deletes a session as [`SessionStore::delete_session`] does, at its
+    /// owner's word, recording `upload.aborted`.
+    async fn abort_session(&self, id: &UploadId) -> MetaResult<bool>;
 
     /// The state of the session with this id, if its row is there: one
     /// uploading or merging still needs its staged chunks.

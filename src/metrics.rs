@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 mod families;
 mod listen_queue;
 mod memory;
+mod webhooks;
 
 use families::{Families, KindLabel, OutcomeLabel, ReasonLabel, RequestLabels, RouteLabels};
 

@@ -1,5 +1,6 @@
 //! Building the server from its settings: stores, domain, routes, sweeper.
 
+mod app_tasks;
 mod listeners;
 
 use std::net::SocketAddr;
@@ -57,6 +58,7 @@ pub struct Application {
     uploads: Uploads,
     sweeper: tokio::task::JoinHandle<()>,
     mover: Option<tokio::task::JoinHandle<()>>,
+    app_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -84,7 +86,8 @@ impl Application {
         let download_gate = web::Data::new(
             DownloadGate::new(signer.clone()).redirecting(settings.bucket.redirect_ttl()),
         );
-        let policy = access_policy(&settings.security, signer);
+        let mut policy = access_policy(&settings.security, signer);
+        policy.pre_create = settings.app.pre_create();
         let uploads = Uploads::new(meta, blobs, settings.limits(), settings.timings(), policy)
             .with_memory_bounds(settings.memory_bounds());
         bound_store(&uploads, &settings, true).await?;
@@ -158,6 +161,7 @@ impl Application {
             let pause = settings.sweep_interval;
             tokio::spawn(async move { uploads.move_files_forever(pause).await })
         });
+        let app_tasks = app_tasks::spawn(&uploads, &settings);
         Ok(Application {
             address,
             server,
@@ -165,6 +169,7 @@ impl Application {
             uploads,
             sweeper,
             mover,
+            app_tasks,
         })
     }
 
@@ -221,6 +226,9 @@ impl Application {
         if let Some(mover) = &self.mover {
             mover.abort();
         }
+        self.app_tasks
+            .iter()
+            .for_each(tokio::task::JoinHandle::abort);
         stopper.abort();
         self.uploads.hand_back_merges(HAND_BACK_BOUND).await;
         result
@@ -284,6 +292,7 @@ fn access_policy(security: &SecuritySettings, signer: Option<LinkSigner>) -> Acc
         links,
         instant,
         owner_limits,
+        pre_create: None,
     }
 }
 

@@ -59,6 +59,8 @@ pub enum ErrorCode {
     TooManyRequests,
     /// A header, or the request head as a whole, is larger than the server reads.
     HeadersTooLarge,
+    /// The app behind ferry refused the upload before it started.
+    Rejected,
     /// A dependency (database, object store) is not answering: try again.
     Unavailable,
     /// Something failed inside the server; details are in its log.
@@ -93,6 +95,7 @@ impl ErrorCode {
         ErrorCode::RequestTimeout,
         ErrorCode::TooManyRequests,
         ErrorCode::HeadersTooLarge,
+        ErrorCode::Rejected,
         ErrorCode::Unavailable,
         ErrorCode::InternalError,
     ];
@@ -105,7 +108,7 @@ impl ErrorCode {
             | ErrorCode::ChunkSizeMismatch
             | ErrorCode::DigestMismatch => 400,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::Forbidden => 403,
+            ErrorCode::Forbidden | ErrorCode::Rejected => 403,
             ErrorCode::UploadNotFound | ErrorCode::FileNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RequestTimeout => 408,
@@ -152,6 +155,7 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => "request-timeout",
             ErrorCode::TooManyRequests => "too-many-requests",
             ErrorCode::HeadersTooLarge => "headers-too-large",
+            ErrorCode::Rejected => "rejected",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::InternalError => "internal-error",
         }

@@ -11,6 +11,7 @@ mod digest;
 mod error_code;
 mod file;
 mod names;
+mod owned_files;
 mod proof;
 mod units;
 mod upload;
@@ -23,6 +24,7 @@ pub use digest::{
 pub use error_code::{ErrorBody, ErrorCode};
 pub use file::{File, file_url};
 pub use names::{FileName, InvalidName, MediaType, is_format_character};
+pub use owned_files::{FileList, OwnedFile};
 pub use proof::proof_of;
 pub use units::{parse_duration, parse_size};
 pub use upload::{ChunkReceipt, CreateUpload, ProofChallenge, Upload, UploadStatus};

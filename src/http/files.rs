@@ -12,6 +12,7 @@ use ferry_proto::{ContentHash, ErrorCode, File, FileName, MediaType};
 
 use crate::error::ApiError;
 use crate::upload::{self, Received, Stored, Uploads};
+use crate::webhooks::WouldBe;
 
 /// Media types that say nothing about a raw body's content.
 const UNINFORMATIVE_TYPES: [&str; 2] = [
@@ -22,9 +23,14 @@ const UNINFORMATIVE_TYPES: [&str; 2] = [
 /// Room allowed for the multipart framing and text fields around a file.
 const FORM_OVERHEAD: u64 = 64 << 10;
 
-/// Registers the one-request upload routes.
+/// Registers the one-request upload routes and the listing of the
+/// caller's files.
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/files", "POST").route(web::post().to(post_file)));
+    cfg.service(
+        resource("/v1/files", "GET, POST")
+            .route(web::get().to(super::owned_files::list_files))
+            .route(web::post().to(post_file)),
+    );
 }
 
 /// Optional naming of a raw one-request upload.
@@ -36,7 +42,7 @@ pub(super) struct PutQuery {
 
 #[tracing::instrument(skip_all, fields(sha256 = %path))]
 pub(super) async fn put_file(
-    _owner: Owner,
+    owner: Owner,
     path: web::Path<String>,
     query: web::Query<PutQuery>,
     request: HttpRequest,
@@ -54,8 +60,27 @@ pub(super) async fn put_file(
             .map(str::to_owned),
     };
     let content_type = content_type.map(upload::content_type).transpose()?;
-    uploads.check_direct_length(content_length(&request)?)?;
-    if let Some(file) = uploads.existing_file(&sha256, filename.as_ref()).await? {
+    let declared = content_length(&request)?;
+    uploads.check_direct_length(declared)?;
+    uploads
+        .admit(&WouldBe {
+            owner: owner.id(),
+            sha256: Some(&sha256),
+            size: declared,
+            filename: filename.as_ref(),
+            content_type: content_type.as_ref(),
+            client_address: request.peer_addr().map(|peer| peer.ip()),
+        })
+        .await?;
+    let existing = uploads
+        .existing_file(
+            owner.id(),
+            &sha256,
+            filename.as_ref(),
+            content_type.as_ref(),
+        )
+        .await?;
+    if let Some(file) = existing {
         return Ok(HttpResponse::Ok().json(file));
     }
     let watch = body.watch();
@@ -64,14 +89,20 @@ pub(super) async fn put_file(
         .await
         .map_err(|error| watch.explain(error))?;
     let (stored, file) = uploads
-        .publish_direct(received, &sha256, filename.as_ref(), content_type)
+        .publish_direct(
+            owner.id(),
+            received,
+            &sha256,
+            filename.as_ref(),
+            content_type,
+        )
         .await?;
     Ok(answer(stored, file))
 }
 
 #[tracing::instrument(skip_all)]
 async fn post_file(
-    _owner: Owner,
+    owner: Owner,
     request: HttpRequest,
     body: Body,
     uploads: web::Data<Uploads>,
@@ -97,8 +128,28 @@ async fn post_file(
             return Err(error);
         }
     };
+    let asked = uploads
+        .admit(&WouldBe {
+            owner: owner.id(),
+            sha256: Some(&sha256),
+            size: Some(received.size()),
+            filename: filename.as_ref(),
+            content_type: content_type.as_ref(),
+            client_address: request.peer_addr().map(|peer| peer.ip()),
+        })
+        .await;
+    if let Err(refused) = asked {
+        uploads.discard_direct(&received).await;
+        return Err(refused.into());
+    }
     let (stored, file) = uploads
-        .publish_direct(received, &sha256, filename.as_ref(), content_type)
+        .publish_direct(
+            owner.id(),
+            received,
+            &sha256,
+            filename.as_ref(),
+            content_type,
+        )
         .await?;
     Ok(answer(stored, file))
 }

@@ -24,6 +24,7 @@ mod incoming;
 mod json_object;
 mod metrics;
 mod normalize_path;
+mod owned_files;
 mod owner;
 mod page;
 mod per_address;
@@ -51,10 +52,11 @@ pub use unread_body::{Holding, close_unread_body};
 /// for files far more often than anything else.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        resource("/v1/files/{sha256}", "GET, HEAD, PUT")
+        resource("/v1/files/{sha256}", "GET, HEAD, PUT, DELETE")
             .route(web::get().to(downloads::download))
             .route(web::head().to(downloads::download))
-            .route(web::put().to(files::put_file)),
+            .route(web::put().to(files::put_file))
+            .route(web::delete().to(owned_files::delete_file)),
     )
     .service(
         resource("/v1/files/{sha256}/{filename}", "GET, HEAD")

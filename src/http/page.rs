@@ -53,6 +53,7 @@ const ASSETS: &[Asset] = &[
     client_file!("index.js"),
     client_file!("upload.js"),
     client_file!("errors.js"),
+    client_file!("files.js"),
     client_file!("cutter.js"),
     client_file!("retry.js"),
     client_file!("progress.js"),

@@ -40,14 +40,17 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 #[tracing::instrument(skip_all)]
 async fn create(
     owner: Owner,
-    request: HttpRequest,
+    http_request: HttpRequest,
     body: Body,
     uploads: web::Data<Uploads>,
 ) -> Result<HttpResponse, ApiError> {
-    require_json(&request)?;
+    require_json(&http_request)?;
     let body = read_small(body, CREATE_BODY_LIMIT).await?;
     let request = parse_create(&body)?;
-    let (created, upload) = uploads.create(owner.id(), request, now()).await?;
+    let client_address = http_request.peer_addr().map(|peer| peer.ip());
+    let (created, upload) = uploads
+        .create(owner.id(), request, now(), client_address)
+        .await?;
     let status = match created {
         Created::New => StatusCode::CREATED,
         Created::Existing => StatusCode::OK,

@@ -152,7 +152,7 @@ pub(crate) fn object_key_or_null<R: Columns + ?Sized>(
         .transpose()
 }
 
-fn media_type(value: Option<String>) -> Result<Option<MediaType>, sqlx::Error> {
+pub(crate) fn media_type(value: Option<String>) -> Result<Option<MediaType>, sqlx::Error> {
     value
         .map(|value| decoded(MediaType::parse(value)))
         .transpose()
@@ -180,4 +180,21 @@ pub(crate) fn to_u64(value: i64) -> Result<u64, sqlx::Error> {
 /// A count or size as the databases store it, saturating at `i64::MAX`.
 pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The content hash stored as `text`.
+pub(crate) fn hash(text: &str) -> Result<ContentHash, sqlx::Error> {
+    decoded(ContentHash::parse(text))
+}
+
+/// The owner stored as `text`.
+pub(crate) fn owner(text: &str) -> Result<OwnerId, sqlx::Error> {
+    decoded(OwnerId::parse(text))
+}
+
+/// The file name stored as `value`, if any.
+pub(crate) fn file_name(value: Option<String>) -> Result<Option<FileName>, sqlx::Error> {
+    value
+        .map(|value| decoded(FileName::parse(value)))
+        .transpose()
 }

@@ -57,6 +57,7 @@ impl Dialect for Postgres {
     type Query<'q> = Query<'q, sqlx::Postgres, PgArguments>;
 
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const SKIPS_LOCKED_ROWS: bool = true;
     const LOCK_OWNER: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(1718773586, hashtext($1))");
     const CLOCK: &'static str = "SELECT now() AS now";

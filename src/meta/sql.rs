@@ -9,7 +9,7 @@
 //! connection belongs to the runtime that opened it, and the lookups an
 //! engine can answer without a pooled connection.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -18,6 +18,7 @@ use ferry_proto::ContentHash;
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Execute, Executor, Pool, Transaction};
 use tokio::runtime::Handle;
+use tokio::sync::Notify;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::{MetaError, MetaResult, MetaStore, ReceivedChunks, Session};
@@ -26,8 +27,10 @@ use crate::metrics::AcquireWaits;
 
 mod chunks;
 mod files;
+mod holdings;
 mod merges;
 mod moves;
+mod outbox;
 mod sessions;
 mod statement;
 mod upkeep;
@@ -48,6 +51,8 @@ pub struct SqlMeta<D: Dialect> {
     runtime: Handle,
     dialect: D,
     acquire_waits: OnceLock<AcquireWaits>,
+    /// Told each time this store commits an event.
+    events_written: Arc<Notify>,
 }
 
 /// What one database does its own way; every statement the store runs is
@@ -69,6 +74,11 @@ pub trait Dialect: Send + Sync + 'static {
     /// the quota checks of its concurrent inserts see each other's rows;
     /// `None` where every writing transaction excludes the others already.
     const LOCK_OWNER: Option<&'static str>;
+
+    /// Whether a `SELECT … FOR UPDATE SKIP LOCKED` passes over the rows
+    /// other transactions locked; where it does not, writing transactions
+    /// exclude each other already.
+    const SKIPS_LOCKED_ROWS: bool;
 
     /// The database's time, as a column `now`.
     const CLOCK: &'static str;
@@ -131,6 +141,7 @@ impl<D: Dialect> SqlMeta<D> {
             runtime: Handle::current(),
             dialect,
             acquire_waits: OnceLock::new(),
+            events_written: Arc::new(Notify::new()),
         }
     }
 

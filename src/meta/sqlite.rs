@@ -76,6 +76,7 @@ impl Dialect for Sqlite {
     type Query<'q> = Query<'q, sqlx::Sqlite, SqliteArguments<'q>>;
 
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const SKIPS_LOCKED_ROWS: bool = false;
     const LOCK_OWNER: Option<&'static str> = None;
     const CLOCK: &'static str =
         "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER) AS now";

@@ -46,6 +46,12 @@ pub(super) struct KindLabel {
     pub(super) kind: &'static str,
 }
 
+/// The label of an event's type.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct EventLabel {
+    pub(super) event: &'static str,
+}
+
 /// Buckets of request latencies: from 1 ms to about 2.5 minutes.
 #[derive(Clone, Debug)]
 pub(super) struct RequestBuckets;
@@ -93,6 +99,12 @@ pub(super) struct Families {
     pub(super) ready: Gauge,
     pub(super) leftovers_kept: Gauge,
     pub(super) auth_refusals: Family<ReasonLabel, Counter>,
+    pub(super) webhooks_pending: Gauge,
+    pub(super) webhooks_delivered: Family<EventLabel, Counter>,
+    pub(super) webhooks_failed: Family<EventLabel, Counter>,
+    pub(super) webhook_attempts_failed: Counter,
+    pub(super) webhook_latency: Histogram,
+    pub(super) files_deleted: Counter,
     pub(super) registry: Registry,
 }
 
@@ -325,6 +337,42 @@ impl Families {
                 None,
                 "Requests refused for their credentials (token or signed link), by reason",
                 Family::default(),
+            ),
+            webhooks_pending: d.declare(
+                "webhooks_pending",
+                None,
+                "Webhook deliveries not yet acknowledged nor given up, as this instance last counted them (every instance counts all)",
+                Gauge::default(),
+            ),
+            webhooks_delivered: d.declare(
+                "webhooks_delivered",
+                None,
+                "Events a webhook URL acknowledged, by event type",
+                Family::default(),
+            ),
+            webhooks_failed: d.declare(
+                "webhooks_failed",
+                None,
+                "Events given up on after their retries ran out, by event type",
+                Family::default(),
+            ),
+            webhook_attempts_failed: d.declare(
+                "webhook_attempts_failed",
+                None,
+                "Attempts at a webhook delivery that got no 2xx (to be retried or given up)",
+                Counter::default(),
+            ),
+            webhook_latency: d.declare(
+                "webhook_latency",
+                Some(Seconds),
+                "Time from an event's change to its acknowledgement by a webhook URL (buckets from 10 ms to about 11 hours)",
+                Histogram::new(exponential_buckets(0.01, 3.0, 16)),
+            ),
+            files_deleted: d.declare(
+                "files_deleted",
+                None,
+                "Published files deleted once no owner held them and their grace had passed",
+                Counter::default(),
             ),
             registry: d.with_collector(ListenQueue),
         }

@@ -12,8 +12,8 @@ use super::error::{UploadError, UploadResult};
 use super::policy::InstantUpload;
 use super::view::file_view;
 use crate::blob::{BlobStore, WriteError};
-use crate::ids::{ObjectKey, WriteToken};
-use crate::meta::{FileRecord, Published};
+use crate::ids::{ObjectKey, OwnerId, WriteToken};
+use crate::meta::{FileRecord, FileRef, Published};
 use crate::metrics::Failure;
 
 /// Whether a one-request upload stored the file or found it there.
@@ -31,6 +31,13 @@ pub struct Received {
     key: ObjectKey,
     size: u64,
     sha256: ContentHash,
+}
+
+impl Received {
+    /// How many bytes were received.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
 }
 
 impl Uploads {
@@ -52,19 +59,26 @@ impl Uploads {
     /// The file already published under `sha256`, when the instant-upload
     /// policy lets the hash alone stand for the bytes; otherwise `None`, and
     /// the body must be sent and verified like any other.
+    /// The owner then holds the file, under `filename` and `content_type`.
     pub async fn existing_file(
         &self,
+        owner: &OwnerId,
         sha256: &ContentHash,
         filename: Option<&FileName>,
+        content_type: Option<&MediaType>,
     ) -> UploadResult<Option<ferry_proto::File>> {
         if !matches!(self.policy.instant, InstantUpload::Hash) {
             return Ok(None);
         }
-        let file = self.intact_file(sha256).await?;
-        if file.is_some() {
-            self.metrics.upload_instant();
+        let Some(file) = self.intact_file(sha256).await? else {
+            return Ok(None);
+        };
+        let holder = holder(owner, sha256, filename, content_type.cloned());
+        if !self.meta.hold_file(&holder).await? {
+            return Ok(None);
         }
-        Ok(file.map(|file| file_view(&file, filename, &self.policy.links)))
+        self.metrics.upload_instant();
+        Ok(Some(file_view(&file, filename, &self.policy.links)))
     }
 
     /// Streams a small file into the store, hashing it.
@@ -94,6 +108,7 @@ impl Uploads {
     /// Publishes received bytes if they hash to `sha256`; otherwise deletes them.
     pub async fn publish_direct(
         &self,
+        owner: &OwnerId,
         received: Received,
         sha256: &ContentHash,
         filename: Option<&FileName>,
@@ -110,6 +125,7 @@ impl Uploads {
             self.discard_direct(&received).await;
             return Err(error);
         }
+        let holder = holder(owner, sha256, filename, content_type.clone());
         let file = FileRecord {
             sha256: received.sha256,
             size: received.size,
@@ -118,7 +134,7 @@ impl Uploads {
             object_key: key,
             published_at: Utc::now().trunc_subsecs(0),
         };
-        match self.meta.insert_file(&file).await {
+        match self.meta.insert_held_file(&file, &holder).await {
             Ok(Published::Now(file)) => {
                 self.metrics.upload_completed();
                 tracing::info!(%sha256, size = file.size, "published");
@@ -162,5 +178,21 @@ impl Uploads {
         if let Err(error) = self.blobs.delete(&received.key).await {
             tracing::warn!(key = %received.key, %error, "could not delete a refused upload");
         }
+    }
+}
+
+/// `owner`'s reference to `sha256`, made now.
+fn holder(
+    owner: &OwnerId,
+    sha256: &ContentHash,
+    filename: Option<&FileName>,
+    content_type: Option<MediaType>,
+) -> FileRef {
+    FileRef {
+        owner: owner.clone(),
+        sha256: *sha256,
+        filename: filename.cloned(),
+        content_type,
+        created_at: Utc::now().trunc_subsecs(3),
     }
 }

@@ -103,7 +103,8 @@ impl Download {
 
     /// Streams the whole file, or the bytes of `range` (end exclusive).
     /// A record that names an object no longer there (its file moved to
-    /// its one object since it was remembered) is looked up again once.
+    /// its one object since it was remembered) is looked up again once; a
+    /// file deleted since (on another instance) is `FileNotFound`.
     pub async fn read(&self, range: Option<Range<u64>>) -> UploadResult<ByteStream> {
         if self.file.size == 0 || range.as_ref().is_some_and(|range| range.is_empty()) {
             return Ok(futures::stream::empty().boxed());
@@ -118,6 +119,7 @@ impl Download {
                     uploads.published.forget(&file.sha256);
                     let current = uploads.meta.find_file(&file.sha256).await?;
                     match current {
+                        None => return Err(UploadError::FileNotFound),
                         Some(current) if !looked_again && current.object_key != file.object_key => {
                             looked_again = true;
                             file = current;

@@ -97,6 +97,13 @@ pub enum UploadError {
         /// When to ask again.
         retry_after: std::time::Duration,
     },
+    /// The app's pre-create hook refused the upload, saying this.
+    #[error("{0}")]
+    Rejected(String),
+    /// The app's pre-create hook could not say whether the upload may
+    /// start, and ferry fails closed.
+    #[error("the service that approves uploads is not answering; try again later")]
+    HookUnanswered,
     /// The request body could not be read.
     #[error("the request body could not be read: {0}")]
     BodyUnreadable(String),
@@ -132,6 +139,8 @@ impl UploadError {
             UploadError::FileUnreadable => ErrorCode::FileUnreadable,
             UploadError::OverLimit { .. } => ErrorCode::TooManyRequests,
             UploadError::Busy { .. } => ErrorCode::Unavailable,
+            UploadError::Rejected(_) => ErrorCode::Rejected,
+            UploadError::HookUnanswered => ErrorCode::Unavailable,
             UploadError::Meta(error) if error.is_transient() => ErrorCode::Unavailable,
             UploadError::Blob(error) if error.is_transient() => ErrorCode::Unavailable,
             UploadError::Meta(_) | UploadError::Blob(_) => ErrorCode::InternalError,

@@ -1,6 +1,7 @@
 //! The upload domain: sessions keyed by content hash, chunks, merge,
 //! verification and publication. It knows neither HTTP nor SQL.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use crate::blob::BlobStore;
 use crate::ids::{OwnerId, UploadId};
 use crate::meta::{FileRecord, Inserted, MetaStore, ReceivedChunks, Session};
 use crate::metrics::Metrics;
+use crate::webhooks::{Deliverer, Verdict, Webhooks, WouldBe};
 
 mod buffer_budget;
 mod chunk_plan;
@@ -21,6 +23,7 @@ mod download;
 mod error;
 mod hash_links;
 mod hash_window;
+mod holdings;
 mod leftovers;
 mod limits;
 mod merge;
@@ -41,6 +44,7 @@ pub use chunks::{ChunkTarget, StagedChunk};
 pub use direct::{Received, Stored};
 pub use download::{ByteStream, Download};
 pub use error::{UploadError, UploadResult};
+pub use holdings::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 pub use leftovers::{Leftover, LeftoverAction, LeftoverKind, LeftoverReport};
 pub use limits::Limits;
 pub use merge::Completion;
@@ -63,6 +67,8 @@ pub struct Timings {
     pub merge_lease: Duration,
     /// Attempts a merge gets when the store fails it in a way that may pass.
     pub merge_attempts: u32,
+    /// How long a file no owner holds any more stays before it is deleted.
+    pub delete_grace: Duration,
 }
 
 /// Bounds on the memory this instance holds for request bodies, in bytes.
@@ -159,6 +165,17 @@ impl Uploads {
         self.meta.connections_in_use()
     }
 
+    /// The deliverer of this service's events to `webhooks` (with none,
+    /// events are only kept a while).
+    pub fn deliverer(&self, webhooks: Option<Webhooks>) -> Deliverer {
+        Deliverer::new(
+            self.meta.clone(),
+            webhooks,
+            self.policy.links.clone(),
+            self.metrics.clone(),
+        )
+    }
+
     /// The limits uploads are held to.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -166,12 +183,15 @@ impl Uploads {
 
     /// Creates a session, resumes the owner's live one, or answers an instant
     /// upload when the file is already published.
+    /// A new session is asked of the pre-create hook first, if there is
+    /// one; a resume is not.
     #[tracing::instrument(skip(self, request), fields(%owner, sha256 = %request.sha256, size = request.size))]
     pub async fn create(
         &self,
         owner: &OwnerId,
         request: CreateUpload,
         now: DateTime<Utc>,
+        client_address: Option<IpAddr>,
     ) -> UploadResult<(Created, ferry_proto::Upload)> {
         let request = validate::create_request(request)?;
         let plan = ChunkPlan::choose(request.size, request.chunk_size, &self.limits).map_err(
@@ -200,6 +220,15 @@ impl Uploads {
             tracing::info!(outcome = ?Created::Existing, instant, "upload session");
             return Ok((Created::Existing, self.view(session).await?));
         }
+        self.admit(&WouldBe {
+            owner,
+            sha256: Some(&request.sha256),
+            size: Some(request.size),
+            filename: request.filename.as_ref(),
+            content_type: request.content_type.as_ref(),
+            client_address,
+        })
+        .await?;
         if !instant {
             self.count_challenged_session(owner, &request.sha256, now)
                 .await?;
@@ -292,10 +321,34 @@ impl Uploads {
             .find_session(owner, sha256)
             .await?
             .ok_or(UploadError::UploadNotFound)?;
-        if self.remove_session(&session).await? {
-            Ok(())
-        } else {
-            Err(UploadError::UploadNotFound)
+        if !self.meta.abort_session(&session.id).await? {
+            return Err(UploadError::UploadNotFound);
+        }
+        self.remove_chunks(&session).await;
+        Ok(())
+    }
+
+    /// Asks the pre-create hook, if there is one, whether `upload` may
+    /// start: refused when it refuses, and when it cannot say unless it
+    /// fails open.
+    pub async fn admit(&self, upload: &WouldBe<'_>) -> UploadResult<()> {
+        let Some(hook) = &self.policy.pre_create else {
+            return Ok(());
+        };
+        match hook.ask(upload).await {
+            Verdict::Allowed => Ok(()),
+            Verdict::Refused(message) => {
+                tracing::info!(%message, "the pre-create hook refused the upload");
+                Err(UploadError::Rejected(message))
+            }
+            Verdict::Unanswered(reason) if hook.fail_open => {
+                tracing::warn!(%reason, "the pre-create hook could not say; allowed (fail open)");
+                Ok(())
+            }
+            Verdict::Unanswered(reason) => {
+                tracing::warn!(%reason, "the pre-create hook could not say; refused");
+                Err(UploadError::HookUnanswered)
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::access::{LinkSigner, ProofKey};
+use crate::webhooks::PreCreateHook;
 
 /// How the `url` of a published file is written.
 #[derive(Debug, Clone)]
@@ -60,6 +61,8 @@ pub struct AccessPolicy {
     pub instant: InstantUpload,
     /// Per-owner limits, when owners are told apart by tokens.
     pub owner_limits: Option<OwnerLimits>,
+    /// The app's say before an upload starts, when it wants one.
+    pub pre_create: Option<PreCreateHook>,
 }
 
 impl AccessPolicy {
@@ -70,6 +73,7 @@ impl AccessPolicy {
             links: DownloadLinks::Public,
             instant: InstantUpload::Hash,
             owner_limits: None,
+            pre_create: None,
         }
     }
 }

@@ -1,11 +1,16 @@
 //! Published files seen before, kept in memory. A published file never
-//! changes (its bytes are named by their hash, and nothing unpublishes it),
-//! so its record can answer later downloads without asking the database:
-//! what a CDN fetching ranged slices of one file asks for again and again.
-//! A record whose object is found missing is forgotten, so that a repair
-//! made on any instance is seen at the next download.
+//! changes (its bytes are named by their hash), so its record can answer
+//! later downloads without asking the database: what a CDN fetching ranged
+//! slices of one file asks for again and again. A record whose object is
+//! found missing is forgotten, so that a repair made on any instance is
+//! seen at the next download. A file no owner holds may be deleted, by
+//! any instance: the one that deletes it forgets it first, and the others
+//! ask the database again once their record is [`KEPT_FOR`] old, so that
+//! they too answer 404 soon after (an open file of a local store would
+//! otherwise still serve the deleted bytes).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ferry_proto::ContentHash;
 use quick_cache::sync::Cache;
@@ -18,9 +23,12 @@ use crate::meta::FileRecord;
 /// the shards together hold exactly this many.
 const CAPACITY: usize = 8192;
 
-/// The records of files published and already looked up.
+/// How long a record answers downloads before the database is asked again.
+pub(super) const KEPT_FOR: Duration = Duration::from_secs(5);
+
+/// The records of files published and already looked up, with when.
 #[derive(Clone)]
-pub(super) struct PublishedFiles(Arc<Cache<ContentHash, FileRecord>>);
+pub(super) struct PublishedFiles(Arc<Cache<ContentHash, (FileRecord, Instant)>>);
 
 impl Default for PublishedFiles {
     fn default() -> Self {
@@ -29,14 +37,15 @@ impl Default for PublishedFiles {
 }
 
 impl PublishedFiles {
-    /// The record of a file seen before.
+    /// The record of a file seen less than [`KEPT_FOR`] ago.
     pub(super) fn get(&self, sha256: &ContentHash) -> Option<FileRecord> {
-        self.0.get(sha256)
+        let (file, seen) = self.0.get(sha256)?;
+        (seen.elapsed() < KEPT_FOR).then_some(file)
     }
 
-    /// Remembers a published file's record.
+    /// Remembers a published file's record, as of now.
     pub(super) fn remember(&self, file: &FileRecord) {
-        self.0.insert(file.sha256, file.clone());
+        self.0.insert(file.sha256, (file.clone(), Instant::now()));
     }
 
     /// Forgets a file's record, so that the next lookup asks the database:

@@ -337,7 +337,7 @@ async fn two_owners_completing_the_same_content_share_one_object(backend: Backen
             content_type: None,
             proof: None,
         };
-        let (created, _) = app.uploads.create(owner, request, now).await.unwrap();
+        let (created, _) = app.uploads.create(owner, request, now, None).await.unwrap();
         assert_eq!(created, Created::New, "each owner has a session of its own");
         for (index, piece) in data.chunks(4096).enumerate() {
             let target = app

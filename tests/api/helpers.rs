@@ -121,6 +121,22 @@ pub async fn spawn_cluster(count: usize) -> Vec<TestApp> {
     spawn_cluster_over(count, store, Some(folder)).await
 }
 
+/// Starts `count` instances as [`spawn_cluster`] does, each after letting
+/// the test adjust its settings.
+pub async fn spawn_cluster_with(count: usize, adjust: impl Fn(&mut Settings)) -> Vec<TestApp> {
+    let folder = Arc::new(tempfile::tempdir().expect("a store folder"));
+    let location = folder.path().display().to_string();
+    let database = Arc::new(TestDatabase::create(databases::Backend::Postgres).await);
+    let mut instances = Vec::new();
+    for _ in 0..count {
+        let mut settings = test_settings();
+        adjust(&mut settings);
+        let blobs = BlobStore::open(&location).expect("a store");
+        instances.push(start(settings, database.clone(), blobs, Some(folder.clone())).await);
+    }
+    instances
+}
+
 /// Starts `count` instances sharing one PostgreSQL database, each with its
 /// own handle on the object store `store` opens.
 pub async fn spawn_cluster_over(

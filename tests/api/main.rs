@@ -15,6 +15,8 @@ mod helpers;
 mod listing;
 #[path = "../common/parts_layout.rs"]
 mod parts_layout;
+#[path = "../common/receiver.rs"]
+mod receiver;
 #[path = "../common/s3_server.rs"]
 mod s3_server;
 
@@ -56,9 +58,11 @@ mod layout;
 mod merges;
 mod metrics;
 mod move_parts;
+mod owned_files;
 mod ownership;
 mod page;
 mod pool;
+mod pre_create;
 mod probes;
 mod proof;
 mod queues;
@@ -71,3 +75,4 @@ mod signed_links;
 mod store_binding;
 mod theft;
 mod transport;
+mod webhooks;

@@ -292,7 +292,7 @@ async fn an_expired_session_is_gone_and_replaced_by_a_fresh_one(backend: Backend
     };
     let (created, upload) = app
         .uploads
-        .create(&OwnerId::anonymous(), request, later)
+        .create(&OwnerId::anonymous(), request, later, None)
         .await
         .unwrap();
     assert_eq!(created, Created::New);
@@ -416,11 +416,11 @@ async fn unknown_routes_and_methods_answer_json(backend: Backend) {
     .await;
     let response = app
         .client
-        .delete(app.url(&format!("/v1/files/{}", "a".repeat(64))))
+        .patch(app.url(&format!("/v1/files/{}", "a".repeat(64))))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers()["allow"], "GET, HEAD, PUT");
+    assert_eq!(response.headers()["allow"], "GET, HEAD, PUT, DELETE");
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);

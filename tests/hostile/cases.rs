@@ -11,6 +11,7 @@ mod bodies;
 mod downloads;
 mod forms;
 mod names_and_types;
+mod owned_files;
 mod transport;
 mod values;
 
@@ -18,6 +19,7 @@ pub use bodies::{bodies_cut_short_or_too_long, wrong_digests};
 pub use downloads::downloads_of_bytes_that_look_like_a_refusal;
 pub use forms::malformed_forms;
 pub use names_and_types::{unsafe_names, wrong_media_types};
+pub use owned_files::listings_and_deletes_out_of_range;
 pub use transport::{bodies_nobody_reads, oversized_or_ambiguous_heads, stalled_heads_and_bodies};
 pub use values::{
     chunk_indices_outside_the_file, malformed_hashes, malformed_json, numbers_out_of_range,
@@ -190,6 +192,7 @@ pub fn all() -> Vec<Case> {
         stalled_heads_and_bodies(),
         downloads_of_bytes_that_look_like_a_refusal(),
         bodies_nobody_reads(),
+        listings_and_deletes_out_of_range(),
     ]
     .concat()
 }

@@ -56,6 +56,7 @@ refused_on_both_backends!(
     stalled_heads_and_bodies,
     downloads_of_bytes_that_look_like_a_refusal,
     bodies_nobody_reads,
+    listings_and_deletes_out_of_range,
 );
 
 #[test]

@@ -3,8 +3,8 @@
 //! key in the store.
 
 use chrono::{Duration, Utc};
-use ferry::ids::ObjectKey;
-use ferry::meta::{Chunk, FileRecord, Session};
+use ferry::ids::{ObjectKey, OwnerId};
+use ferry::meta::{Chunk, FileRecord, OwnedFile, Session};
 use ferry_proto::ContentHash;
 
 use crate::helpers::TestApp;
@@ -18,6 +18,8 @@ pub struct Snapshot {
     /// object is a published file's.
     pub files: Vec<FileRecord>,
     pub keys: Vec<(String, bool)>,
+    /// The files the anonymous owner holds.
+    pub held: Vec<OwnedFile>,
 }
 
 /// Takes a snapshot of `app`. The meta store lists sessions but not files,
@@ -55,10 +57,15 @@ pub async fn take(app: &TestApp, candidates: &[ContentHash]) -> Snapshot {
             .expect("a key looked up");
         keys.push((key, published));
     }
+    let held = meta
+        .held_files(&OwnerId::anonymous(), None, 1000)
+        .await
+        .expect("held files listed");
     Snapshot {
         sessions: with_chunks,
         files,
         keys,
+        held,
     }
 }
 
@@ -102,6 +109,9 @@ impl Snapshot {
         }
         for (key, published) in &self.keys {
             lines.push(format!("object {key}, published: {published}"));
+        }
+        for held in &self.held {
+            lines.push(format!("held {:?}", held.reference));
         }
         lines
     }

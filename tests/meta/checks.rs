@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 mod chunks;
 mod moves;
+mod outbox;
 mod upkeep;
 
 pub(crate) use chunks::{
@@ -25,6 +26,10 @@ pub(crate) use chunks::{
 pub(crate) use moves::{
     a_file_in_parts_is_claimed_by_one_mover_at_a_time,
     a_move_needs_the_key_it_names_and_records_it_for_deletion,
+};
+pub(crate) use outbox::{
+    a_claim_that_runs_out_is_taken_over, a_file_is_deleted_only_when_due_and_held_by_none,
+    each_delivery_is_claimed_by_one_caller_at_a_time,
 };
 pub(crate) use upkeep::{
     a_database_is_bound_to_one_store, a_repair_needs_the_missing_key_it_names,

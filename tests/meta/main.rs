@@ -50,6 +50,9 @@ on_both_databases!(
     orphans_keep_when_they_were_first_found,
     a_file_in_parts_is_claimed_by_one_mover_at_a_time,
     a_move_needs_the_key_it_names_and_records_it_for_deletion,
+    each_delivery_is_claimed_by_one_caller_at_a_time,
+    a_claim_that_runs_out_is_taken_over,
+    a_file_is_deleted_only_when_due_and_held_by_none,
 );
 
 /// A session created before received chunks were kept as bits on its row

@@ -9,6 +9,9 @@ mod databases;
 #[path = "../common/listing.rs"]
 mod listing;
 #[allow(dead_code, reason = "shared with the API tests, which use all of it")]
+#[path = "../common/receiver.rs"]
+mod receiver;
+#[allow(dead_code, reason = "shared with the API tests, which use all of it")]
 #[path = "../common/s3_server.rs"]
 mod s3_server;
 
@@ -21,6 +24,7 @@ mod move_parts;
 mod parts_layout;
 mod readiness;
 mod store_binding;
+mod webhooks;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

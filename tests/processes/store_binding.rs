@@ -15,6 +15,16 @@ use super::{Instance, PATIENCE, hex_sha256, random_bytes};
 /// folder `store`, once it exits; one still running after [`PATIENCE`]
 /// (a server that started) is killed and fails the test.
 pub(super) fn ferryd(database: &Path, store: &Path, args: &[&str]) -> Output {
+    ferryd_with(database, store, &[], args)
+}
+
+/// Runs `ferryd` as [`ferryd`] does, with extra environment.
+pub(super) fn ferryd_with(
+    database: &Path,
+    store: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferryd"))
         .env_clear()
         .env("FERRY_BIND", "127.0.0.1:0")
@@ -22,6 +32,7 @@ pub(super) fn ferryd(database: &Path, store: &Path, args: &[&str]) -> Output {
         .env("FERRY_STORE", store)
         .env("FERRY_SWEEP_INTERVAL", "50ms")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -11,3 +11,4 @@ mod security;
 mod stub;
 mod theft;
 mod upload;
+mod webhooks;

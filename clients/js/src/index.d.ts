@@ -127,6 +127,36 @@ export class Upload<F = unknown> {
 /** Starts an upload at once. */
 export function upload<F>(options: UploadOptions<F>): Upload<F>;
 
+/** One of the caller's files, as `listFiles` answers it. */
+export interface OwnedFile {
+  sha256: string;
+  size: number;
+  filename: string | null;
+  content_type: string | null;
+  /** When the caller first held it (RFC 3339). */
+  created: string;
+  /** Download path (signed when the server signs links). */
+  url: string;
+}
+
+/** Where the caller's files are and who asks. */
+export interface FilesOptions {
+  server?: string;
+  platform: Platform;
+  token?: TokenProvider;
+}
+
+/** One page of the caller's files, newest first; `nextCursor` is null on the last. */
+export function listFiles(
+  options: FilesOptions & { cursor?: string | null; limit?: number },
+): Promise<{ files: OwnedFile[]; nextCursor: string | null }>;
+
+/** Lets the caller's file go; a FerryError with `code` `file-not-found` when they hold none. */
+export function deleteFile(sha256: string, options: FilesOptions): Promise<void>;
+
+/** Most files one page lists. */
+export const MAX_LIST_LIMIT: number;
+
 /** A refusal or fault reported by the server: `code` is its error code. */
 export class FerryError extends Error {
   status: number;

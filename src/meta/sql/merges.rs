@@ -116,11 +116,17 @@ impl<D: Dialect> MergeStore for SqlMeta<D> {
         }
         let published = Self::insert_file_row(&mut tx, file).await?;
         let statement = Statement::new(
-            "UPDATE uploads SET status = 'complete' WHERE id = $1 AND status = 'merging'",
+            "UPDATE uploads SET status = 'complete' WHERE id = $1 AND status = 'merging'
+             RETURNING id, owner, sha256, size, chunk_size, filename, content_type, status,
+                       expires_at",
         )
         .bind(upload_id.as_str());
-        Self::execute(&mut tx, statement).await?;
+        let completed = Self::fetch_optional(&mut tx, statement).await?;
+        if let Some(session) = completed {
+            Self::hold_published(&mut tx, &published, &decode::session(&session)?).await?;
+        }
         tx.commit().await?;
+        self.wake_deliveries();
         Ok(published)
     }
 
@@ -137,12 +143,17 @@ impl<D: Dialect> MergeStore for SqlMeta<D> {
         }
         let statement = Statement::new(
             "UPDATE uploads SET status = 'failed', failure = $2
-             WHERE id = $1 AND status = 'merging'",
+             WHERE id = $1 AND status = 'merging'
+             RETURNING id, owner, sha256, size, chunk_size, filename, content_type, status,
+                       expires_at",
         )
         .bind(upload_id.as_str())
         .bind(failure.as_str());
-        Self::execute(&mut tx, statement).await?;
+        if let Some(failed) = Self::fetch_optional(&mut tx, statement).await? {
+            Self::record_failure(&mut tx, &decode::session(&failed)?, failure).await?;
+        }
         tx.commit().await?;
+        self.wake_deliveries();
         Ok(true)
     }
 

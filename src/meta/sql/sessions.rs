@@ -2,15 +2,19 @@
 //! alive, deleting it, and counting how often an owner starts one.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
+use sqlx::Transaction;
 
+use super::holdings::completed;
+use super::outbox::session_data;
 use super::{Connection, Dialect, INSERT_ATTEMPTS, ReadHere, SqlMeta, Statement};
 use crate::ids::{OwnerId, UploadId};
 use crate::meta::chunk_bits;
 use crate::meta::decode::{self, Columns, parse_status, to_i64, to_u64};
 use crate::meta::{
-    Inserted, MetaError, MetaResult, OwnerUsage, Session, SessionQuota, SessionStore,
+    EventKind, FileRef, Inserted, MetaError, MetaResult, OwnerUsage, Session, SessionQuota,
+    SessionStore,
 };
 
 /// The session of `$1` for the hash `$2`; the SQLite fast path reads it too.
@@ -60,6 +64,28 @@ impl<D: Dialect> SessionStore for SqlMeta<D> {
         )
         .await?;
         Ok(deleted == 1)
+    }
+
+    async fn abort_session(&self, id: &UploadId) -> MetaResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let deleted = Self::fetch_optional(
+            &mut tx,
+            Statement::new(
+                "DELETE FROM uploads WHERE id = $1
+                 RETURNING id, owner, sha256, size, chunk_size, filename, content_type, status,
+                           expires_at",
+            )
+            .bind(id.as_str()),
+        )
+        .await?;
+        let Some(deleted) = deleted else {
+            return Ok(false);
+        };
+        let session = decode::session(&deleted)?;
+        Self::write_event(&mut tx, EventKind::UploadAborted, session_data(&session)).await?;
+        tx.commit().await?;
+        self.wake_deliveries();
+        Ok(true)
     }
 
     async fn touch_session(&self, id: &UploadId, expires_at: DateTime<Utc>) -> MetaResult<()> {
@@ -141,6 +167,38 @@ impl<D: Dialect> SqlMeta<D> {
         Ok(decode::usage(&row)?)
     }
 
+    /// Records in `tx` what creating `session` means: a new upload, or,
+    /// for a session created complete (an instant upload), its owner's
+    /// reference to the published file.
+    async fn record_creation(
+        tx: &mut Transaction<'static, D::Db>,
+        session: &Session,
+    ) -> MetaResult<()> {
+        match session.status {
+            UploadStatus::Uploading => {
+                Self::write_event(tx, EventKind::UploadCreated, session_data(session)).await
+            }
+            UploadStatus::Complete => {
+                if !Self::lock_file(tx, &session.sha256).await? {
+                    return Ok(());
+                }
+                let statement = Statement::new("SELECT * FROM files WHERE sha256 = $1")
+                    .bind(session.sha256.to_hex());
+                let file = decode::file(&Self::fetch_one(tx, statement).await?)?;
+                let holder = FileRef {
+                    owner: session.owner.clone(),
+                    sha256: session.sha256,
+                    filename: session.filename.clone(),
+                    content_type: session.content_type.clone(),
+                    created_at: Utc::now().trunc_subsecs(3),
+                };
+                Self::add_reference(tx, &holder).await?;
+                Self::write_event(tx, EventKind::UploadCompleted, completed(&file, &holder)).await
+            }
+            UploadStatus::Merging | UploadStatus::Failed => Ok(()),
+        }
+    }
+
     /// Inserts `session` unless one of its owner and hash is there, and,
     /// given a quota, unless it would take its owner over it; the quota is
     /// checked under a lock on the owner.
@@ -169,8 +227,11 @@ impl<D: Dialect> SqlMeta<D> {
             }
             let created = Self::fetch_optional(&mut tx, insert_statement(session)).await?;
             if let Some(row) = created {
+                let created = decode::session(&row)?;
+                Self::record_creation(&mut tx, &created).await?;
                 tx.commit().await?;
-                return Ok(Inserted::Created(decode::session(&row)?));
+                self.wake_deliveries();
+                return Ok(Inserted::Created(created));
             }
             let existing = Self::session_of(&mut tx, &session.owner, &session.sha256).await?;
             tx.commit().await?;

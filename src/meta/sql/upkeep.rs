@@ -30,17 +30,26 @@ impl<D: Dialect> UpkeepStore for SqlMeta<D> {
     }
 
     async fn delete_expired_session(&self, id: &UploadId, now: DateTime<Utc>) -> MetaResult<bool> {
-        let deleted = Self::execute(
-            &mut *self.connection().await?,
+        let mut tx = self.begin_write().await?;
+        let deleted = Self::fetch_optional(
+            &mut tx,
             Statement::new(
                 "DELETE FROM uploads WHERE id = $1 AND expires_at < $2 AND NOT EXISTS (
-                     SELECT 1 FROM merges m WHERE m.upload_id = $1 AND m.lease_until >= $2)",
+                     SELECT 1 FROM merges m WHERE m.upload_id = $1 AND m.lease_until >= $2)
+                 RETURNING id, owner, sha256, size, chunk_size, filename, content_type, status,
+                           expires_at",
             )
             .bind(id.as_str())
             .bind(now),
         )
         .await?;
-        Ok(deleted == 1)
+        let Some(deleted) = deleted else {
+            return Ok(false);
+        };
+        Self::record_expiry(&mut tx, &decode::session(&deleted)?).await?;
+        tx.commit().await?;
+        self.wake_deliveries();
+        Ok(true)
     }
 
     async fn stalled_merges(&self, now: DateTime<Utc>) -> MetaResult<Vec<Session>> {
