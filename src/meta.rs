@@ -3,7 +3,7 @@
 //!
 //! [`MetaStore`] is the whole store, composed of one trait per concern
 //! ([`SessionStore`], [`ChunkStore`], [`MergeStore`], [`FileStore`],
-//! [`UpkeepStore`]); its documentation is the contract every
+//! [`UpkeepStore`], [`AppendedStore`]); its documentation is the contract every
 //! implementation keeps, and `tests/meta` checks it on both databases.
 //! [`sql::SqlMeta`] is the one implementation: one SQL text, run by
 //! PostgreSQL ([`postgres`]) and SQLite ([`sqlite`]), whose differences
@@ -16,6 +16,7 @@ use ferry_proto::{ContentHash, UploadStatus};
 use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use crate::metrics::AcquireWaits;
 
+mod appended;
 mod chunk_bits;
 mod decode;
 mod error;
@@ -24,6 +25,7 @@ mod records;
 pub mod sql;
 pub mod sqlite;
 
+pub use appended::{Append, Appended, AppendedStore, AppendedUpload, Concat, Segment};
 pub use error::{MetaError, MetaResult};
 pub use records::{
     Chunk, Claim, FileRecord, HashLink, Inserted, MergeFailure, MergeLease, OwnerUsage, Published,
@@ -94,7 +96,7 @@ pub use records::{
 /// gone) are outcomes, never errors.
 #[async_trait]
 pub trait MetaStore:
-    SessionStore + ChunkStore + MergeStore + FileStore + UpkeepStore + 'static
+    SessionStore + ChunkStore + MergeStore + FileStore + UpkeepStore + AppendedStore + 'static
 {
     /// Answers whether the database is reachable.
     async fn ping(&self) -> MetaResult<()>;

@@ -37,6 +37,10 @@ pub enum ErrorCode {
     MergeFailed,
     /// No published file with this hash.
     FileNotFound,
+    /// An append does not start where the upload stands (tus and IETF).
+    OffsetMismatch,
+    /// An append's bytes do not match its `Upload-Checksum` (tus); nothing was kept.
+    ChecksumMismatch,
     /// A conditional header of a download does not hold.
     PreconditionFailed,
     /// No requested byte range lies within the file.
@@ -65,7 +69,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the contract.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::InvalidRequest,
         ErrorCode::FileTooLarge,
         ErrorCode::SizeMismatch,
@@ -80,6 +84,8 @@ impl ErrorCode {
         ErrorCode::HashMismatch,
         ErrorCode::MergeFailed,
         ErrorCode::FileNotFound,
+        ErrorCode::OffsetMismatch,
+        ErrorCode::ChecksumMismatch,
         ErrorCode::PreconditionFailed,
         ErrorCode::RangeNotSatisfiable,
         ErrorCode::NotFound,
@@ -106,9 +112,10 @@ impl ErrorCode {
             ErrorCode::UploadNotFound | ErrorCode::FileNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RequestTimeout => 408,
-            ErrorCode::UploadConflict | ErrorCode::UploadNotWritable | ErrorCode::ChunksMissing => {
-                409
-            }
+            ErrorCode::UploadConflict
+            | ErrorCode::UploadNotWritable
+            | ErrorCode::ChunksMissing
+            | ErrorCode::OffsetMismatch => 409,
             ErrorCode::PreconditionFailed => 412,
             ErrorCode::FileTooLarge | ErrorCode::ChunkTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
@@ -116,6 +123,7 @@ impl ErrorCode {
             ErrorCode::SizeMismatch | ErrorCode::HashMismatch => 422,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::HeadersTooLarge => 431,
+            ErrorCode::ChecksumMismatch => 460,
             ErrorCode::InternalError | ErrorCode::MergeFailed => 500,
             ErrorCode::Unavailable => 503,
         }
@@ -138,6 +146,8 @@ impl ErrorCode {
             ErrorCode::HashMismatch => "hash-mismatch",
             ErrorCode::MergeFailed => "merge-failed",
             ErrorCode::FileNotFound => "file-not-found",
+            ErrorCode::OffsetMismatch => "offset-mismatch",
+            ErrorCode::ChecksumMismatch => "checksum-mismatch",
             ErrorCode::PreconditionFailed => "precondition-failed",
             ErrorCode::RangeNotSatisfiable => "range-not-satisfiable",
             ErrorCode::NotFound => "not-found",

@@ -152,14 +152,14 @@ pub(crate) fn object_key_or_null<R: Columns + ?Sized>(
         .transpose()
 }
 
-fn media_type(value: Option<String>) -> Result<Option<MediaType>, sqlx::Error> {
+pub(crate) fn media_type(value: Option<String>) -> Result<Option<MediaType>, sqlx::Error> {
     value
         .map(|value| decoded(MediaType::parse(value)))
         .transpose()
 }
 
 /// Turns a stored value that fails its own check into a decode error.
-fn decoded<T, E>(parsed: Result<T, E>) -> Result<T, sqlx::Error>
+pub(crate) fn decoded<T, E>(parsed: Result<T, E>) -> Result<T, sqlx::Error>
 where
     E: std::error::Error + Send + Sync + 'static,
 {

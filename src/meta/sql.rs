@@ -24,6 +24,7 @@ use super::{MetaError, MetaResult, MetaStore, ReceivedChunks, Session};
 use crate::ids::{OwnerId, UploadId};
 use crate::metrics::AcquireWaits;
 
+mod appended;
 mod chunks;
 mod files;
 mod merges;

@@ -78,6 +78,18 @@ pub enum UploadError {
     /// No published file with this hash.
     #[error("no file with this sha256")]
     FileNotFound,
+    /// An append does not start where the upload stands.
+    #[error("the upload stands at offset {offset}")]
+    OffsetMismatch {
+        /// Where the upload stands.
+        offset: u64,
+    },
+    /// An append's bytes do not match the checksum sent with it.
+    #[error("the body does not match its Upload-Checksum; nothing was kept")]
+    ChecksumMismatch,
+    /// The upload takes no appends: it joins others.
+    #[error("a final upload takes no appends")]
+    NotAppendable,
     /// The owner is over one of its limits.
     #[error("this owner may hold {what}; finish or abort an upload first")]
     OverLimit {
@@ -118,6 +130,9 @@ impl UploadError {
             UploadError::HashMismatch => ErrorCode::HashMismatch,
             UploadError::MergeFailed => ErrorCode::MergeFailed,
             UploadError::FileNotFound => ErrorCode::FileNotFound,
+            UploadError::OffsetMismatch { .. } => ErrorCode::OffsetMismatch,
+            UploadError::ChecksumMismatch => ErrorCode::ChecksumMismatch,
+            UploadError::NotAppendable => ErrorCode::Forbidden,
             UploadError::OverLimit { .. } => ErrorCode::TooManyRequests,
             UploadError::Meta(error) if error.is_transient() => ErrorCode::Unavailable,
             UploadError::Blob(error) if error.is_transient() => ErrorCode::Unavailable,

@@ -12,6 +12,7 @@ use crate::ids::{OwnerId, UploadId};
 use crate::meta::{FileRecord, Inserted, MetaStore, ReceivedChunks, Session};
 use crate::metrics::Metrics;
 
+mod appended;
 mod chunk_plan;
 mod chunks;
 mod direct;
@@ -32,6 +33,7 @@ mod sweep;
 mod validate;
 mod view;
 
+pub use appended::{AppendRequest, Checksum, ChecksumAlgorithm, NewAppended};
 pub use chunk_plan::{ChunkPlan, PlanError};
 pub use chunks::{ChunkTarget, StagedChunk};
 pub use direct::{Received, Stored};
