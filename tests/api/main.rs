@@ -60,3 +60,4 @@ mod signed_links;
 mod store_binding;
 mod theft;
 mod transport;
+mod tus;

@@ -173,10 +173,7 @@ impl<D: Dialect> AppendedStore for SqlMeta<D> {
             .bind(i64::from(limit)),
         )
         .await?;
-        Ok(rows
-            .iter()
-            .map(upload)
-            .collect::<Result<Vec<_>, _>>()?)
+        Ok(rows.iter().map(upload).collect::<Result<Vec<_>, _>>()?)
     }
 
     async fn delete_expired_appended(&self, id: &UploadId, now: DateTime<Utc>) -> MetaResult<bool> {
