@@ -15,8 +15,7 @@ use super::incoming::Body;
 use super::{Owner, now, resource};
 use crate::error::ApiError;
 use crate::ids::UploadId;
-use crate::meta::{AppendedUpload, Concat};
-use crate::upload::{AppendRequest, NewAppended, UploadError, Uploads};
+use crate::upload::{AppendRequest, AppendedUpload, Concat, NewAppended, UploadError, Uploads};
 
 mod headers;
 mod ietf;

@@ -33,6 +33,7 @@ mod sweep;
 mod validate;
 mod view;
 
+pub use crate::meta::{AppendedUpload, Concat};
 pub use appended::{AppendRequest, Checksum, ChecksumAlgorithm, NewAppended};
 pub use chunk_plan::{ChunkPlan, PlanError};
 pub use chunks::{ChunkTarget, StagedChunk};

@@ -16,8 +16,7 @@ use super::super::now;
 use super::{agreeing, headers, location, media_type, required_offset, unsupported_media_type};
 use crate::error::ApiError;
 use crate::ids::UploadId;
-use crate::meta::AppendedUpload;
-use crate::upload::{AppendRequest, NewAppended, Uploads};
+use crate::upload::{AppendRequest, AppendedUpload, NewAppended, Uploads};
 
 /// The media type of an append from interop version 6 on.
 const PARTIAL_UPLOAD: &str = "application/partial-upload";

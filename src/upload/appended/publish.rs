@@ -106,10 +106,8 @@ impl Uploads {
             .map_err(|error| match error {
                 crate::blob::WriteError::TooLong { limit } => UploadError::FileTooLarge { limit },
                 crate::blob::WriteError::Source(reason) => {
-                    UploadError::Blob(crate::blob::BlobError::from(object_store::Error::Generic {
-                        store: "segments",
-                        source: reason.into(),
-                    }))
+                    tracing::error!(%reason, "the pieces of a final upload could not be read");
+                    UploadError::MergeFailed
                 }
                 crate::blob::WriteError::Store(error) => error.into(),
             })?;
