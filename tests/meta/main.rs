@@ -48,6 +48,10 @@ on_both_databases!(
     a_repair_needs_the_missing_key_it_names,
     one_listing_of_the_store_at_a_time,
     orphans_keep_when_they_were_first_found,
+    of_two_appends_at_one_offset_one_wins,
+    a_deferred_length_is_set_once,
+    the_last_append_publishes_only_under_the_lease,
+    appended_uploads_count_towards_the_quota_and_expire,
 );
 
 /// A session created before received chunks were kept as bits on its row
