@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 mod families;
 mod listen_queue;
 
-use families::{Families, KindLabel, OutcomeLabel, ReasonLabel, RequestLabels, RouteLabels};
+use families::{
+    Families, KindLabel, OutcomeLabel, ProtocolLabels, ReasonLabel, RequestLabels, RouteLabels,
+};
 
 /// The media type of [`Metrics::encode`]'s text: the OpenMetrics text
 /// format, which Prometheus scrapes natively.
@@ -272,6 +274,15 @@ impl Metrics {
         self.0
             .auth_refusals
             .get_or_create(&ReasonLabel { credential, reason })
+            .inc();
+    }
+
+    /// An upload whose hash is learned at the end was created, appended
+    /// to or completed (`event`) over `protocol` (`tus` or `ietf`).
+    pub fn appended_upload(&self, protocol: &'static str, event: &'static str) {
+        self.0
+            .appended_uploads
+            .get_or_create(&ProtocolLabels { protocol, event })
             .inc();
     }
 }

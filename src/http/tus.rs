@@ -87,6 +87,7 @@ async fn create(
         let upload = uploads
             .concatenate(owner.id(), &parts, template, now())
             .await?;
+        note(&uploads, protocol, "created", &upload);
         return created(&uploads, &upload).await;
     }
     let partial = match concat {
@@ -124,6 +125,7 @@ async fn create(
         ..template
     };
     let upload = uploads.create_appended(owner.id(), new, now()).await?;
+    note(&uploads, protocol, "created", &upload);
     if !with_upload && length != Some(0) {
         return created(&uploads, &upload).await;
     }
@@ -139,6 +141,7 @@ async fn create(
         .append_to(owner.id(), &upload.id, append, body, now())
         .await
         .map_err(|error| watch.explain(error))?;
+    note(&uploads, protocol, "appended", &upload);
     created(&uploads, &upload).await
 }
 
@@ -205,6 +208,7 @@ async fn patch(
         .append_to(owner.id(), &id, append, body, now())
         .await
         .map_err(|error| watch.explain(error))?;
+    note(&uploads, protocol, "appended", &upload);
     Ok(describe(&uploads, &upload, HttpResponse::NoContent())
         .await?
         .finish())
@@ -246,6 +250,19 @@ async fn overridden(
             actix_web::http::header::ALLOW,
             "OPTIONS, HEAD, PATCH, DELETE, POST".to_owned(),
         )),
+    }
+}
+
+/// Counts `event` of `upload` over `protocol`, and its completion if it
+/// completed.
+fn note(uploads: &Uploads, protocol: Protocol, event: &'static str, upload: &AppendedUpload) {
+    let name = match protocol {
+        Protocol::Tus => "tus",
+        Protocol::Ietf(_) => "ietf",
+    };
+    uploads.metrics().appended_upload(name, event);
+    if upload.status == UploadStatus::Complete && upload.concat != Concat::Partial {
+        uploads.metrics().appended_upload(name, "completed");
     }
 }
 

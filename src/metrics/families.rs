@@ -40,6 +40,13 @@ pub(super) struct ReasonLabel {
     pub(super) reason: &'static str,
 }
 
+/// The labels of an upload whose hash is learned at the end.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct ProtocolLabels {
+    pub(super) protocol: &'static str,
+    pub(super) event: &'static str,
+}
+
 /// The label of what a sweep removed or took up.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct KindLabel {
@@ -86,6 +93,7 @@ pub(super) struct Families {
     pub(super) ready: Gauge,
     pub(super) leftovers_kept: Gauge,
     pub(super) auth_refusals: Family<ReasonLabel, Counter>,
+    pub(super) appended_uploads: Family<ProtocolLabels, Counter>,
     pub(super) registry: Registry,
 }
 
@@ -275,6 +283,12 @@ impl Families {
                 "auth_refusals",
                 None,
                 "Requests refused for their credentials (token or signed link), by reason",
+                Family::default(),
+            ),
+            appended_uploads: d.declare(
+                "appended_uploads",
+                None,
+                "Uploads whose hash is learned at the end, by protocol (tus, ietf) and event (created, appended, completed)",
                 Family::default(),
             ),
             registry: d.with_collector(ListenQueue),

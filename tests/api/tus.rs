@@ -9,7 +9,8 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    Backend, TestApp, assert_error, sha256_hex, spawn_app, spawn_app_with, test_bytes, with_tokens,
+    Backend, TestApp, assert_error, scrape, sha256_hex, spawn_app, spawn_app_with, test_bytes,
+    with_tokens,
 };
 
 impl TestApp {
@@ -93,6 +94,16 @@ async fn appends_in_order_publish_the_file_under_its_hash(backend: Backend) {
     let head = app.tus_head(&path).await;
     assert_eq!(header(&head, "upload-offset"), "200000");
     assert_eq!(header(&head, "repr-digest"), repr_digest(&data));
+    let metrics = scrape(&app).await;
+    let series = |event: &str| {
+        metrics.value(&format!(
+            "ferry_appended_uploads_total{{protocol=\"tus\",event=\"{event}\"}}"
+        ))
+    };
+    assert_eq!(
+        (series("created"), series("appended"), series("completed")),
+        (1.0, 2.0, 1.0)
+    );
 }
 
 async fn an_append_at_the_wrong_offset_is_refused_with_the_right_one(backend: Backend) {

@@ -13,7 +13,10 @@ use super::super::Owner;
 use super::super::body::content_length;
 use super::super::incoming::Body;
 use super::super::now;
-use super::{agreeing, headers, location, media_type, required_offset, unsupported_media_type};
+use super::headers::Protocol;
+use super::{
+    agreeing, headers, location, media_type, note, required_offset, unsupported_media_type,
+};
 use crate::error::ApiError;
 use crate::ids::UploadId;
 use crate::upload::{AppendRequest, AppendedUpload, NewAppended, Uploads};
@@ -27,7 +30,7 @@ pub(super) async fn create(
     request: &HttpRequest,
     body: Body,
     uploads: &Uploads,
-    _version: u8,
+    version: u8,
 ) -> Result<HttpResponse, ApiError> {
     let complete = headers::complete(request)?.ok_or_else(|| {
         ApiError::invalid("upload-complete", "a creation must send Upload-Complete")
@@ -48,6 +51,7 @@ pub(super) async fn create(
         partial: false,
     };
     let upload = uploads.create_appended(owner.id(), new, now()).await?;
+    note(uploads, Protocol::Ietf(version), "created", &upload);
     let upload = if complete || body_length.is_none_or(|len| len > 0) {
         let append = AppendRequest {
             offset: 0,
@@ -57,10 +61,12 @@ pub(super) async fn create(
             ends_here: complete,
         };
         let watch = body.watch();
-        uploads
+        let upload = uploads
             .append_to(owner.id(), &upload.id, append, body, now())
             .await
-            .map_err(|error| watch.explain(error))?
+            .map_err(|error| watch.explain(error))?;
+        note(uploads, Protocol::Ietf(version), "appended", &upload);
+        upload
     } else {
         upload
     };
@@ -96,6 +102,7 @@ pub(super) async fn append(
         .append_to(owner.id(), id, append, body, now())
         .await
         .map_err(|error| watch.explain(error))?;
+    note(uploads, Protocol::Ietf(version), "appended", &upload);
     describe(uploads, &upload, HttpResponse::NoContent()).await
 }
 
