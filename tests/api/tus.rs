@@ -304,7 +304,28 @@ async fn an_ietf_client_creates_empty_then_appends(backend: Backend) {
     assert_eq!(app.downloaded(&sha256_hex(&data)).await, data);
 }
 
+async fn of_two_appends_at_one_offset_one_is_kept(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(300_000, 6);
+    let path = app.tus_create(data.len() as u64, None).await;
+    app.tus_patch(&path, 0, &data[..100_000]).await;
+    let (first, second) = tokio::join!(
+        app.tus_patch(&path, 100_000, &data[100_000..]),
+        app.tus_patch(&path, 100_000, &data[100_000..]),
+    );
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [204, 409], "two racing last appends");
+    assert_eq!(app.downloaded(&sha256_hex(&data)).await, data);
+    let keys = app.stored_keys().await;
+    assert!(
+        keys.iter().all(|key| !key.starts_with("chunks/")),
+        "a losing append left its segment: {keys:?}"
+    );
+}
+
 on_both_backends!(
+    of_two_appends_at_one_offset_one_is_kept,
     appends_in_order_publish_the_file_under_its_hash,
     an_append_at_the_wrong_offset_is_refused_with_the_right_one,
     a_body_that_does_not_match_its_checksum_keeps_nothing,

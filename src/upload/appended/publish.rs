@@ -168,7 +168,13 @@ impl Uploads {
         let part_size = match &existing {
             Some(_) => None,
             None if segments.is_empty() => None,
-            None => self.compose(segments, size, key).await?,
+            None => tokio::select! {
+                composed = self.compose(segments, size, key) => composed?,
+                () = self.keep_lease_of(&sha256, &token) => {
+                    self.blobs.delete_file(key).await?;
+                    return Err(UploadError::OffsetMismatch { offset: upload.offset });
+                }
+            },
         };
         let ours = FileRecord {
             sha256,
@@ -278,6 +284,26 @@ impl Uploads {
                 async move { blobs.read(&key, None).await }
             })
             .try_flatten()
+    }
+
+    /// Renews the merge lease `token` holds on `sha256` every third of its
+    /// length; returns once it is lost.
+    async fn keep_lease_of(&self, sha256: &ferry_proto::ContentHash, token: &WriteToken) {
+        let period = self.timings.merge_lease / 3;
+        loop {
+            tokio::time::sleep(period).await;
+            let renewed = async {
+                let now = self.meta.clock().await?;
+                self.meta
+                    .renew_merge(sha256, token, now + self.timings.merge_lease)
+                    .await
+            };
+            match renewed.await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(error) => tracing::warn!(%error, "could not renew a merge lease"),
+            }
+        }
     }
 
     /// Claims the merge lease of `sha256` for upload `id`, waiting while
