@@ -38,9 +38,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(create)),
     )
     .service(
-        resource("/v1/tus/{id}", "OPTIONS, HEAD, PATCH, DELETE, POST")
+        resource("/v1/tus/{id}", "HEAD, PATCH, DELETE, POST")
             .wrap(tus_resumable())
-            .route(web::method(Method::OPTIONS).to(options))
             .route(web::head().to(head))
             .route(web::patch().to(patch))
             .route(web::delete().to(delete))
@@ -242,13 +241,9 @@ async fn overridden(
         Some("PATCH") => patch(owner, path, request, body, uploads).await,
         Some("DELETE") => delete(owner, path, request, uploads).await,
         Some("HEAD") => head(owner, path, request, uploads).await,
-        _ => Err(ApiError::new(
-            ErrorCode::MethodNotAllowed,
+        _ => Err(ApiError::invalid(
+            "x-http-method-override",
             "POST on an upload needs X-HTTP-Method-Override: PATCH, DELETE or HEAD",
-        )
-        .with_header(
-            actix_web::http::header::ALLOW,
-            "OPTIONS, HEAD, PATCH, DELETE, POST".to_owned(),
         )),
     }
 }

@@ -5,12 +5,21 @@
 use actix_web::HttpRequest;
 use actix_web::http::header::HeaderName;
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::alphabet::STANDARD as ALPHABET;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use ferry_proto::{ContentHash, ErrorCode, FileName, MediaType, parse_content_digest};
 
 use super::super::body::header_text;
 use crate::error::ApiError;
 use crate::upload::{Checksum, ChecksumAlgorithm};
+
+/// Base64 as tus clients write it: padded or not, its last bits as they come.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &ALPHABET,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// The tus version ferry speaks.
 pub(super) const TUS_VERSION: &str = "1.0.0";
@@ -102,7 +111,7 @@ pub(super) fn checksum(request: &HttpRequest) -> Result<Option<Checksum>, ApiErr
             "the algorithm is not one of sha1, md5, sha256",
         )
     })?;
-    let digest = STANDARD
+    let digest = BASE64
         .decode(digest.trim())
         .map_err(|_| ApiError::invalid("upload-checksum", "the digest is not base64"))?;
     Ok(Some(Checksum { algorithm, digest }))
@@ -133,9 +142,9 @@ pub(super) struct Metadata {
 }
 
 /// Reads `Upload-Metadata`: comma-separated `key base64value` pairs (a
-/// value may be absent). A value that is not base64 or a known key whose
-/// value is not valid is refused (400); unknown keys are kept only in the
-/// echo.
+/// value may be absent). A value that is not base64, or a `sha256` that is
+/// no hash, is refused (400); a file name ferry would not serve (a slash,
+/// a control character) is left out, as are unknown keys but in the echo.
 pub(super) fn metadata(request: &HttpRequest) -> Result<Metadata, ApiError> {
     let Some(raw) = text(request, "upload-metadata")? else {
         return Ok(Metadata::default());
@@ -150,14 +159,14 @@ pub(super) fn metadata(request: &HttpRequest) -> Result<Metadata, ApiError> {
             Some((key, value)) => (key, Some(value.trim())),
             None => (pair, None),
         };
-        if key.is_empty() || key.bytes().any(|b| b.is_ascii_whitespace()) {
+        if !is_metadata_key(key) {
             return Err(ApiError::invalid(
                 "upload-metadata",
-                "a key is empty or has spaces",
+                "a key is visible ASCII without a comma, bracket, brace or backslash",
             ));
         }
         let value = value
-            .map(|value| STANDARD.decode(value))
+            .map(|value| BASE64.decode(value))
             .transpose()
             .map_err(|_| {
                 ApiError::invalid(
@@ -176,12 +185,13 @@ pub(super) fn metadata(request: &HttpRequest) -> Result<Metadata, ApiError> {
                 .and_then(|(_, value)| value.clone())
         })
     };
-    let filename = find(&["filename", "name"])
-        .map(|name| {
-            FileName::parse(name)
-                .map_err(|e| ApiError::invalid("upload-metadata", format!("filename: {e}")))
-        })
-        .transpose()?;
+    let filename = find(&["filename", "name"]).and_then(|name| match FileName::parse(name) {
+        Ok(name) => Some(name),
+        Err(error) => {
+            tracing::info!(%error, "a tus upload's filename is not one ferry serves; it goes without");
+            None
+        }
+    });
     let content_type = find(&["filetype", "type"]).and_then(|value| MediaType::parse(value).ok());
     let sha256 = find(&["sha256"])
         .map(|hex| {
@@ -195,6 +205,15 @@ pub(super) fn metadata(request: &HttpRequest) -> Result<Metadata, ApiError> {
         content_type,
         sha256,
     })
+}
+
+/// Whether `key` is a metadata key ferry takes: visible ASCII without a
+/// comma, a bracket, a brace or a backslash.
+fn is_metadata_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b",[]{}\\".contains(&b))
 }
 
 #[cfg(test)]
