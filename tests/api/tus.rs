@@ -324,7 +324,36 @@ async fn of_two_appends_at_one_offset_one_is_kept(backend: Backend) {
     );
 }
 
+async fn an_ietf_creation_is_answered_without_an_informational_response(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(backend).await;
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST /v1/tus HTTP/1.1\r\nHost: {address}\r\nUpload-Draft-Interop-Version: 8\r\n\
+         Upload-Complete: ?1\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\
+         Connection: close\r\n\r\nhello"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(!answer.contains("HTTP/1.1 104"), "{answer}");
+    let head = answer.to_ascii_lowercase();
+    assert!(head.contains("upload-complete: ?1"), "{answer}");
+    assert!(head.contains(&format!(
+        "repr-digest: {}",
+        repr_digest(b"hello").to_ascii_lowercase()
+    )));
+    assert_eq!(
+        app.downloaded(&sha256_hex(b"hello")).await,
+        b"hello".as_slice()
+    );
+}
+
 on_both_backends!(
+    an_ietf_creation_is_answered_without_an_informational_response,
     of_two_appends_at_one_offset_one_is_kept,
     appends_in_order_publish_the_file_under_its_hash,
     an_append_at_the_wrong_offset_is_refused_with_the_right_one,
