@@ -78,7 +78,7 @@ async fn create(
         filename: metadata.filename.clone(),
         content_type: metadata.content_type.clone(),
         claimed: agreeing(headers::repr_digest(&request)?, metadata.sha256)?,
-        partial: false,
+        concat: Concat::None,
     };
     let concat = headers::text(&request, "upload-concat")?.map(str::trim);
     if let Some(parts) = concat.and_then(|concat| concat.strip_prefix("final;")) {
@@ -89,9 +89,9 @@ async fn create(
         note(&uploads, protocol, "created", &upload);
         return created(&uploads, &upload).await;
     }
-    let partial = match concat {
-        None => false,
-        Some("partial") => true,
+    let kind = match concat {
+        None => Concat::None,
+        Some("partial") => Concat::Partial,
         Some(_) => {
             return Err(ApiError::invalid(
                 "upload-concat",
@@ -120,7 +120,7 @@ async fn create(
     }
     let new = NewAppended {
         length,
-        partial,
+        concat: kind,
         ..template
     };
     let upload = uploads.create_appended(owner.id(), new, now()).await?;

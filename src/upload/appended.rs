@@ -60,11 +60,7 @@ impl Uploads {
             filename: new.filename,
             content_type: new.content_type,
             claimed: new.claimed,
-            concat: if new.partial {
-                Concat::Partial
-            } else {
-                Concat::None
-            },
+            concat: new.concat,
             status: UploadStatus::Uploading,
             sha256: None,
             expires_at: now + self.timings.session_ttl,

@@ -352,7 +352,54 @@ async fn an_ietf_creation_is_answered_without_an_informational_response(backend:
     );
 }
 
+async fn partial_uploads_join_in_order_and_the_final_takes_no_appends(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = test_bytes(9000, 8);
+    let mut parts = Vec::new();
+    for piece in [&data[..4000], &data[4000..]] {
+        let created = app
+            .tus(reqwest::Method::POST, "/v1/tus")
+            .header("Upload-Length", piece.len().to_string())
+            .header("Upload-Concat", "partial")
+            .send()
+            .await
+            .unwrap();
+        let path = header(&created, "location");
+        assert_eq!(
+            app.tus_patch(&path, 0, piece).await.status(),
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            header(&app.tus_head(&path).await, "upload-concat"),
+            "partial"
+        );
+        parts.push(app.url(&path));
+    }
+    let lying = app
+        .tus(reqwest::Method::POST, "/v1/tus")
+        .header("Upload-Concat", format!("final;{} {}", parts[0], parts[1]))
+        .header("Repr-Digest", repr_digest(b"other"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(lying, StatusCode::UNPROCESSABLE_ENTITY, "hash-mismatch").await;
+    let joined = app
+        .tus(reqwest::Method::POST, "/v1/tus")
+        .header("Upload-Concat", format!("final;{} {}", parts[0], parts[1]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(joined.status(), StatusCode::CREATED);
+    assert_eq!(header(&joined, "repr-digest"), repr_digest(&data));
+    let path = header(&joined, "location");
+    assert_eq!(header(&app.tus_head(&path).await, "upload-concat"), "final");
+    let append = app.tus_patch(&path, 9000, b"more").await;
+    assert_error(append, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(app.downloaded(&sha256_hex(&data)).await, data);
+}
+
 on_both_backends!(
+    partial_uploads_join_in_order_and_the_final_takes_no_appends,
     an_ietf_creation_is_answered_without_an_informational_response,
     of_two_appends_at_one_offset_one_is_kept,
     appends_in_order_publish_the_file_under_its_hash,

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::error::ApiError;
 use crate::ids::UploadId;
-use crate::upload::{AppendRequest, AppendedUpload, NewAppended, Uploads};
+use crate::upload::{AppendRequest, AppendedUpload, Concat, NewAppended, Uploads};
 
 /// The media type of an append from interop version 6 on.
 const PARTIAL_UPLOAD: &str = "application/partial-upload";
@@ -48,7 +48,7 @@ pub(super) async fn create(
         filename: metadata.filename,
         content_type: metadata.content_type.or(content_type),
         claimed: agreeing(headers::repr_digest(request)?, metadata.sha256)?,
-        partial: false,
+        concat: Concat::None,
     };
     let upload = uploads.create_appended(owner.id(), new, now()).await?;
     note(uploads, Protocol::Ietf(version), "created", &upload);

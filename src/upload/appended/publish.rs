@@ -111,18 +111,25 @@ impl Uploads {
                 }
                 crate::blob::WriteError::Store(error) => error.into(),
             })?;
+        if template
+            .claimed
+            .is_some_and(|claimed| claimed != written.sha256)
+        {
+            self.discard_segment(&key).await;
+            self.metrics.upload_failed(Failure::HashMismatch);
+            return Err(UploadError::HashMismatch);
+        }
         let mut template = template;
         template.length = Some(written.size);
-        template.partial = false;
+        template.concat = Concat::Final;
         let created = self.create_appended(owner, template, now).await;
-        let mut upload = match created {
+        let upload = match created {
             Ok(upload) => upload,
             Err(error) => {
                 self.discard_segment(&key).await;
                 return Err(error);
             }
         };
-        upload.concat = Concat::Final;
         let append = Append {
             from: 0,
             segment: None,

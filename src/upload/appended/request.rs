@@ -2,6 +2,8 @@
 //! with the checksum its bytes must have.
 
 use ferry_proto::{ContentHash, FileName, MediaType};
+
+use crate::meta::Concat;
 use sha2::digest::DynDigest;
 
 /// What a client asks for when it creates an appended upload.
@@ -17,8 +19,8 @@ pub struct NewAppended {
     pub content_type: Option<MediaType>,
     /// The whole file's SHA-256 as the client announces it.
     pub claimed: Option<ContentHash>,
-    /// Whether it is a piece of a later concatenation.
-    pub partial: bool,
+    /// Whether it stands alone or is a piece of a later final upload.
+    pub concat: Concat,
 }
 
 /// A digest algorithm a client may check one append with.
