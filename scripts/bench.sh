@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ferry against its peers on this machine, every figure in one run so that
 # the ratios hold on a noisy machine: nginx for downloads, a bare tus server
-# (@tus/server with its file store) for uploads, and the floor of one
+# (@tus/server with its file store) for uploads, the same tus server and
+# ferry's /v1/tus both reached by tus-js-client, and the floor of one
 # read + SHA-256 + write + fsync pass. Each figure is the median of REPEATS
 # runs. Prints one table and writes it into BENCHMARKS.md.
 #

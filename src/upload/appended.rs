@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
 use super::view::file_view;
-use crate::blob::{BlobStore, WriteError, Written};
+use crate::blob::{BlobStore, WriteError};
 use crate::ids::{OwnerId, UploadId, WriteToken};
 use crate::meta::{Append, Appended, AppendedUpload, Concat, Segment};
 use crate::running_hash::RunningSha256;
@@ -153,14 +153,14 @@ impl Uploads {
         if request.body_length.is_some_and(|declared| declared > room) {
             return Err(UploadError::FileTooLarge { limit });
         }
-        let (written, mut append) = self
+        let (size, mut append) = self
             .write_segment(&upload, &request, length, body, room, now)
             .await?;
-        let length = length.or(request.ends_here.then_some(upload.offset + written.size));
+        let length = length.or(request.ends_here.then_some(upload.offset + size));
         if upload.length.is_none() {
             append.length = length;
         }
-        let whole = length == Some(upload.offset + written.size);
+        let whole = length == Some(upload.offset + size);
         if whole && upload.concat == Concat::None {
             return self.finish_appended(&upload, append).await;
         }
@@ -177,7 +177,7 @@ impl Uploads {
         body: S,
         room: u64,
         now: DateTime<Utc>,
-    ) -> UploadResult<(Written, Append)>
+    ) -> UploadResult<(u64, Append)>
     where
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
@@ -197,9 +197,9 @@ impl Uploads {
         });
         let written = self
             .blobs
-            .write_continuing(&key, body, room, upload.running.clone())
+            .write_appending(&key, body, room, upload.running.clone())
             .await;
-        let (written, running) = match written {
+        let (size, running) = match written {
             Ok(written) => written,
             Err(WriteError::TooLong { .. }) => {
                 return Err(UploadError::FileTooLarge {
@@ -217,13 +217,13 @@ impl Uploads {
                 return Err(UploadError::ChecksumMismatch);
             }
         }
-        let segment = if written.size == 0 {
+        let segment = if size == 0 {
             self.discard_segment(&key).await;
             None
         } else {
             Some(Segment {
                 index,
-                size: written.size,
+                size,
                 object_key: key,
             })
         };
@@ -234,7 +234,7 @@ impl Uploads {
             length: length.filter(|_| upload.length.is_none()),
             expires_at: now + self.timings.session_ttl,
         };
-        Ok((written, append))
+        Ok((size, append))
     }
 
     /// Records an append that does not complete a file.
