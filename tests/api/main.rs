@@ -61,3 +61,4 @@ mod store_binding;
 mod theft;
 mod transport;
 mod tus;
+mod tus_ietf;

@@ -55,7 +55,7 @@ impl TestApp {
     }
 }
 
-fn header(response: &Response, name: &str) -> String {
+pub(crate) fn header(response: &Response, name: &str) -> String {
     response
         .headers()
         .get(name)
@@ -63,7 +63,7 @@ fn header(response: &Response, name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn repr_digest(bytes: &[u8]) -> String {
+pub(crate) fn repr_digest(bytes: &[u8]) -> String {
     format!("sha-256=:{}:", STANDARD.encode(Sha256::digest(bytes)))
 }
 
@@ -260,50 +260,6 @@ async fn an_expired_upload_is_not_found(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-async fn an_ietf_client_creates_empty_then_appends(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let data = test_bytes(10_000, 5);
-    let ietf = |method, path: &str| {
-        app.client
-            .request(method, app.url(path))
-            .header("Upload-Draft-Interop-Version", "8")
-    };
-    let created = ietf(reqwest::Method::POST, "/v1/tus")
-        .header("Upload-Complete", "?0")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    assert_eq!(header(&created, "upload-complete"), "?0");
-    assert!(header(&created, "upload-limit").starts_with("max-size="));
-    let path = header(&created, "location");
-    let first = ietf(reqwest::Method::PATCH, &path)
-        .header("Content-Type", "application/partial-upload")
-        .header("Upload-Offset", "0")
-        .header("Upload-Complete", "?0")
-        .body(data[..4000].to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(first.status(), StatusCode::NO_CONTENT);
-    let head = ietf(reqwest::Method::HEAD, &path).send().await.unwrap();
-    assert_eq!(head.status(), StatusCode::NO_CONTENT);
-    assert_eq!(header(&head, "upload-offset"), "4000");
-    assert_eq!(header(&head, "upload-complete"), "?0");
-    let last = ietf(reqwest::Method::PATCH, &path)
-        .header("Content-Type", "application/partial-upload")
-        .header("Upload-Offset", "4000")
-        .header("Upload-Complete", "?1")
-        .body(data[4000..].to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(last.status(), StatusCode::NO_CONTENT);
-    assert_eq!(header(&last, "upload-complete"), "?1");
-    assert_eq!(header(&last, "repr-digest"), repr_digest(&data));
-    assert_eq!(app.downloaded(&sha256_hex(&data)).await, data);
-}
-
 async fn of_two_appends_at_one_offset_one_is_kept(backend: Backend) {
     let app = spawn_app(backend).await;
     let data = test_bytes(300_000, 6);
@@ -321,34 +277,6 @@ async fn of_two_appends_at_one_offset_one_is_kept(backend: Backend) {
     assert!(
         keys.iter().all(|key| !key.starts_with("chunks/")),
         "a losing append left its segment: {keys:?}"
-    );
-}
-
-async fn an_ietf_creation_is_answered_without_an_informational_response(backend: Backend) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = spawn_app(backend).await;
-    let address = app.address.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!(
-        "POST /v1/tus HTTP/1.1\r\nHost: {address}\r\nUpload-Draft-Interop-Version: 8\r\n\
-         Upload-Complete: ?1\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\
-         Connection: close\r\n\r\nhello"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
-    assert!(!answer.contains("HTTP/1.1 104"), "{answer}");
-    let head = answer.to_ascii_lowercase();
-    assert!(head.contains("upload-complete: ?1"), "{answer}");
-    assert!(head.contains(&format!(
-        "repr-digest: {}",
-        repr_digest(b"hello").to_ascii_lowercase()
-    )));
-    assert_eq!(
-        app.downloaded(&sha256_hex(b"hello")).await,
-        b"hello".as_slice()
     );
 }
 
@@ -400,7 +328,6 @@ async fn partial_uploads_join_in_order_and_the_final_takes_no_appends(backend: B
 
 on_both_backends!(
     partial_uploads_join_in_order_and_the_final_takes_no_appends,
-    an_ietf_creation_is_answered_without_an_informational_response,
     of_two_appends_at_one_offset_one_is_kept,
     appends_in_order_publish_the_file_under_its_hash,
     an_append_at_the_wrong_offset_is_refused_with_the_right_one,
@@ -410,5 +337,23 @@ on_both_backends!(
     another_owners_upload_is_not_found,
     a_terminated_upload_is_gone_with_its_bytes,
     an_expired_upload_is_not_found,
-    an_ietf_client_creates_empty_then_appends,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_to_any_instance_continue_the_running_hash() {
+    let instances = crate::helpers::spawn_cluster(3).await;
+    let data = test_bytes(90_000, 12);
+    let path = instances[0].tus_create(data.len() as u64, None).await;
+    for (turn, piece) in data.chunks(10_000).enumerate() {
+        let offset = (turn * 10_000) as u64;
+        let instance = &instances[turn % 3];
+        let answer = instance.tus_patch(&path, offset, piece).await;
+        assert_eq!(answer.status(), StatusCode::NO_CONTENT, "append {turn}");
+    }
+    let sha256 = sha256_hex(&data);
+    for instance in &instances {
+        let head = instance.tus_head(&path).await;
+        assert_eq!(header(&head, "repr-digest"), repr_digest(&data));
+        assert_eq!(instance.downloaded(&sha256).await, data);
+    }
+}
