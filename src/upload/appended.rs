@@ -161,6 +161,17 @@ impl Uploads {
             append.length = length;
         }
         let whole = length == Some(upload.offset + size);
+        if request.ends_here && !whole {
+            self.discard_append(&append).await;
+            return Err(UploadError::InvalidField {
+                field: "Upload-Complete",
+                reason: format!(
+                    "the upload is {} bytes long, and this body ends at {}",
+                    length.unwrap_or_default(),
+                    upload.offset + size
+                ),
+            });
+        }
         if whole && upload.concat == Concat::None {
             return self.finish_appended(&upload, append).await;
         }

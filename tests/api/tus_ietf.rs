@@ -78,7 +78,49 @@ async fn an_ietf_creation_is_answered_without_an_informational_response(backend:
     );
 }
 
+async fn a_body_said_to_end_the_upload_short_of_its_length_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app
+        .client
+        .post(app.url("/v1/tus"))
+        .header("Upload-Draft-Interop-Version", "6")
+        .header("Upload-Complete", "?0")
+        .header("Upload-Length", "100")
+        .send()
+        .await
+        .unwrap();
+    let path = header(&created, "location");
+    let short = app
+        .client
+        .patch(app.url(&path))
+        .header("Upload-Draft-Interop-Version", "6")
+        .header("Content-Type", "application/partial-upload")
+        .header("Upload-Offset", "0")
+        .header("Upload-Complete", "?1")
+        .body(vec![1u8; 60])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(short.status(), StatusCode::BAD_REQUEST);
+    let head = app
+        .client
+        .head(app.url(&path))
+        .header("Upload-Draft-Interop-Version", "6")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&head, "upload-offset"), "0");
+    assert!(
+        app.stored_keys()
+            .await
+            .iter()
+            .all(|key| !key.starts_with("chunks/")),
+        "the refused body was not kept"
+    );
+}
+
 on_both_backends!(
+    a_body_said_to_end_the_upload_short_of_its_length_is_refused,
     an_ietf_client_creates_empty_then_appends,
     an_ietf_creation_is_answered_without_an_informational_response,
 );
