@@ -46,7 +46,20 @@ DOWNLOAD = {
     "range-not-satisfiable",
 }
 
+TUS = {
+    # Where an upload stands decides the offset an append must start at;
+    # the body must fit the length the upload was given; the bytes decide
+    # whether a checksum or the whole file's hash holds.
+    "offset-mismatch",
+    "checksum-mismatch",
+    "file-too-large",
+    "hash-mismatch",
+}
+
 BY_OPERATION = {
+    "POST /v1/tus": TUS,
+    "PATCH /v1/tus/{id}": TUS,
+    "POST /v1/tus/{id}": TUS,
     "POST /v1/uploads": {"size-mismatch"},
     "PUT /v1/uploads/{sha256}/chunks/{index}": CHUNK,
     "POST /v1/uploads/{sha256}/chunks/{index}": CHUNK,
@@ -70,6 +83,14 @@ CODE_OF_STATUS = {
     416: "range-not-satisfiable",
     429: "too-many-requests",
 }
+
+
+@schemathesis.serializer("application/offset+octet-stream")
+def offset_octet_stream(ctx, value):
+    """A tus append's body: the bytes as they are."""
+    if value is None:
+        return None
+    return value if isinstance(value, bytes) else str(value).encode()
 
 
 def refusal_code(response):

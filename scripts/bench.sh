@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ferry against its peers on this machine, every figure in one run so that
 # the ratios hold on a noisy machine: nginx for downloads, a bare tus server
-# (@tus/server with its file store) for uploads, and the floor of one
+# (@tus/server with its file store) for uploads, the same tus server and
+# ferry's /v1/tus both reached by tus-js-client, and the floor of one
 # read + SHA-256 + write + fsync pass. Each figure is the median of REPEATS
 # runs. Prints one table and writes it into BENCHMARKS.md.
 #
@@ -61,9 +62,15 @@ install_tus() {
   mkdir -p "$tools/tus"
   npm install --silent --no-audit --no-fund --prefix "$tools/tus" @tus/server@2 @tus/file-store@2 >/dev/null
 }
+install_client() {
+  [ -d clients/js/node_modules/tus-js-client ] && return
+  say "installing clients/js's devDependencies (tus-js-client) from the npm registry"
+  (cd clients/js && npm ci --no-audit --no-fund --loglevel=error)
+}
 if [ "$s3_only" = 0 ]; then
   install_system_tools
   install_tus
+  install_client
 fi
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 
@@ -193,6 +200,28 @@ for _ in $(seq "$repeats"); do
   rm -rf "$work/tus"/*
 done
 fig[tus_upload]=$(printf '%s\n' "${runs[@]}" | median)
+
+say "upload: tus-js-client to @tus/server and to ferry's /v1/tus, 8 MiB PATCHes"
+runs=()
+for _ in $(seq "$repeats"); do
+  t=$(now_ms)
+  node "$root/scripts/bench/tus-js-upload.mjs" "http://127.0.0.1:$tus_port/files" "$file" 8
+  runs+=($(( $(now_ms) - t )))
+  rm -rf "$work/tus"/*
+done
+fig[tusjs_tus]=$(printf '%s\n' "${runs[@]}" | median)
+runs=()
+for _ in $(seq "$repeats"); do
+  read -r pid port < <(start_ferryd sqlite)
+  wait_for "http://127.0.0.1:$port/healthz"
+  t=$(now_ms)
+  node "$root/scripts/bench/tus-js-upload.mjs" "http://127.0.0.1:$port/v1/tus" "$file" 8
+  runs+=($(( $(now_ms) - t )))
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/files/$sha")" = 200 ] ||
+    { say "ferry did not publish the tus upload"; exit 1; }
+  stop "$pid"
+done
+fig[tusjs_ferry]=$(printf '%s\n' "${runs[@]}" | median)
 
 for database in sqlite postgres; do
   say "upload: ferry upload on $database (8 MiB chunks, 4 in flight)"
@@ -360,6 +389,10 @@ row 7a "peak RSS while 64 clients each PUT an 8 MiB chunk at once" "" "${fig[rss
 row 7b "peak RSS while 64 slow clients each download the file" "" "${fig[rss_slow]} MiB" "" "≤ 100 MiB" "$(verdict "$(le "${fig[rss_slow]}" 100)")"
 row 8 "progress of a 10,000-chunk session, every other chunk received, 4 connections: p99" "" "${fig[sparse_p99]} ms ($(fmt "${fig[sparse_rps]}" 0) req/s)" "" "≤ 5 ms" "$(verdict "$(le "${fig[sparse_p99]}" 5)")"
 s3_rows
+
+row 12 "upload ${size_mib} MiB with tus-js-client (8 MiB PATCHes): ferry's \`/v1/tus\` (hash, fsync, publish) against bare tus ingest" \
+  "@tus/server $(secs "${fig[tusjs_tus]}") s" "$(secs "${fig[tusjs_ferry]}") s" "$(ratio "${fig[tusjs_ferry]}" "${fig[tusjs_tus]}")×" \
+  "≤ 1×" "$(verdict "$(le "${fig[tusjs_ferry]}" "${fig[tusjs_tus]}")")"
 
 mode=$([ "$quick" = 1 ] && echo " --quick" || true)
 {

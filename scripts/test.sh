@@ -128,7 +128,7 @@ scripts/api-fuzz.sh target/debug/ferryd
 command -v node >/dev/null 2>&1 || { echo "scripts/test.sh: Node.js 18 or later is needed for clients/js" >&2; exit 1; }
 wait "$chromium_install" || { echo "scripts/test.sh: could not install chromium" >&2; exit 1; }
 export FERRY_TEST_FERRYD="${FERRY_TEST_FERRYD:-$PWD/target/debug/ferryd}"
-for package in playwright-core esbuild miniprogram-ci; do
+for package in playwright-core esbuild miniprogram-ci tus-js-client @uppy/core @uppy/tus; do
   if [ ! -d "clients/js/node_modules/$package" ]; then
     (cd clients/js && npm ci --no-audit --no-fund --loglevel=error)
     break

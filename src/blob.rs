@@ -298,6 +298,36 @@ impl BlobStore {
         Ok((written, running.unwrap_or_default()))
     }
 
+    /// Streams `source` into `key` as [`write`](Self::write) does, taking
+    /// its bytes into `running` only, with no hash of the object on its
+    /// own (an append of an upload whose hash is learned at the end);
+    /// answers its length and the state after.
+    pub async fn write_appending<S, E>(
+        &self,
+        key: &ObjectKey,
+        source: S,
+        limit: u64,
+        mut running: RunningSha256,
+    ) -> Result<(u64, RunningSha256), WriteError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let (backend, aborts) = (self.backend.clone(), self.aborts.clone());
+        let mut writer = ObjectWriter::new(backend, aborts, path(key), limit, false);
+        match copy_hashed(&mut writer, source, limit, None, Some(&mut running)).await {
+            Ok(size) => {
+                writer.finish().await.map_err(BlobError)?;
+                self.flush(key, 1).await?;
+                Ok((size, running))
+            }
+            Err(error) => {
+                writer.abort().await;
+                Err(error)
+            }
+        }
+    }
+
     async fn write_with<S, E>(
         &self,
         key: &ObjectKey,
@@ -312,8 +342,13 @@ impl BlobStore {
     {
         let (backend, aborts) = (self.backend.clone(), self.aborts.clone());
         let mut writer = ObjectWriter::new(backend, aborts, path(key), limit, keep);
-        match copy_hashed(&mut writer, source, limit, running.as_mut()).await {
-            Ok(written) => {
+        let mut own = Sha256::new();
+        match copy_hashed(&mut writer, source, limit, Some(&mut own), running.as_mut()).await {
+            Ok(size) => {
+                let written = Written {
+                    size,
+                    sha256: ContentHash::from_digest(own.finalize().into()),
+                };
                 let kept = writer.finish().await.map_err(BlobError)?;
                 self.flush(key, 1).await?;
                 Ok((written, running, kept))
@@ -427,20 +462,20 @@ impl BlobStore {
     }
 }
 
-/// Streams `source` into `writer`, hashing it (and taking it into
-/// `running`, if any), up to `limit` bytes.
+/// Streams `source` into `writer`, up to `limit` bytes, hashing it into
+/// `own` and `running`, where given; answers its length.
 async fn copy_hashed<S, E>(
     writer: &mut ObjectWriter,
     source: S,
     limit: u64,
+    mut own: Option<&mut Sha256>,
     mut running: Option<&mut RunningSha256>,
-) -> Result<Written, WriteError>
+) -> Result<u64, WriteError>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
 {
     let mut source = std::pin::pin!(source);
-    let mut hasher = Sha256::new();
     let mut size = 0u64;
     while let Some(piece) = source.next().await {
         let piece = piece.map_err(|e| WriteError::Source(e.to_string()))?;
@@ -448,16 +483,15 @@ where
         if size > limit {
             return Err(WriteError::TooLong { limit });
         }
-        hasher.update(&piece);
+        if let Some(own) = own.as_deref_mut() {
+            own.update(&piece);
+        }
         if let Some(running) = running.as_deref_mut() {
             running.update(&piece);
         }
         writer.put(piece).await.map_err(BlobError)?;
     }
-    Ok(Written {
-        size,
-        sha256: ContentHash::from_digest(hasher.finalize().into()),
-    })
+    Ok(size)
 }
 
 /// Runs file-system work of a local store on the blocking pool.

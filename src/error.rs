@@ -103,6 +103,10 @@ impl From<UploadError> for ApiError {
             UploadError::BodyUnreadable(_) => answer.body.field = Some("body".to_owned()),
             UploadError::NotWritable(status) => answer.body.status = Some(status),
             UploadError::ChunksMissing(missing) => answer.body.missing_chunks = Some(missing),
+            UploadError::OffsetMismatch { offset } => {
+                answer = answer
+                    .with_header(HeaderName::from_static("upload-offset"), offset.to_string());
+            }
             UploadError::OverLimit { retry_after, .. } => {
                 answer = answer.with_header(RETRY_AFTER, retry_after.as_secs().max(1).to_string());
             }

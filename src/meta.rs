@@ -3,7 +3,7 @@
 //!
 //! [`MetaStore`] is the whole store, composed of one trait per concern
 //! ([`SessionStore`], [`ChunkStore`], [`MergeStore`], [`FileStore`], [`MoveStore`],
-//! [`UpkeepStore`]); its documentation is the contract every
+//! [`HoldingStore`], [`EventStore`], [`UpkeepStore`], [`AppendedStore`]); its documentation is the contract every
 //! implementation keeps, and `tests/meta` checks it on both databases.
 //! [`sql::SqlMeta`] is the one implementation: one SQL text, run by
 //! PostgreSQL ([`postgres`]) and SQLite ([`sqlite`]), whose differences
@@ -16,6 +16,7 @@ use ferry_proto::{ContentHash, UploadStatus};
 use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use crate::metrics::AcquireWaits;
 
+mod appended;
 mod chunk_bits;
 mod decode;
 mod error;
@@ -26,6 +27,7 @@ mod records;
 pub mod sql;
 pub mod sqlite;
 
+pub use appended::{Append, Appended, AppendedStore, AppendedUpload, Concat, Segment};
 pub use error::{MetaError, MetaResult};
 pub use holdings::{ClaimedDeletion, FileRef, HoldingStore, ListAfter, OwnedFile};
 pub use outbox::{Attempted, Delivery, EventKind, EventStore};
@@ -127,6 +129,7 @@ pub trait MetaStore:
     + HoldingStore
     + EventStore
     + UpkeepStore
+    + AppendedStore
     + 'static
 {
     /// Answers whether the database is reachable.

@@ -17,7 +17,9 @@ mod listen_queue;
 mod memory;
 mod webhooks;
 
-use families::{Families, KindLabel, OutcomeLabel, ReasonLabel, RequestLabels, RouteLabels};
+use families::{
+    Families, KindLabel, OutcomeLabel, ProtocolLabels, ReasonLabel, RequestLabels, RouteLabels,
+};
 
 /// The media type of [`Metrics::encode`]'s text: the OpenMetrics text
 /// format, which Prometheus scrapes natively.
@@ -305,6 +307,15 @@ impl Metrics {
         self.0
             .auth_refusals
             .get_or_create(&ReasonLabel { credential, reason })
+            .inc();
+    }
+
+    /// An upload whose hash is learned at the end was created, appended
+    /// to or completed (`event`) over `protocol` (`tus` or `ietf`).
+    pub fn appended_upload(&self, protocol: &'static str, event: &'static str) {
+        self.0
+            .appended_uploads
+            .get_or_create(&ProtocolLabels { protocol, event })
             .inc();
     }
 }

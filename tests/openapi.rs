@@ -54,7 +54,7 @@ impl Operation<'_> {
     }
 }
 
-const METHODS: [&str; 5] = ["get", "head", "put", "post", "delete"];
+const METHODS: [&str; 7] = ["get", "head", "put", "post", "patch", "delete", "options"];
 
 fn operations(document: &Yaml) -> Vec<Operation<'_>> {
     let mut operations = Vec::new();

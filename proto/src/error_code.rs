@@ -39,6 +39,10 @@ pub enum ErrorCode {
     FileNotFound,
     /// The file is published but its stored object cannot be read whole.
     FileUnreadable,
+    /// An append does not start where the upload stands (tus and IETF).
+    OffsetMismatch,
+    /// An append's bytes do not match its `Upload-Checksum` (tus); nothing was kept.
+    ChecksumMismatch,
     /// A conditional header of a download does not hold.
     PreconditionFailed,
     /// No requested byte range lies within the file.
@@ -69,7 +73,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the contract.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::InvalidRequest,
         ErrorCode::FileTooLarge,
         ErrorCode::SizeMismatch,
@@ -85,6 +89,8 @@ impl ErrorCode {
         ErrorCode::MergeFailed,
         ErrorCode::FileNotFound,
         ErrorCode::FileUnreadable,
+        ErrorCode::OffsetMismatch,
+        ErrorCode::ChecksumMismatch,
         ErrorCode::PreconditionFailed,
         ErrorCode::RangeNotSatisfiable,
         ErrorCode::NotFound,
@@ -112,9 +118,10 @@ impl ErrorCode {
             ErrorCode::UploadNotFound | ErrorCode::FileNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RequestTimeout => 408,
-            ErrorCode::UploadConflict | ErrorCode::UploadNotWritable | ErrorCode::ChunksMissing => {
-                409
-            }
+            ErrorCode::UploadConflict
+            | ErrorCode::UploadNotWritable
+            | ErrorCode::ChunksMissing
+            | ErrorCode::OffsetMismatch => 409,
             ErrorCode::PreconditionFailed => 412,
             ErrorCode::FileTooLarge | ErrorCode::ChunkTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
@@ -122,6 +129,7 @@ impl ErrorCode {
             ErrorCode::SizeMismatch | ErrorCode::HashMismatch => 422,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::HeadersTooLarge => 431,
+            ErrorCode::ChecksumMismatch => 460,
             ErrorCode::InternalError | ErrorCode::MergeFailed | ErrorCode::FileUnreadable => 500,
             ErrorCode::Unavailable => 503,
         }
@@ -145,6 +153,8 @@ impl ErrorCode {
             ErrorCode::MergeFailed => "merge-failed",
             ErrorCode::FileNotFound => "file-not-found",
             ErrorCode::FileUnreadable => "file-unreadable",
+            ErrorCode::OffsetMismatch => "offset-mismatch",
+            ErrorCode::ChecksumMismatch => "checksum-mismatch",
             ErrorCode::PreconditionFailed => "precondition-failed",
             ErrorCode::RangeNotSatisfiable => "range-not-satisfiable",
             ErrorCode::NotFound => "not-found",

@@ -6,7 +6,7 @@ use actix_cors::Cors;
 use actix_web::middleware::Condition;
 
 /// Request headers a browser client may send.
-const REQUEST_HEADERS: [&str; 11] = [
+const REQUEST_HEADERS: [&str; 25] = [
     "authorization",
     "content-type",
     "content-digest",
@@ -18,10 +18,24 @@ const REQUEST_HEADERS: [&str; 11] = [
     "if-unmodified-since",
     "if-range",
     "x-request-id",
+    "tus-resumable",
+    "upload-length",
+    "upload-defer-length",
+    "upload-offset",
+    "upload-metadata",
+    "upload-checksum",
+    "upload-concat",
+    "upload-complete",
+    "upload-draft-interop-version",
+    "upload-incomplete",
+    "repr-digest",
+    "x-http-method-override",
+    "want-repr-digest",
+    "content-location",
 ];
 
 /// Response headers a browser client may read.
-const EXPOSED_HEADERS: [&str; 12] = [
+const EXPOSED_HEADERS: [&str; 27] = [
     "accept-ranges",
     "content-disposition",
     "content-length",
@@ -34,6 +48,21 @@ const EXPOSED_HEADERS: [&str; 12] = [
     "www-authenticate",
     "allow",
     "x-request-id",
+    "content-location",
+    "upload-offset",
+    "upload-length",
+    "upload-defer-length",
+    "upload-metadata",
+    "upload-expires",
+    "upload-concat",
+    "upload-complete",
+    "upload-limit",
+    "upload-draft-interop-version",
+    "tus-version",
+    "tus-resumable",
+    "tus-max-size",
+    "tus-extension",
+    "tus-checksum-algorithm",
 ];
 
 /// How long a browser may cache a preflight answer, in seconds.
@@ -43,7 +72,7 @@ const PREFLIGHT_MAX_AGE: usize = 3600;
 /// cross-origin reads, when there are none.
 pub fn cors(origins: &[String]) -> Condition<Cors> {
     let mut cors = Cors::default()
-        .allowed_methods(["GET", "HEAD", "PUT", "POST", "DELETE"])
+        .allowed_methods(["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"])
         .allowed_headers(REQUEST_HEADERS)
         .expose_headers(EXPOSED_HEADERS)
         .max_age(PREFLIGHT_MAX_AGE);

@@ -30,6 +30,7 @@ mod page;
 mod per_address;
 mod request_head;
 mod request_id;
+mod tus;
 mod unread_body;
 mod uploads;
 
@@ -66,6 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     uploads::configure(cfg);
     chunks::configure(cfg);
     files::configure(cfg);
+    tus::configure(cfg);
     docs::configure(cfg);
     cfg.app_data(
         web::PathConfig::default()

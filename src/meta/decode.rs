@@ -159,7 +159,7 @@ pub(crate) fn media_type(value: Option<String>) -> Result<Option<MediaType>, sql
 }
 
 /// Turns a stored value that fails its own check into a decode error.
-fn decoded<T, E>(parsed: Result<T, E>) -> Result<T, sqlx::Error>
+pub(crate) fn decoded<T, E>(parsed: Result<T, E>) -> Result<T, sqlx::Error>
 where
     E: std::error::Error + Send + Sync + 'static,
 {

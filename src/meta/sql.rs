@@ -25,6 +25,7 @@ use super::{MetaError, MetaResult, MetaStore, ReceivedChunks, Session};
 use crate::ids::{OwnerId, UploadId};
 use crate::metrics::AcquireWaits;
 
+mod appended;
 mod chunks;
 mod files;
 mod holdings;

@@ -40,6 +40,13 @@ pub(super) struct ReasonLabel {
     pub(super) reason: &'static str,
 }
 
+/// The labels of an upload whose hash is learned at the end.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct ProtocolLabels {
+    pub(super) protocol: &'static str,
+    pub(super) event: &'static str,
+}
+
 /// The label of what a sweep removed or took up.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct KindLabel {
@@ -105,6 +112,7 @@ pub(super) struct Families {
     pub(super) webhook_attempts_failed: Counter,
     pub(super) webhook_latency: Histogram,
     pub(super) files_deleted: Counter,
+    pub(super) appended_uploads: Family<ProtocolLabels, Counter>,
     pub(super) registry: Registry,
 }
 
@@ -373,6 +381,12 @@ impl Families {
                 None,
                 "Published files deleted once no owner held them and their grace had passed",
                 Counter::default(),
+            ),
+            appended_uploads: d.declare(
+                "appended_uploads",
+                None,
+                "Uploads whose hash is learned at the end, by protocol (tus, ietf) and event (created, appended, completed)",
+                Family::default(),
             ),
             registry: d.with_collector(ListenQueue),
         }

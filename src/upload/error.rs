@@ -82,6 +82,18 @@ pub enum UploadError {
     /// whole (it is missing, or of another length); nothing was sent.
     #[error("the stored file cannot be read whole; its bytes are to be uploaded again")]
     FileUnreadable,
+    /// An append does not start where the upload stands.
+    #[error("the upload stands at offset {offset}")]
+    OffsetMismatch {
+        /// Where the upload stands.
+        offset: u64,
+    },
+    /// An append's bytes do not match the checksum sent with it.
+    #[error("the body does not match its Upload-Checksum; nothing was kept")]
+    ChecksumMismatch,
+    /// The upload takes no appends: it joins others.
+    #[error("a final upload takes no appends")]
+    NotAppendable,
     /// The owner is over one of its limits.
     #[error("this owner may hold {what}; finish or abort an upload first")]
     OverLimit {
@@ -137,6 +149,9 @@ impl UploadError {
             UploadError::MergeFailed => ErrorCode::MergeFailed,
             UploadError::FileNotFound => ErrorCode::FileNotFound,
             UploadError::FileUnreadable => ErrorCode::FileUnreadable,
+            UploadError::OffsetMismatch { .. } => ErrorCode::OffsetMismatch,
+            UploadError::ChecksumMismatch => ErrorCode::ChecksumMismatch,
+            UploadError::NotAppendable => ErrorCode::Forbidden,
             UploadError::OverLimit { .. } => ErrorCode::TooManyRequests,
             UploadError::Busy { .. } => ErrorCode::Unavailable,
             UploadError::Rejected(_) => ErrorCode::Rejected,

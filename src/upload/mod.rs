@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::webhooks::{Deliverer, Verdict, Webhooks, WouldBe};
 
 mod buffer_budget;
+mod appended;
 mod chunk_plan;
 mod chunks;
 mod deletions;
@@ -39,6 +40,8 @@ mod sweep;
 mod validate;
 mod view;
 
+pub use crate::meta::{AppendedUpload, Concat};
+pub use appended::{AppendRequest, Checksum, ChecksumAlgorithm, NewAppended};
 pub use chunk_plan::{ChunkPlan, PlanError};
 pub use chunks::{ChunkTarget, StagedChunk};
 pub use direct::{Received, Stored};

@@ -43,6 +43,7 @@ impl Uploads {
                 break;
             }
         }
+        report.expired_sessions += self.sweep_appended(now, BATCH).await?;
         let database_now = self.meta.clock().await?;
         for lease in self.meta.orphaned_merges(database_now).await? {
             if self.meta.drop_merge(&lease.sha256, &lease.token).await? {

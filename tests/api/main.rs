@@ -75,4 +75,6 @@ mod signed_links;
 mod store_binding;
 mod theft;
 mod transport;
+mod tus;
+mod tus_ietf;
 mod webhooks;

@@ -20,6 +20,7 @@ mod memory;
 mod raw;
 mod snapshot;
 mod table;
+mod tus;
 
 /// Runs each category of the table once per backend.
 macro_rules! refused_on_both_backends {

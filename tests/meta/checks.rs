@@ -13,10 +13,16 @@ use ferry::running_hash::RunningSha256;
 use ferry_proto::{ContentHash, FileName, MediaType, UploadStatus};
 use sha2::{Digest, Sha256};
 
+mod appended;
 mod chunks;
 mod moves;
 mod outbox;
 mod upkeep;
+
+pub(crate) use appended::{
+    a_deferred_length_is_set_once, appended_uploads_count_towards_the_quota_and_expire,
+    of_two_appends_at_one_offset_one_wins, the_last_append_publishes_only_under_the_lease,
+};
 
 pub(crate) use chunks::{
     a_reopened_merge_forgets_its_lost_chunks, chunks_are_recorded_only_while_uploading,

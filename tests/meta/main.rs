@@ -53,6 +53,10 @@ on_both_databases!(
     each_delivery_is_claimed_by_one_caller_at_a_time,
     a_claim_that_runs_out_is_taken_over,
     a_file_is_deleted_only_when_due_and_held_by_none,
+    of_two_appends_at_one_offset_one_wins,
+    a_deferred_length_is_set_once,
+    the_last_append_publishes_only_under_the_lease,
+    appended_uploads_count_towards_the_quota_and_expire,
 );
 
 /// A session created before received chunks were kept as bits on its row

@@ -233,7 +233,7 @@ impl<D: Dialect> MergeStore for SqlMeta<D> {
 impl<D: Dialect> SqlMeta<D> {
     /// Deletes the lease of `sha256` in `tx` if `token` still holds it;
     /// `false` when it does not.
-    async fn take_lease(
+    pub(super) async fn take_lease(
         tx: &mut Transaction<'static, D::Db>,
         sha256: &ContentHash,
         token: &WriteToken,

@@ -22,9 +22,14 @@ pub(crate) const SESSION_BY_OWNER_AND_HASH: &str = "SELECT id, owner, sha256, si
      filename, content_type, status, expires_at FROM uploads WHERE owner = $1 AND sha256 = $2";
 
 /// The live sessions of `$1` at `$2`: uploading or merging, and unexpired.
+/// Appended uploads count with their declared length, or what they
+/// received while it is deferred.
 const OWNER_USAGE: &str = "SELECT count(*) AS n, CAST(coalesce(sum(size), 0) AS BIGINT) AS bytes
-     FROM uploads
-     WHERE owner = $1 AND status IN ('uploading', 'merging') AND expires_at >= $2";
+     FROM (SELECT size FROM uploads
+           WHERE owner = $1 AND status IN ('uploading', 'merging') AND expires_at >= $2
+           UNION ALL
+           SELECT coalesce(length, received) AS size FROM appended_uploads
+           WHERE owner = $1 AND status IN ('uploading', 'merging') AND expires_at >= $2) AS live";
 
 #[async_trait]
 impl<D: Dialect> SessionStore for SqlMeta<D> {
@@ -102,7 +107,11 @@ impl<D: Dialect> SessionStore for SqlMeta<D> {
     async fn session_status(&self, id: &UploadId) -> MetaResult<Option<UploadStatus>> {
         let row = Self::fetch_optional(
             &mut *self.connection().await?,
-            Statement::new("SELECT status FROM uploads WHERE id = $1").bind(id.as_str()),
+            Statement::new(
+                "SELECT status FROM uploads WHERE id = $1
+                 UNION ALL SELECT status FROM appended_uploads WHERE id = $1",
+            )
+            .bind(id.as_str()),
         )
         .await?;
         let status = row.map(|row| row.text("status")).transpose()?;
@@ -157,7 +166,7 @@ impl<D: Dialect> SqlMeta<D> {
     }
 
     /// What `owner` holds in sessions live at `now`, read on `connection`.
-    async fn usage_of(
+    pub(super) async fn usage_of(
         connection: &mut Connection<D>,
         owner: &OwnerId,
         now: DateTime<Utc>,
