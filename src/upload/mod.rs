@@ -14,8 +14,8 @@ use crate::meta::{FileRecord, Inserted, MetaStore, ReceivedChunks, Session};
 use crate::metrics::Metrics;
 use crate::webhooks::{Deliverer, Verdict, Webhooks, WouldBe};
 
-mod buffer_budget;
 mod appended;
+mod buffer_budget;
 mod chunk_plan;
 mod chunks;
 mod deletions;

@@ -12,7 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 use super::super::Uploads;
 use super::super::error::{UploadError, UploadResult};
 use super::refusal;
-use crate::blob::{BlobStore, MAX_COPY_SIZE, PartsError};
+use crate::blob::{BlobStore, ComposePart, PartsError};
 use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use crate::meta::{
     Append, Appended, AppendedUpload, Claim, Concat, FileRecord, MergeLease, Published, Segment,
@@ -45,21 +45,8 @@ impl Uploads {
         }
         let mut segments = self.meta.segments(&upload.id).await?;
         segments.extend(append.segment.clone());
-        let key = BlobStore::file_key(&sha256, &WriteToken::generate());
-        if segments.is_empty() {
-            let nothing =
-                futures::stream::empty::<Result<bytes::Bytes, std::convert::Infallible>>();
-            if let Err(error) = self.blobs.write(&key, nothing, 0).await {
-                return Err(match error {
-                    crate::blob::WriteError::Store(error) => error.into(),
-                    _ => UploadError::MergeFailed,
-                });
-            }
-        }
-        let (file, outcome) = match self
-            .publish_appended(upload, &append, &segments, size, &key)
-            .await
-        {
+        let parts = segments.iter().map(part_of).collect::<Vec<_>>();
+        let (file, outcome) = match self.publish_appended(upload, &append, &parts, size).await {
             Ok(published) => published,
             Err(error) => {
                 self.discard_append(&append).await;
@@ -137,16 +124,15 @@ impl Uploads {
             length: None,
             expires_at: now + self.timings.session_ttl,
         };
-        let published = self
-            .publish_appended(&upload, &append, &[], written.size, &key)
-            .await;
-        let (_, outcome) = match published {
-            Ok(published) => published,
-            Err(error) => {
-                self.discard_segment(&key).await;
-                return Err(error);
-            }
+        let joined = ComposePart {
+            key: key.clone(),
+            size: written.size,
         };
+        let published = self
+            .publish_appended(&upload, &append, &[joined], written.size)
+            .await;
+        self.discard_segment(&key).await;
+        let (_, outcome) = published?;
         for id in parts {
             if self.meta.delete_appended(id).await? {
                 self.remove_segments(id).await;
@@ -155,40 +141,54 @@ impl Uploads {
         Ok(outcome)
     }
 
-    /// Publishes the bytes of `segments` (or, with none, the object at
-    /// `key` already written) as the file the running hash of `append`
-    /// names, recording `append` in the same step: under the merge lease
-    /// of the hash, reusing the published file when one is whole. The
-    /// one place that decides how an appended upload's bytes become a
-    /// published object.
+    /// Publishes the bytes of `parts`, in order, as the file the running
+    /// hash of `append` names, recording `append` in the same step: under
+    /// the merge lease of the hash, composed into the file's one object
+    /// unless the published file is whole. The one place that decides how
+    /// an appended upload's bytes become a published object. A failed or
+    /// overtaken attempt deletes only its own temporary object.
     async fn publish_appended(
         &self,
         upload: &AppendedUpload,
         append: &Append,
-        segments: &[Segment],
+        parts: &[ComposePart],
         size: u64,
-        key: &ObjectKey,
     ) -> UploadResult<(FileRecord, AppendedUpload)> {
         let sha256 = append.running.clone().finish();
-        let token = self.claim_lease(&upload.id, &sha256, key).await?;
+        let target = BlobStore::published_key(&sha256);
+        let temporary = BlobStore::attempt_key(&target, &WriteToken::generate());
+        let token = self.claim_lease(&upload.id, &sha256, &temporary).await?;
         let existing = self.intact_file(&sha256).await?;
-        let part_size = match &existing {
-            Some(_) => None,
-            None if segments.is_empty() => None,
-            None => tokio::select! {
-                composed = self.compose(segments, size, key) => composed?,
+        if existing.is_none() {
+            let content_type = upload.content_type.as_ref().map(|media| media.as_str());
+            tokio::select! {
+                composed = self.blobs.compose_via(parts, &target, &temporary, content_type) => {
+                    match composed {
+                        Ok(composed) => self.metrics.compose_streamed(composed.streamed_bytes),
+                        Err(error) => {
+                            self.blobs.delete_file(&temporary).await?;
+                            return Err(match error {
+                                PartsError::MissingPart(part) => {
+                                    tracing::error!(%part, "a segment accepted earlier is gone from the store");
+                                    UploadError::MergeFailed
+                                }
+                                PartsError::Store(error) => error.into(),
+                            });
+                        }
+                    }
+                }
                 () = self.keep_lease_of(&sha256, &token) => {
-                    self.blobs.delete_file(key).await?;
+                    self.blobs.delete_file(&temporary).await?;
                     return Err(UploadError::OffsetMismatch { offset: upload.offset });
                 }
-            },
-        };
+            }
+        }
         let ours = FileRecord {
             sha256,
             size,
             content_type: upload.content_type.clone(),
-            object_key: key.clone(),
-            part_size,
+            object_key: target,
+            part_size: None,
             published_at: Utc::now().trunc_subsecs(0),
         };
         let file = existing.clone().unwrap_or_else(|| ours.clone());
@@ -199,17 +199,17 @@ impl Uploads {
         let outcome = match recorded {
             Ok(Some((Appended::Accepted(now), published))) => (now, published),
             Ok(Some((Appended::Refused(now), _))) => {
-                self.blobs.delete_file(key).await?;
+                self.blobs.delete_file(&temporary).await?;
                 return Err(refusal(upload, now));
             }
             Ok(None) => {
-                self.blobs.delete_file(key).await?;
+                self.blobs.delete_file(&temporary).await?;
                 return Err(UploadError::OffsetMismatch {
                     offset: upload.offset,
                 });
             }
             Err(error) => {
-                tracing::warn!(%key, "publishing an appended upload failed with an unknown outcome; the sweep removes the bytes if no row points at them");
+                tracing::warn!(key = %ours.object_key, "publishing an appended upload failed with an unknown outcome; the verified object stays at its key for the next upload of these bytes");
                 return Err(error.into());
             }
         };
@@ -218,11 +218,7 @@ impl Uploads {
         match published {
             Published::Now(file) => Ok((file, now)),
             Published::Already(file) => {
-                if existing.is_some() {
-                    if let Err(error) = self.blobs.delete_file(key).await {
-                        tracing::warn!(%key, %error, "could not delete a spare copy; the leftover listing will");
-                    }
-                } else {
+                if existing.is_none() {
                     self.keep_one_copy(&file, &ours).await;
                 }
                 Ok((file, now))
@@ -230,51 +226,6 @@ impl Uploads {
             Published::LeaseLost => Err(UploadError::OffsetMismatch {
                 offset: upload.offset,
             }),
-        }
-    }
-
-    /// Writes `segments` as the one file `key`: the store copies them as
-    /// parts when all but the last are one size (answering that size),
-    /// and otherwise they are streamed into one object.
-    async fn compose(
-        &self,
-        segments: &[Segment],
-        size: u64,
-        key: &ObjectKey,
-    ) -> UploadResult<Option<u64>> {
-        let first = segments[0].size;
-        let uniform = segments
-            .iter()
-            .enumerate()
-            .all(|(i, s)| s.size == first || (i + 1 == segments.len() && s.size < first));
-        if uniform && first <= MAX_COPY_SIZE {
-            let parts: Vec<ObjectKey> = segments.iter().map(|s| s.object_key.clone()).collect();
-            return match self.blobs.copy_parts(&parts, key).await {
-                Ok(()) => Ok(Some(first)),
-                Err(PartsError::MissingPart(part)) => {
-                    self.blobs.delete_file(key).await?;
-                    tracing::error!(%part, "a segment accepted earlier is gone from the store");
-                    Err(UploadError::MergeFailed)
-                }
-                Err(PartsError::Store(error)) => {
-                    self.blobs.delete_file(key).await?;
-                    Err(error.into())
-                }
-            };
-        }
-        match self
-            .blobs
-            .write(key, self.read_segments(segments), size)
-            .await
-        {
-            Ok(_) => Ok(None),
-            Err(error) => {
-                self.blobs.delete_file(key).await?;
-                Err(match error {
-                    crate::blob::WriteError::Store(error) => error.into(),
-                    _ => UploadError::MergeFailed,
-                })
-            }
         }
     }
 
@@ -344,5 +295,13 @@ impl Uploads {
                 }
             }
         }
+    }
+}
+
+/// A segment as a part of the file it is composed into.
+fn part_of(segment: &Segment) -> ComposePart {
+    ComposePart {
+        key: segment.object_key.clone(),
+        size: segment.size,
     }
 }
