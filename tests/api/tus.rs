@@ -326,7 +326,64 @@ async fn partial_uploads_join_in_order_and_the_final_takes_no_appends(backend: B
     assert_eq!(app.downloaded(&sha256_hex(&data)).await, data);
 }
 
+async fn a_tus_upload_is_one_object_listed_and_heard_by_the_app(backend: Backend) {
+    let receiver = crate::receiver::Receiver::start().await;
+    let app = spawn_app_with(backend, |settings| {
+        crate::webhooks::with_webhook(settings, &receiver);
+    })
+    .await;
+    let data = test_bytes(150_000, 41);
+    let sha = sha256_hex(&data);
+    let path = app
+        .tus_create(
+            data.len() as u64,
+            Some("filename YS5iaW4=,filetype dGV4dC9wbGFpbg=="),
+        )
+        .await;
+    assert_eq!(
+        app.tus_patch(&path, 0, &data[..60_000]).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let last = app.tus_patch(&path, 60_000, &data[60_000..]).await;
+    assert_eq!(last.status(), StatusCode::NO_CONTENT);
+    let keys = app.stored_keys().await;
+    assert_eq!(
+        keys,
+        [format!("files/sha256/{sha}")],
+        "one object, no segments"
+    );
+
+    let received = receiver
+        .wait_for(|all| {
+            all.iter()
+                .any(|request| crate::receiver::type_of(request) == "upload.completed")
+        })
+        .await;
+    let event = received
+        .iter()
+        .find(|request| crate::receiver::type_of(request) == "upload.completed")
+        .unwrap()
+        .verified(crate::receiver::WEBHOOK_SECRET);
+    assert_eq!(event["data"]["sha256"], sha.as_str());
+    assert_eq!(event["data"]["size"], 150_000);
+    assert_eq!(event["data"]["filename"], "a.bin");
+    assert_eq!(event["data"]["content_type"], "text/plain");
+
+    let listing: serde_json::Value = app
+        .client
+        .get(app.url("/v1/files"))
+        .send()
+        .await
+        .expect("the listing answers")
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listing["files"][0]["sha256"], sha.as_str());
+    assert_eq!(listing["files"][0]["filename"], "a.bin");
+}
+
 on_both_backends!(
+    a_tus_upload_is_one_object_listed_and_heard_by_the_app,
     partial_uploads_join_in_order_and_the_final_takes_no_appends,
     of_two_appends_at_one_offset_one_is_kept,
     appends_in_order_publish_the_file_under_its_hash,

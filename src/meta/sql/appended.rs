@@ -3,16 +3,17 @@
 //! append under the merge lease of its hash.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use ferry_proto::{ContentHash, FileName};
 use sqlx::Transaction;
 
+use super::holdings::completed;
 use super::{Connection, Dialect, SqlMeta, Statement};
 use crate::ids::{ObjectKey, OwnerId, UploadId, WriteToken};
 use crate::meta::decode::{self, Columns, decoded, parse_status, to_i64, to_u64};
 use crate::meta::{
-    Append, Appended, AppendedStore, AppendedUpload, Concat, FileRecord, MetaResult, OwnerUsage,
-    Published, Segment, SessionQuota,
+    Append, Appended, AppendedStore, AppendedUpload, Concat, EventKind, FileRecord, FileRef,
+    MetaResult, OwnerUsage, Published, Segment, SessionQuota,
 };
 use crate::running_hash::RunningSha256;
 
@@ -130,7 +131,26 @@ impl<D: Dialect> AppendedStore for SqlMeta<D> {
         .bind(file.sha256.to_hex());
         Self::execute(&mut tx, statement).await?;
         let upload = Self::appended_of(&mut tx, id).await?;
+        if let (Some(upload), Published::Now(file) | Published::Already(file)) =
+            (&upload, &published)
+        {
+            let holder = FileRef {
+                owner: upload.owner.clone(),
+                sha256: file.sha256,
+                filename: upload.filename.clone(),
+                content_type: upload.content_type.clone(),
+                created_at: Utc::now().trunc_subsecs(3),
+            };
+            Self::add_reference(&mut tx, &holder).await?;
+            Self::write_event(
+                &mut tx,
+                EventKind::UploadCompleted,
+                completed(file, &holder),
+            )
+            .await?;
+        }
         tx.commit().await?;
+        self.wake_deliveries();
         let outcome = upload.map_or(Appended::Refused(None), Appended::Accepted);
         Ok(Some((outcome, published)))
     }
