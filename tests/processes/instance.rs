@@ -1,7 +1,7 @@
 //! One `ferryd` process of the tests: started on a free port with the
 //! environment it is given, its log collected, killed or told to stop.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -107,10 +107,12 @@ impl Instance {
         instance
     }
 
+    /// Waits until ferryd answers a request: only then are its signal
+    /// handlers in place, so that a TERM right after is a graceful stop.
     fn wait_until_listening(&self, port: u16) {
         let address = format!("127.0.0.1:{port}");
         let started = Instant::now();
-        while TcpStream::connect(&address).is_err() {
+        while !answers(&address) {
             assert!(started.elapsed() < PATIENCE, "ferryd did not listen");
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -153,6 +155,19 @@ impl Drop for Instance {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Whether a server at `address` answers `GET /healthz` with a status line.
+fn answers(address: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(address) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = b"GET /healthz HTTP/1.1\r\nHost: ferry\r\nConnection: close\r\n\r\n";
+    let mut head = [0u8; 12];
+    stream.write_all(request).is_ok()
+        && stream.read_exact(&mut head).is_ok()
+        && head.starts_with(b"HTTP/1.1 ")
 }
 
 /// Reads a child's output into lines, for as long as it writes.
