@@ -83,7 +83,7 @@ impl From<UploadError> for ApiError {
             return ApiError::new(code, error.to_string())
                 .with_header(RETRY_AFTER, retry_after.as_secs().max(1).to_string());
         }
-        if let UploadError::HookUnanswered = error {
+        if let UploadError::HookUnanswered | UploadError::Deleting = error {
             return ApiError::new(code, error.to_string()).with_header(RETRY_AFTER, "5".to_owned());
         }
         match code {

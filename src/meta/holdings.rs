@@ -68,7 +68,9 @@ pub trait HoldingStore: Send + Sync {
     /// Publishes `file` outside any session as
     /// [`FileStore::insert_file`](super::FileStore::insert_file) does, and
     /// gives `holder` a reference to whichever file is published, in one
-    /// transaction that records `upload.completed`.
+    /// transaction that records `upload.completed`. While a deletion of the
+    /// hash holds its lease, changes nothing and answers
+    /// [`Published::LeaseLost`]: the deleter is about to delete the object.
     async fn insert_held_file(&self, file: &FileRecord, holder: &FileRef) -> MetaResult<Published>;
 
     /// Gives `holder` a reference to the published file of its hash (an

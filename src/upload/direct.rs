@@ -148,7 +148,7 @@ impl Uploads {
                     file_view(&published, filename, &self.policy.links),
                 ))
             }
-            Ok(Published::LeaseLost) => Err(UploadError::FileNotFound),
+            Ok(Published::LeaseLost) => Err(UploadError::Deleting),
             Err(error) => {
                 tracing::warn!(key = %file.object_key, "publishing failed with an unknown outcome; the verified object stays at its key for the next upload of these bytes");
                 Err(error.into())

@@ -109,6 +109,10 @@ pub enum UploadError {
         /// When to ask again.
         retry_after: std::time::Duration,
     },
+    /// The file of this hash is being deleted (no owner held it any more);
+    /// a one-request upload of it is to be sent again once it is gone.
+    #[error("this file is being deleted; send it again shortly")]
+    Deleting,
     /// The app's pre-create hook refused the upload, saying this.
     #[error("{0}")]
     Rejected(String),
@@ -155,7 +159,7 @@ impl UploadError {
             UploadError::OverLimit { .. } => ErrorCode::TooManyRequests,
             UploadError::Busy { .. } => ErrorCode::Unavailable,
             UploadError::Rejected(_) => ErrorCode::Rejected,
-            UploadError::HookUnanswered => ErrorCode::Unavailable,
+            UploadError::HookUnanswered | UploadError::Deleting => ErrorCode::Unavailable,
             UploadError::Meta(error) if error.is_transient() => ErrorCode::Unavailable,
             UploadError::Blob(error) if error.is_transient() => ErrorCode::Unavailable,
             UploadError::Meta(_) | UploadError::Blob(_) => ErrorCode::InternalError,

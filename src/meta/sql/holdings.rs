@@ -34,6 +34,9 @@ impl<D: Dialect> HoldingStore for SqlMeta<D> {
             Published::Now(file) | Published::Already(file) => file.clone(),
             Published::LeaseLost => unreachable!("a file inserted outside a merge needs no lease"),
         };
+        if Self::deletion_holds(&mut tx, &file.sha256).await? {
+            return Ok(Published::LeaseLost);
+        }
         Self::add_reference(&mut tx, holder).await?;
         Self::write_event(
             &mut tx,
@@ -217,6 +220,21 @@ impl<D: Dialect> SqlMeta<D> {
             .bind(holder.sha256.to_hex());
         Self::execute(tx, statement).await?;
         Ok(())
+    }
+
+    /// Whether a deletion holds the merge lease of `sha256` in `tx`: its
+    /// row is gone or going, and its object is deleted once it commits. Run
+    /// after the file's row was locked or inserted, so that a deletion
+    /// that took the row first has committed and is seen.
+    async fn deletion_holds(
+        tx: &mut Transaction<'static, D::Db>,
+        sha256: &ContentHash,
+    ) -> MetaResult<bool> {
+        let statement =
+            Statement::new("SELECT 1 AS deleting FROM merges WHERE sha256 = $1 AND upload_id = $2")
+                .bind(sha256.to_hex())
+                .bind(DELETION_LEASE);
+        Ok(Self::fetch_optional(tx, statement).await?.is_some())
     }
 
     /// Claims the deletion of `sha256` if it is still due and unreferenced

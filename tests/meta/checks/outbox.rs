@@ -221,6 +221,14 @@ pub(crate) async fn a_file_is_deleted_only_when_due_and_held_by_none(meta: &dyn 
         Claim::Busy,
         "the deleter holds the hash's lease until the object is gone"
     );
+    assert_eq!(
+        meta.insert_held_file(&published, &holder("dave", 3))
+            .await
+            .expect("insert"),
+        Published::LeaseLost,
+        "a one-request upload of the bytes being deleted waits for the deleter"
+    );
+    assert_eq!(meta.find_file(&hash(3)).await.expect("find"), None);
     assert!(
         meta.drop_merge(&hash(3), &claimed.token)
             .await
