@@ -380,6 +380,45 @@ async fn a_tus_upload_is_one_object_listed_and_heard_by_the_app(backend: Backend
         .unwrap();
     assert_eq!(listing["files"][0]["sha256"], sha.as_str());
     assert_eq!(listing["files"][0]["filename"], "a.bin");
+
+    let dropped = app.tus_create(9000, Some("filename Yi5iaW4=")).await;
+    app.tus_patch(&dropped, 0, &test_bytes(4000, 42)).await;
+    let terminated = app
+        .tus(reqwest::Method::DELETE, &dropped)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(terminated.status(), StatusCode::NO_CONTENT);
+    let received = receiver
+        .wait_for(|all| {
+            let count = |kind: &str| {
+                all.iter()
+                    .filter(|request| crate::receiver::type_of(request) == kind)
+                    .count()
+            };
+            count("upload.aborted") == 1 && count("upload.created") == 2
+        })
+        .await;
+    let of_kind = |kind: &str| -> Vec<serde_json::Value> {
+        received
+            .iter()
+            .filter(|request| crate::receiver::type_of(request) == kind)
+            .map(|request| request.verified(crate::receiver::WEBHOOK_SECRET)["data"].clone())
+            .collect()
+    };
+    let created = of_kind("upload.created");
+    assert_eq!(created.len(), 2, "{created:?}");
+    assert_eq!(created[0]["filename"], "a.bin");
+    assert_eq!(created[0]["size"], 150_000);
+    assert_eq!(
+        created[0]["sha256"],
+        serde_json::Value::Null,
+        "not announced"
+    );
+    let aborted = of_kind("upload.aborted");
+    assert_eq!(aborted.len(), 1);
+    assert_eq!(aborted[0]["filename"], "b.bin");
+    assert_eq!(aborted[0]["size"], 9000);
 }
 
 on_both_backends!(

@@ -69,7 +69,11 @@ impl<D: Dialect> AppendedStore for SqlMeta<D> {
         .bind(upload.status.as_str())
         .bind(upload.expires_at);
         Self::execute(&mut tx, statement).await?;
+        if upload.concat != Concat::Partial {
+            Self::write_event(&mut tx, EventKind::UploadCreated, appended_data(upload)).await?;
+        }
         tx.commit().await?;
+        self.wake_deliveries();
         Ok(Ok(()))
     }
 
@@ -170,12 +174,10 @@ impl<D: Dialect> AppendedStore for SqlMeta<D> {
     }
 
     async fn delete_appended(&self, id: &UploadId) -> MetaResult<bool> {
-        let deleted = Self::execute(
-            &mut *self.connection().await?,
-            Statement::new("DELETE FROM appended_uploads WHERE id = $1").bind(id.as_str()),
-        )
-        .await?;
-        Ok(deleted == 1)
+        let statement = Statement::new("DELETE FROM appended_uploads WHERE id = $1 RETURNING *")
+            .bind(id.as_str());
+        self.delete_reporting(statement, EventKind::UploadAborted)
+            .await
     }
 
     async fn expired_appended(
@@ -197,18 +199,40 @@ impl<D: Dialect> AppendedStore for SqlMeta<D> {
     }
 
     async fn delete_expired_appended(&self, id: &UploadId, now: DateTime<Utc>) -> MetaResult<bool> {
-        let deleted = Self::execute(
-            &mut *self.connection().await?,
-            Statement::new("DELETE FROM appended_uploads WHERE id = $1 AND expires_at < $2")
-                .bind(id.as_str())
-                .bind(now),
+        let statement = Statement::new(
+            "DELETE FROM appended_uploads WHERE id = $1 AND expires_at < $2 RETURNING *",
         )
-        .await?;
-        Ok(deleted == 1)
+        .bind(id.as_str())
+        .bind(now);
+        self.delete_reporting(statement, EventKind::UploadExpired)
+            .await
     }
 }
 
 impl<D: Dialect> SqlMeta<D> {
+    /// Runs `statement`, a delete of one appended upload returning its row,
+    /// and records `kind` in the same transaction when the upload was
+    /// still receiving bytes and was a file of its own (not a piece of a
+    /// final upload). Answers whether a row was deleted.
+    async fn delete_reporting(
+        &self,
+        statement: Statement<'_>,
+        kind: EventKind,
+    ) -> MetaResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let Some(row) = Self::fetch_optional(&mut tx, statement).await? else {
+            return Ok(false);
+        };
+        let deleted = upload(&row)?;
+        let unfinished = deleted.status == ferry_proto::UploadStatus::Uploading;
+        if unfinished && deleted.concat != Concat::Partial {
+            Self::write_event(&mut tx, kind, appended_data(&deleted)).await?;
+        }
+        tx.commit().await?;
+        self.wake_deliveries();
+        Ok(true)
+    }
+
     /// The appended upload `id`, read on `connection`.
     async fn appended_of(
         connection: &mut Connection<D>,
@@ -287,4 +311,16 @@ fn hash_or_null<R: Columns + ?Sized>(
     row.text_or_null(column)?
         .map(|hex| decoded(ContentHash::parse(&hex)))
         .transpose()
+}
+
+/// The `data` of an event about the appended upload `upload`: its hash and
+/// length when the client announced them.
+fn appended_data(upload: &AppendedUpload) -> serde_json::Value {
+    serde_json::json!({
+        "sha256": upload.claimed.map(|hash| hash.to_hex()),
+        "size": upload.length,
+        "owner": upload.owner.as_str(),
+        "filename": upload.filename.as_ref().map(FileName::as_str),
+        "content_type": upload.content_type.as_ref().map(|media| media.as_str()),
+    })
 }
