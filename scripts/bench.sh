@@ -124,6 +124,24 @@ start_ferryd() {
 }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
+# Uploads $file to the ferryd at BASE in chunks of CHUNK bytes, four at
+# once, then prints how many milliseconds `complete` took until it
+# answered 200.
+complete_ms() {
+  local base=$1 chunk=$2 t status
+  curl -sf -X POST "$base/v1/uploads" -H 'Content-Type: application/json' \
+    -d "{\"sha256\":\"$sha\",\"size\":$size,\"chunk_size\":$chunk}" > /dev/null
+  seq 0 $(( (size + chunk - 1) / chunk - 1 )) | xargs -P 4 -I{} sh -c \
+    "dd if='$file' bs=$chunk skip={} count=1 status=none | curl -sf -o /dev/null -X PUT --data-binary @- '$base/v1/uploads/$sha/chunks/{}'"
+  t=$(now_ms)
+  status=$(curl -s -o "$work/complete.json" -w '%{http_code}' -X POST "$base/v1/uploads/$sha/complete")
+  while [ "$status" = 202 ]; do
+    status=$(curl -s -o "$work/complete.json" -w '%{http_code}' -X POST "$base/v1/uploads/$sha/complete")
+  done
+  [ "$status" = 200 ] || { say "complete answered $status: $(cat "$work/complete.json")"; return 1; }
+  echo $(( $(now_ms) - t ))
+}
+
 # wrk's requests per second and p99 (ms) as "RPS P99".
 wrk_figures() {
   wrk --latency -t2 -c"$1" -d"${wrk_seconds}s" "${@:2}" | awk '
@@ -243,20 +261,10 @@ pids+=("$pid")
 base="http://127.0.0.1:$port"
 wait_for "$base/healthz"
 chunk=$(( 8 << 20 ))
-count=$(( (size + chunk - 1) / chunk ))
 runs=()
 for attempt in $(seq "$repeats"); do
-  curl -sf -X POST "$base/v1/uploads" -H 'Content-Type: application/json' \
-    -d "{\"sha256\":\"$sha\",\"size\":$size,\"chunk_size\":$chunk}" > /dev/null
-  seq 0 $(( count - 1 )) | xargs -P 4 -I{} sh -c \
-    "dd if='$file' bs=$chunk skip={} count=1 status=none | curl -sf -o /dev/null -X PUT --data-binary @- '$base/v1/uploads/$sha/chunks/{}'"
-  t=$(now_ms)
-  status=$(curl -s -o "$work/complete.json" -w '%{http_code}' -X POST "$base/v1/uploads/$sha/complete")
-  while [ "$status" = 202 ]; do
-    status=$(curl -s -o "$work/complete.json" -w '%{http_code}' -X POST "$base/v1/uploads/$sha/complete")
-  done
-  runs+=($(( $(now_ms) - t )))
-  [ "$status" = 200 ] || { say "complete answered $status: $(cat "$work/complete.json")"; exit 1; }
+  ms=$(complete_ms "$base" "$chunk") || exit 1
+  runs+=("$ms")
   if [ "$attempt" -lt "$repeats" ]; then
     stop "$pid"
     read -r pid port < <(start_ferryd sqlite)

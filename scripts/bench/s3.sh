@@ -3,7 +3,7 @@
 # over a local folder, built from crates.io into target/bench-tools), against
 # rclone writing into the same bucket and curl reading straight from it.
 #
-# Uses from bench.sh: say, free_port, wait_for, now_ms, median, start_ferryd,
+# Uses from bench.sh: say, free_port, wait_for, now_ms, median, start_ferryd, complete_ms,
 # stop, get_ms, pids, work, file, size, sha, repeats, tools, ferry, fig.
 
 s3_key=ferry-bench s3_secret=ferry-bench-secret s3_bucket=bench
@@ -47,26 +47,16 @@ streamed_bytes() {
 bench_s3() {
   install_s3_tools
   start_s3s
-  local runs=() pid port base t status attempt
+  local runs=() pid port base t attempt ms
   local chunk=$(( 8 << 20 ))
-  local count=$(( (size + chunk - 1) / chunk ))
 
   say "bucket: complete of a fully uploaded file in 8 MiB chunks (s3s-fs)"
   for attempt in $(seq "$repeats"); do
     read -r pid port < <(start_ferryd_on_bucket "complete-$attempt")
     base="http://127.0.0.1:$port"
     wait_for "$base/healthz"
-    curl -sf -X POST "$base/v1/uploads" -H 'Content-Type: application/json' \
-      -d "{\"sha256\":\"$sha\",\"size\":$size,\"chunk_size\":$chunk}" > /dev/null
-    seq 0 $(( count - 1 )) | xargs -P 4 -I{} sh -c \
-      "dd if='$file' bs=$chunk skip={} count=1 status=none | curl -sf -o /dev/null -X PUT --data-binary @- '$base/v1/uploads/$sha/chunks/{}'"
-    t=$(now_ms)
-    status=$(curl -s -o "$work/complete.json" -w '%{http_code}' -X POST "$base/v1/uploads/$sha/complete")
-    while [ "$status" = 202 ]; do
-      status=$(curl -s -o "$work/complete.json" -w '%{http_code}' -X POST "$base/v1/uploads/$sha/complete")
-    done
-    runs+=($(( $(now_ms) - t )))
-    [ "$status" = 200 ] || { say "complete answered $status: $(cat "$work/complete.json")"; exit 1; }
+    ms=$(complete_ms "$base" "$chunk") || exit 1
+    runs+=("$ms")
     fig[s3_streamed]=$(streamed_bytes "$base")
     if [ "$attempt" -lt "$repeats" ]; then stop "$pid"; fi
   done

@@ -6,13 +6,11 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use futures::future::join_all;
-use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 
 use super::{
-    Instance, MERGE_CHUNK, PATIENCE, S3Server, TestDatabase, downloaded, hex_sha256, random_bytes,
-    send_everywhere, session_status, wait_until_complete,
+    Instance, MERGE_CHUNK, PATIENCE, S3Server, TestDatabase, complete_at_once, downloaded,
+    hex_sha256, random_bytes, send_everywhere, session_status, wait_until_complete,
 };
 use crate::databases::Backend;
 
@@ -50,19 +48,7 @@ async fn a_compose_cut_off_by_a_kill_is_taken_over_and_its_upload_aborted() {
     let sha = hex_sha256(&data);
     send_everywhere(&client, &[&first, &second, &third], &data, MERGE_CHUNK).await;
 
-    let completes = join_all([&first, &second].map(|instance| {
-        client
-            .post(instance.url(&format!("/v1/uploads/{sha}/complete")))
-            .send()
-    }))
-    .await;
-    for answer in completes {
-        let status = answer.unwrap().status();
-        assert!(
-            status == StatusCode::ACCEPTED || status == StatusCode::OK,
-            "{status}"
-        );
-    }
+    complete_at_once(&client, &[&first, &second], &sha).await;
     let started = Instant::now();
     loop {
         let noted = s3

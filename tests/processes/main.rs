@@ -94,6 +94,24 @@ async fn send_everywhere(
     join_all(sends).await;
 }
 
+/// Asks every one of `instances` at once to complete the upload of `sha`;
+/// each answers 202 (merging) or 200 (published).
+async fn complete_at_once(client: &reqwest::Client, instances: &[&Instance], sha: &str) {
+    let completes = join_all(instances.iter().map(|instance| {
+        client
+            .post(instance.url(&format!("/v1/uploads/{sha}/complete")))
+            .send()
+    }))
+    .await;
+    for answer in completes {
+        let status = answer.unwrap().status();
+        assert!(
+            status == StatusCode::ACCEPTED || status == StatusCode::OK,
+            "{status}"
+        );
+    }
+}
+
 /// Merge leases held in the database now.
 async fn leases(database: &TestDatabase) -> i64 {
     let mut connection = PgConnection::connect(&database.url).await.unwrap();
@@ -169,19 +187,7 @@ async fn a_merge_whose_instances_are_killed_is_finished_by_another() {
     let sha = hex_sha256(&data);
     send_everywhere(&client, &[&first, &second, &third], &data, MERGE_CHUNK).await;
 
-    let completes = join_all([&first, &second].map(|instance| {
-        client
-            .post(instance.url(&format!("/v1/uploads/{sha}/complete")))
-            .send()
-    }))
-    .await;
-    for answer in completes {
-        let status = answer.unwrap().status();
-        assert!(
-            status == StatusCode::ACCEPTED || status == StatusCode::OK,
-            "{status}"
-        );
-    }
+    complete_at_once(&client, &[&first, &second], &sha).await;
     wait_for_a_lease(&database).await;
     let one_object = format!("ferry/files/sha256/{sha}");
     let started = Instant::now();
