@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use super::Uploads;
 use super::error::{UploadError, UploadResult};
 use super::view::file_view;
-use crate::blob::{BlobStore, WriteError};
+use crate::blob::{BlobError, BlobStore, WriteError};
 use crate::ids::{OwnerId, UploadId, WriteToken};
 use crate::meta::{Append, Appended, AppendedUpload, Concat, Segment};
 use crate::running_hash::RunningSha256;
@@ -218,7 +218,9 @@ impl Uploads {
                 });
             }
             Err(WriteError::Source(reason)) => return Err(UploadError::BodyUnreadable(reason)),
-            Err(WriteError::Store(error)) => return Err(error.into()),
+            Err(WriteError::Store(error)) => {
+                return Err(self.segment_write_failed(upload, &key, error).await);
+            }
         };
         if let Some((checksum, hasher)) = check {
             let digest = hasher.lock().finalize_reset();
@@ -311,6 +313,32 @@ impl Uploads {
                 return Ok(removed);
             }
         }
+    }
+
+    /// The answer to an append whose store write failed. An append racing
+    /// the upload's end (another append publishing it, a termination, the
+    /// sweep) can find the upload's folder removed under its write: it
+    /// answers what the upload's state says, as one that finished first
+    /// would, and not a store failure a client would try again.
+    pub(super) async fn segment_write_failed(
+        &self,
+        upload: &AppendedUpload,
+        key: &crate::ids::ObjectKey,
+        error: BlobError,
+    ) -> UploadError {
+        let now = match self.meta.find_appended(&upload.id).await {
+            Ok(now) => now,
+            Err(_) => return error.into(),
+        };
+        let unchanged = now.as_ref().is_some_and(|now| {
+            now.status == UploadStatus::Uploading && now.offset == upload.offset
+        });
+        if unchanged {
+            return error.into();
+        }
+        tracing::info!(id = %upload.id, offset = upload.offset, %error, "append cut off: its upload was removed or moved on");
+        self.discard_segment(key).await;
+        refusal(upload, now)
     }
 
     async fn remove_segments(&self, id: &UploadId) {

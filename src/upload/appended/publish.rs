@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
+use ferry_proto::UploadStatus;
 use futures::{StreamExt, TryStreamExt};
 
 use super::super::Uploads;
@@ -167,13 +168,7 @@ impl Uploads {
                         Ok(composed) => self.metrics.compose_streamed(composed.streamed_bytes),
                         Err(error) => {
                             self.blobs.delete_file(&temporary).await?;
-                            return Err(match error {
-                                PartsError::MissingPart(part) => {
-                                    tracing::error!(%part, "a segment accepted earlier is gone from the store");
-                                    UploadError::MergeFailed
-                                }
-                                PartsError::Store(error) => error.into(),
-                            });
+                            return Err(self.compose_failed(upload, error).await);
                         }
                     }
                 }
@@ -226,6 +221,33 @@ impl Uploads {
             Published::LeaseLost => Err(UploadError::OffsetMismatch {
                 offset: upload.offset,
             }),
+        }
+    }
+
+    /// The answer to a compose that failed. One racing the upload's end
+    /// (another append publishing it, a termination) finds segments removed
+    /// under it and answers what the upload's state says; otherwise a
+    /// segment accepted earlier and gone is a failed merge.
+    async fn compose_failed(&self, upload: &AppendedUpload, error: PartsError) -> UploadError {
+        let moved_on = match self.meta.find_appended(&upload.id).await {
+            Ok(now) => {
+                let unchanged = now.as_ref().is_some_and(|now| {
+                    now.status == UploadStatus::Uploading && now.offset == upload.offset
+                });
+                (!unchanged).then(|| refusal(upload, now))
+            }
+            Err(_) => None,
+        };
+        if let Some(refused) = moved_on {
+            tracing::info!(id = %upload.id, %error, "publishing cut off: the upload was removed or moved on");
+            return refused;
+        }
+        match error {
+            PartsError::MissingPart(part) => {
+                tracing::error!(%part, "a segment accepted earlier is gone from the store");
+                UploadError::MergeFailed
+            }
+            PartsError::Store(error) => error.into(),
         }
     }
 
