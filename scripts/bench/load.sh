@@ -12,9 +12,8 @@
 # The load client is benches/load (ferry-load), built with --release.
 # PostgreSQL is taken from DATABASE_URL (default: the local server on
 # 127.0.0.1:5432); a database ferry_load is created and dropped there. The
-# bucket is served by s3s-fs when it is on the PATH, else by moto's server
-# (FERRY_TEST_MOTO_PYTHON, as the tests use), which is much slower than a
-# real S3 and makes the bucket row a floor. FERRY_LOAD_STEPS replaces the
+# bucket is served by s3s-fs, built from crates.io into target/bench-tools
+# as scripts/bench.sh's bucket rows build it. FERRY_LOAD_STEPS replaces the
 # folder steps (for a shorter run: FERRY_LOAD_STEPS="50 200"),
 # FERRY_LOAD_SETTLE the 60 s waited before the last memory sample.
 set -euo pipefail
@@ -48,24 +47,10 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() { for _ in $(seq 600); do curl -s -o /dev/null "$1" && return; sleep 0.05; done; say "$1 never answered"; exit 1; }
 
-s3_endpoint=""
+# The bucket rows use the S3 server of scripts/bench.sh's bucket rows.
+tools="$root/target/bench-tools"
+source scripts/bench/s3.sh
 s3_server=""
-start_s3() {
-  local port
-  port="$(free_port)"
-  if command -v s3s-fs >/dev/null; then
-    mkdir -p "$work/s3s"
-    s3s-fs --host 127.0.0.1 --port "$port" --access-key ferry-load --secret-key ferry-load-secret "$work/s3s" >"$work/s3.log" 2>&1 &
-    s3_server="s3s-fs"
-  else
-    local python="${FERRY_TEST_MOTO_PYTHON:-python3}"
-    "$(dirname "$python")/moto_server" -H 127.0.0.1 -p "$port" >"$work/s3.log" 2>&1 &
-    s3_server="moto $("$python" -c 'import moto; print(moto.__version__)')"
-  fi
-  pids+=($!)
-  s3_endpoint="http://127.0.0.1:$port"
-  wait_for "$s3_endpoint"
-}
 
 # Starts a ferryd on a fresh database and STORE ("folder" or "bucket");
 # prints "PID PORT".
@@ -76,10 +61,8 @@ start_ferryd() {
   psql -q "$pg_url" -c "DROP DATABASE IF EXISTS ferry_load WITH (FORCE)" -c "CREATE DATABASE ferry_load" >/dev/null
   local settings=(FERRY_STORE="$dir/objects")
   if [ "$store" = bucket ]; then
-    local bucket="load-$(basename "$dir" | tr 'A-Z.' 'a-z-')"
-    curl -sf -X PUT "$s3_endpoint/$bucket" >/dev/null
-    settings=(FERRY_STORE="s3://$bucket/ferry" FERRY_S3_ENDPOINT="$s3_endpoint" FERRY_S3_REGION=us-east-1
-      FERRY_S3_ACCESS_KEY_ID=ferry-load FERRY_S3_SECRET_ACCESS_KEY=ferry-load-secret)
+    settings=(FERRY_STORE="s3://$s3_bucket/$(basename "$dir")" FERRY_S3_ENDPOINT="$s3_endpoint"
+      FERRY_S3_REGION=us-east-1 FERRY_S3_ACCESS_KEY_ID="$s3_key" FERRY_S3_SECRET_ACCESS_KEY="$s3_secret")
   fi
   env FERRY_BIND="127.0.0.1:$port" DATABASE_URL="${pg_url%/*}/ferry_load" "${settings[@]}" \
     FERRY_JWT_SECRET="$secret" FERRY_MAX_CONNECTIONS_PER_ADDRESS=0 RUST_LOG=warn \
@@ -112,7 +95,9 @@ for owners in $steps; do
   lines[folder_$owners]=$(run_step "$owners" folder)
   say "${lines[folder_$owners]}"
 done
-start_s3
+install_s3s
+start_s3s
+s3_server="s3s-fs $("$tools/bin/s3s-fs" --version 2>/dev/null | awk '{ print $NF }')"
 say "1000 owners on PostgreSQL and a bucket ($s3_server)"
 lines[bucket_1000]=$(run_step 1000 bucket)
 say "${lines[bucket_1000]}"

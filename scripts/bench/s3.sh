@@ -8,11 +8,16 @@
 
 s3_key=ferry-bench s3_secret=ferry-bench-secret s3_bucket=bench
 
-install_s3_tools() {
+# Builds s3s-fs into $tools once; the load rows (scripts/bench/load.sh) use it too.
+install_s3s() {
   if [ ! -x "$tools/bin/s3s-fs" ]; then
     say "building s3s-fs from crates.io into $tools (a few minutes)"
     (unset CARGO_TARGET_DIR; cargo install --quiet --locked s3s-fs@0.14.1 --features binary --root "$tools")
   fi
+}
+
+install_s3_tools() {
+  install_s3s
   if ! command -v rclone >/dev/null; then
     say "installing rclone from the system's packages"
     apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends rclone >/dev/null 2>&1 ||
