@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::Uploads;
 use super::error::UploadResult;
+use crate::ids::WriteToken;
+use crate::meta::{Claim, MergeLease};
 use crate::metrics::Swept;
 
 /// Sessions removed per database round trip.
@@ -46,8 +48,7 @@ impl Uploads {
         report.expired_sessions += self.sweep_appended(now, BATCH).await?;
         let database_now = self.meta.clock().await?;
         for lease in self.meta.orphaned_merges(database_now).await? {
-            if self.meta.drop_merge(&lease.sha256, &lease.token).await? {
-                self.blobs.delete_file(&lease.object_key).await?;
+            if self.clear_orphaned_merge(lease, database_now).await? {
                 report.orphaned_merges += 1;
             }
         }
@@ -64,5 +65,34 @@ impl Uploads {
             tracing::info!(?report, "sweep");
         }
         Ok(report)
+    }
+
+    /// Deletes the object of a lapsed lease whose holder died, then lets
+    /// the lease go. The lease is taken over for the deletion, so that
+    /// nothing can publish the hash at that object meanwhile: a dead
+    /// deletion's lease names the file's published key itself. Answers
+    /// whether this sweep cleared it.
+    async fn clear_orphaned_merge(
+        &self,
+        orphan: MergeLease,
+        database_now: DateTime<Utc>,
+    ) -> UploadResult<bool> {
+        let takeover = MergeLease {
+            token: WriteToken::generate(),
+            lease_until: database_now + self.timings.merge_lease,
+            ..orphan
+        };
+        let Claim::Claimed { abandoned_key } =
+            self.meta.claim_merge(&takeover, database_now).await?
+        else {
+            return Ok(false);
+        };
+        if let Some(key) = &abandoned_key {
+            self.blobs.delete_file(key).await?;
+        }
+        self.meta
+            .drop_merge(&takeover.sha256, &takeover.token)
+            .await?;
+        Ok(abandoned_key.is_some())
     }
 }

@@ -73,6 +73,7 @@ mod s3_compose;
 mod sessions;
 mod signed_links;
 mod store_binding;
+mod sweep_races;
 mod theft;
 mod transport;
 mod tus;

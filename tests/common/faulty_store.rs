@@ -59,6 +59,9 @@ pub struct Faults {
     hold_chunk: AtomicBool,
     chunk_held: Notify,
     chunk_released: Notify,
+    hold_file_delete: AtomicBool,
+    file_delete_held: Notify,
+    file_delete_released: Notify,
 }
 
 impl Faults {
@@ -92,6 +95,31 @@ impl Faults {
     /// Lets the held write answer as the store did.
     pub fn release_chunk(&self) {
         self.chunk_released.notify_one();
+    }
+
+    /// Holds the next delete of a file's one object before the store
+    /// sees it, until [`release_file_delete`](Self::release_file_delete).
+    pub fn hold_next_file_delete(&self) {
+        self.hold_file_delete.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until a file's delete is held.
+    pub async fn file_delete_held(&self) {
+        self.file_delete_held.notified().await;
+    }
+
+    /// Lets the held delete go to the store.
+    pub fn release_file_delete(&self) {
+        self.file_delete_released.notify_one();
+    }
+
+    async fn hold_delete(&self, location: &Path) {
+        if location.as_ref().starts_with("files/sha256/")
+            && self.hold_file_delete.swap(false, Ordering::SeqCst)
+        {
+            self.file_delete_held.notify_one();
+            self.file_delete_released.notified().await;
+        }
     }
 
     async fn hold(&self, location: &Path) {
@@ -188,6 +216,7 @@ impl ObjectStore for FaultyStore {
     }
 
     async fn delete(&self, location: &Path) -> Result<()> {
+        self.faults.hold_delete(location).await;
         self.inner.delete(location).await
     }
 
