@@ -128,7 +128,6 @@ impl Application {
                     .wrap(from_fn(http::guard_head))
                     .wrap(from_fn(http::log_access))
                     .wrap(from_fn(http::tag_request))
-                    .wrap(from_fn(http::close_unread_body))
                     .configure(http::configure)
                     .configure(http::configure_liveness)
                     .configure(|cfg| {

@@ -5,17 +5,20 @@
 //! its response for longer than the send timeout loses the connection. What
 //! the server writes passes through untouched: the wrapper counts bytes, it
 //! never reads or rewrites them, so a file's bytes reach the client exactly
-//! as stored.
+//! as stored. Of a body no handler has asked for yet, the connection reads
+//! only what its [`BodyGate`] allows.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Sleep, sleep};
 
+use super::body_gate::{BodyGate, READ_AHEAD};
 use super::framing::{Framing, Stage};
 
 /// The time limits of one connection.
@@ -35,6 +38,7 @@ pub struct Watched<IO> {
     io: IO,
     limits: ConnectionLimits,
     framing: Framing,
+    gate: Arc<BodyGate>,
     head_deadline: Option<Pin<Box<Sleep>>>,
     body_deadline: Option<Pin<Box<Sleep>>>,
     send_deadline: Option<Pin<Box<Sleep>>>,
@@ -47,10 +51,16 @@ impl<IO> Watched<IO> {
             io,
             limits,
             framing: Framing::default(),
+            gate: Arc::default(),
             head_deadline: None,
             body_deadline: None,
             send_deadline: None,
         }
+    }
+
+    /// The gate of this connection's request bodies, for their handlers.
+    pub fn gate(&self) -> Arc<BodyGate> {
+        self.gate.clone()
     }
 
     /// Follows the requests through bytes the client sent.
@@ -59,7 +69,11 @@ impl<IO> Watched<IO> {
             return;
         }
         let before = self.framing.stage();
+        let begun = self.framing.requests_begun();
         self.framing.read(bytes);
+        if self.framing.requests_begun() != begun {
+            self.gate.began(self.framing.requests_begun());
+        }
         self.body_deadline = None;
         match self.framing.stage() {
             Stage::Head if before != Stage::Head => {
@@ -97,6 +111,36 @@ impl<IO> Watched<IO> {
     }
 }
 
+impl<IO: AsyncRead + Unpin> Watched<IO> {
+    /// How many bytes the next read may take: all it can (`None`), or,
+    /// while the body of the request in progress has not been asked for,
+    /// what is left of [`READ_AHEAD`].
+    fn read_allowance(&mut self, cx: &mut Context<'_>) -> Option<usize> {
+        if self.framing.stage() != Stage::Body
+            || self.gate.is_open(self.framing.requests_begun(), cx.waker())
+        {
+            return None;
+        }
+        let left = READ_AHEAD.saturating_sub(self.framing.body_read());
+        Some(usize::try_from(left).unwrap_or(usize::MAX))
+    }
+
+    /// Reads at most `allowed` bytes into `buf`.
+    fn read_at_most(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+        allowed: usize,
+    ) -> Poll<io::Result<()>> {
+        let mut room = [0u8; READ_AHEAD as usize];
+        let len = allowed.min(buf.remaining()).min(room.len());
+        let mut limited = ReadBuf::new(&mut room[..len]);
+        let polled = Pin::new(&mut self.io).poll_read(cx, &mut limited);
+        buf.put_slice(limited.filled());
+        polled
+    }
+}
+
 fn timed_out(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, what.to_owned())
 }
@@ -109,7 +153,15 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
-        match Pin::new(&mut this.io).poll_read(cx, buf) {
+        let polled = match this.read_allowance(cx) {
+            None => Pin::new(&mut this.io).poll_read(cx, buf),
+            Some(0) => {
+                this.body_deadline = None;
+                return Poll::Pending;
+            }
+            Some(allowed) => this.read_at_most(cx, buf, allowed),
+        };
+        match polled {
             Poll::Ready(Ok(())) => {
                 this.saw_read(&buf.filled()[before..]);
                 Poll::Ready(Ok(()))

@@ -108,3 +108,28 @@ async fn a_body_that_keeps_arriving_is_not_cut_off() {
     drop(trickle.await);
     assert_eq!(server.framing.stage(), Stage::Answering);
 }
+
+#[tokio::test]
+async fn a_body_nobody_asked_for_is_read_only_up_to_the_read_ahead() {
+    let (mut client, mut server) = connection();
+    let head = b"PUT /x HTTP/1.1\r\nContent-Length: 40000\r\n\r\n";
+    let body = vec![7u8; 40_000];
+    let gate = server.gate();
+    let sending = tokio::spawn(async move {
+        client.write_all(head).await.unwrap();
+        client.write_all(&body).await.unwrap();
+        client
+    });
+    let ahead = head.len() + READ_AHEAD as usize;
+    receive(&mut server, ahead).await;
+    let mut more = [0u8; 1];
+    let held = timeout(Duration::from_millis(300), server.read(&mut more)).await;
+    assert!(
+        held.is_err(),
+        "read past the read-ahead before anyone asked"
+    );
+    assert_eq!(gate.request(), 1);
+    gate.open(1);
+    receive(&mut server, 40_000 - READ_AHEAD as usize).await;
+    drop(sending.await.unwrap());
+}

@@ -81,11 +81,17 @@ enum State {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Framing {
     state: State,
+    begun: u64,
+    body_read: u64,
 }
 
 impl Default for Framing {
     fn default() -> Self {
-        Framing { state: State::Idle }
+        Framing {
+            state: State::Idle,
+            begun: 0,
+            body_read: 0,
+        }
     }
 }
 
@@ -100,12 +106,26 @@ impl Framing {
         }
     }
 
+    /// Requests whose head has begun on this connection so far; the last
+    /// is the one in progress.
+    pub(super) fn requests_begun(&self) -> u64 {
+        self.begun
+    }
+
+    /// Bytes of the body of the request in progress read so far, framing
+    /// included.
+    pub(super) fn body_read(&self) -> u64 {
+        self.body_read
+    }
+
     /// Takes in bytes the client sent.
     pub(super) fn read(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             bytes = match &mut self.state {
                 State::Idle => {
                     self.state = State::Head(Box::default());
+                    self.begun += 1;
+                    self.body_read = 0;
                     bytes
                 }
                 State::Head(head) => match head.read(bytes) {
@@ -120,6 +140,7 @@ impl Framing {
                     answered,
                 } => {
                     let rest = remaining.read(bytes);
+                    self.body_read += (bytes.len() - rest.len()) as u64;
                     if remaining.is_done() {
                         self.state = if *answered {
                             State::Idle

@@ -10,6 +10,7 @@ use crate::error::ApiError;
 
 mod access_log;
 mod body;
+mod body_gate;
 mod chunks;
 mod connection;
 mod cors;
@@ -35,6 +36,7 @@ mod unread_body;
 mod uploads;
 
 pub use access_log::{AccessBody, log_access};
+pub use body_gate::BodyGate;
 pub use connection::{ConnectionLimits, Watched};
 pub use cors::cors;
 pub use downloads::DownloadGate;

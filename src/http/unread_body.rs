@@ -2,11 +2,14 @@
 //! answer is out. Left alone, the HTTP engine would keep reading a chunked
 //! body after the answer for as long as the client kept it going, and a
 //! client could hold a connection with one request that is never finished.
+//! The handler's first read of the body opens the connection's
+//! [`BodyGate`], which until then lets only a little of it in.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use actix_http::BoxedPayloadStream;
@@ -20,11 +23,14 @@ use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use futures::Stream;
 
+use super::body_gate::BodyGate;
+
 /// The body as the request arrived with it, shared between the handler that
 /// may read it and this layer, which keeps it until the answer is out.
 struct Shared {
     payload: RefCell<Payload>,
     ended: Cell<bool>,
+    gate: Option<(Arc<BodyGate>, u64)>,
 }
 
 impl Shared {
@@ -54,6 +60,9 @@ impl Stream for Reader {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let shared = &self.0;
+        if let Some((gate, request)) = &shared.gate {
+            gate.open(*request);
+        }
         let Ok(mut payload) = shared.payload.try_borrow_mut() else {
             return Poll::Ready(Some(Err(PayloadError::Incomplete(None))));
         };
@@ -83,9 +92,13 @@ pub async fn close_unread_body(
     if !declares_body(&request) {
         return Ok(next.call(request).await?.map_into_left_body());
     }
+    let gate = request
+        .conn_data::<Arc<BodyGate>>()
+        .map(|gate| (gate.clone(), gate.request()));
     let shared = Rc::new(Shared {
         payload: RefCell::new(request.take_payload()),
         ended: Cell::new(false),
+        gate,
     });
     let reader: BoxedPayloadStream = Box::pin(Reader(shared.clone()));
     request.set_payload(Payload::from(reader));

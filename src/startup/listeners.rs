@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_http::body::MessageBody;
 use actix_http::error::DispatchError;
-use actix_http::{HttpService, KeepAlive};
+use actix_http::{Extensions, HttpService, KeepAlive};
 use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
 use actix_web::dev::{AppConfig, Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
@@ -16,7 +16,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpStream;
 
 use crate::config::SecuritySettings;
-use crate::http::{self, ConnectionLimits, PerAddress, Watched};
+use crate::http::{self, Admitted, ConnectionLimits, PerAddress, Watched};
 use crate::upload::Uploads;
 
 /// Most connections the admin address serves at once: probes and scrapes.
@@ -79,7 +79,6 @@ pub(super) fn serve_admin(
             .wrap(from_fn(http::guard_head))
             .wrap(from_fn(http::log_access))
             .wrap(from_fn(http::tag_request))
-            .wrap(from_fn(http::close_unread_body))
             .configure(http::configure_liveness)
             .configure(http::configure_operations)
             .default_service(web::to(http::not_found))
@@ -89,7 +88,8 @@ pub(super) fn serve_admin(
 
 /// Serves the apps `app` builds on a listener, one per worker, each
 /// connection held to the security settings' time limits and to the
-/// listener's connection counts. On a graceful stop, idle keep-alive
+/// listener's connection counts, and each request's unread body to
+/// [`http::close_unread_body`]. On a graceful stop, idle keep-alive
 /// connections close at once and busy ones once their request is answered,
 /// so that stopping waits for requests in flight and not for clients'
 /// connection pools.
@@ -133,8 +133,16 @@ where
         .shutdown_timeout(shutdown_grace.as_secs())
         .max_concurrent_connections(connections_per_worker(max_connections, workers))
         .listen(name, listener, move || {
-            let app = app().into_factory().map_err(|error| error.error_response());
+            let app = app()
+                .wrap(from_fn(http::close_unread_body))
+                .into_factory()
+                .map_err(|error| error.error_response());
             let http = HttpService::build()
+                .on_connect_ext(
+                    |connection: &Watched<Admitted<TcpStream>>, data: &mut Extensions| {
+                        data.insert(connection.gate());
+                    },
+                )
                 .keep_alive(keep_alive)
                 .client_request_timeout(head_timeout)
                 .client_disconnect_timeout(Duration::from_secs(1))
