@@ -46,6 +46,7 @@ mod s3_compose;
 mod s3_multipart;
 mod s3_plan;
 mod s3_requests;
+mod s3_unfinished;
 mod s3_uploads;
 mod tracked;
 mod writer;

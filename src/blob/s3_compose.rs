@@ -4,7 +4,9 @@
 //! where they are not; one copy (CopyObject) for a file of one chunk, and
 //! one streamed write for a file too small for more than one part. The
 //! upload is noted under `multipart/` like every other, so that a process
-//! killed half-way leaves it for the leftover sweep to abort.
+//! killed half-way leaves it for the leftover sweep to abort; a compose
+//! dropped half-way (a merge handed back as its instance stops) aborts it
+//! at once, in the background, where the store's `settle` waits for it.
 
 use bytes::Bytes;
 use http::Method;
@@ -18,7 +20,9 @@ use super::parts::PartsError;
 use super::s3_multipart::{COPY_SOURCE, store_failure};
 use super::s3_plan::{PlannedPart, Segment, plan};
 use super::s3_requests::{Body, Request, parse};
+use super::s3_unfinished::{Begun, Unfinished};
 use super::tracked::{Note, TrackedBucket};
+use super::writer::PendingAborts;
 use super::{BlobError, path};
 use crate::ids::ObjectKey;
 
@@ -42,13 +46,14 @@ impl TrackedBucket {
         parts: &[PlannedPart],
         key: &ObjectKey,
         content_type: Option<&str>,
+        aborts: &PendingAborts,
     ) -> Result<Composed, PartsError> {
         let streamed = parts.iter().map(PlannedPart::streamed_bytes).sum();
         let written = match parts {
             [PlannedPart::Copy(segment)] if segment.whole => {
                 self.copy_object(segment, key, content_type).await
             }
-            _ => self.compose_parts(parts, key, content_type).await,
+            _ => self.compose_parts(parts, key, content_type, aborts).await,
         };
         match written {
             Err(PartsError::Store(error)) if error.is_permanent() => Err(self
@@ -126,17 +131,14 @@ impl TrackedBucket {
         }
     }
 
-    async fn compose_parts(
+    /// Starts the multipart upload of `key` and notes it, answering its
+    /// id and note.
+    pub(super) async fn begin_noted(
         &self,
-        parts: &[PlannedPart],
         key: &ObjectKey,
-        content_type: Option<&str>,
-    ) -> Result<(), PartsError> {
+        headers: Vec<(HeaderName, String)>,
+    ) -> Result<Begun, PartsError> {
         let target = self.full_path(key.as_str());
-        let headers: Vec<_> = content_type
-            .map(|content_type| (CONTENT_TYPE, content_type.to_owned()))
-            .into_iter()
-            .collect();
         let answer = self
             .requests
             .send_retrying(|| Request {
@@ -156,13 +158,38 @@ impl TrackedBucket {
             key: key.to_string(),
             upload_id: upload_id.clone(),
         };
-        let note_path = match self.note(&note).await {
-            Ok(note_path) => note_path,
+        match self.note(&note).await {
+            Ok(note_path) => Ok(Begun {
+                upload_id,
+                note_path,
+                note,
+            }),
             Err(error) => {
                 let _ = self.bucket.abort_multipart(&target, &upload_id).await;
-                return Err(PartsError::Store(error.into()));
+                Err(PartsError::Store(error.into()))
             }
-        };
+        }
+    }
+
+    async fn compose_parts(
+        &self,
+        parts: &[PlannedPart],
+        key: &ObjectKey,
+        content_type: Option<&str>,
+        aborts: &PendingAborts,
+    ) -> Result<(), PartsError> {
+        let target = self.full_path(key.as_str());
+        let headers: Vec<_> = content_type
+            .map(|content_type| (CONTENT_TYPE, content_type.to_owned()))
+            .into_iter()
+            .collect();
+        let begun = self.begin_shielded(key, headers, aborts).await?;
+        let Begun {
+            upload_id,
+            note_path,
+            note,
+        } = begun.clone();
+        let mut unfinished = Unfinished::new(self, begun, aborts);
         let sent = self.send_parts(parts, &target, &upload_id).await;
         let completed = match sent {
             Ok(etags) => self.complete(&target, &upload_id, &etags).await,
@@ -170,6 +197,7 @@ impl TrackedBucket {
         };
         match completed {
             Ok(()) => {
+                unfinished.settle();
                 if let Err(error) = self.forget_note(&note_path).await {
                     tracing::warn!(%error, "could not remove the note of a composed object");
                 }
@@ -179,6 +207,7 @@ impl TrackedBucket {
                 if let Err(abort) = self.abandon(&note_path, &note).await {
                     tracing::warn!(error = %abort, "could not abort a failed compose; the leftover sweep will");
                 }
+                unfinished.settle();
                 Err(error)
             }
         }
@@ -201,7 +230,11 @@ impl super::BlobStore {
             [] | [PlannedPart::Stream(_)] => {
                 self.compose_streaming(sources, key, content_type).await
             }
-            _ => bucket.compose(sources, &parts, key, content_type).await,
+            _ => {
+                bucket
+                    .compose(sources, &parts, key, content_type, &self.aborts)
+                    .await
+            }
         }
     }
 

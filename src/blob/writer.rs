@@ -25,9 +25,15 @@ pub(super) struct PendingAborts(Arc<Mutex<JoinSet<()>>>);
 
 impl PendingAborts {
     fn spawn(&self, upload: Box<dyn MultipartUpload>, path: Path) {
+        self.spawn_abort(async move { abort(upload, &path).await });
+    }
+
+    /// Runs `abort`, an abort of a dropped write, until it ends or
+    /// [`settle`](Self::settle) waits for it.
+    pub(super) fn spawn_abort(&self, abort: impl Future<Output = ()> + Send + 'static) {
         let mut aborts = self.0.lock();
         while aborts.try_join_next().is_some() {}
-        aborts.spawn(async move { abort(upload, &path).await });
+        aborts.spawn(abort);
     }
 
     /// Waits for every abort started so far.
