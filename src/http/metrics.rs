@@ -23,6 +23,7 @@ async fn metrics(uploads: web::Data<Uploads>) -> HttpResponse {
     let metrics = uploads.metrics();
     metrics.database_connections_in_use(uploads.database_connections_in_use());
     metrics.memory_held(uploads.body_buffers_in_use(), uploads.hash_window_bytes());
+    metrics.chunks_arriving(uploads.chunks_arriving());
     HttpResponse::Ok()
         .content_type(CONTENT_TYPE)
         .insert_header((CACHE_CONTROL, "no-store"))

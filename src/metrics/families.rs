@@ -92,6 +92,8 @@ pub(super) struct Families {
     pub(super) files_moved: Counter,
     pub(super) link_reread_bytes: Counter,
     pub(super) hash_window_bytes: Gauge,
+    pub(super) chunks_arriving: Gauge,
+    pub(super) chunk_waits: Counter,
     pub(super) body_buffers_bytes: Gauge,
     pub(super) body_buffer_refusals: Counter,
     pub(super) merges_in_flight: Gauge,
@@ -266,6 +268,18 @@ impl Families {
                 Some(Bytes),
                 "Bytes of chunks held in memory until the chunk before them joins the running hash",
                 Gauge::default(),
+            ),
+            chunks_arriving: d.declare(
+                "chunks_arriving",
+                None,
+                "Chunk uploads this instance is receiving now",
+                Gauge::default(),
+            ),
+            chunk_waits: d.declare(
+                "chunk_waits",
+                None,
+                "Chunks that waited for the chunk before them to arrive before reading their body",
+                Counter::default(),
             ),
             body_buffers_bytes: d.declare(
                 "body_buffers",

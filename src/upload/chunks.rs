@@ -1,6 +1,7 @@
 //! Receiving one chunk: check it against the session, stream it to the
 //! store while hashing, verify it, then record it.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use super::Uploads;
 use super::buffer_budget::Buffer;
 use super::chunk_plan::ChunkPlan;
 use super::error::{UploadError, UploadResult};
+use super::in_flight::{Arrival, PREDECESSOR_WAIT};
 use crate::blob::{BlobError, BlobStore, WriteError, Written};
 use crate::ids::{ObjectKey, OwnerId, WriteToken};
 use crate::meta::{Chunk, HashLink, Recorded, Session};
@@ -26,6 +28,7 @@ pub struct ChunkTarget {
     expected: u64,
     running: Option<RunningSha256>,
     asked_at: Instant,
+    _arrival: Arc<Arrival>,
 }
 
 impl ChunkTarget {
@@ -93,13 +96,25 @@ impl Uploads {
             }
             _ => {}
         }
-        let running = self.running_hash_before(&session.id, index).await?;
+        let arrival = self.in_flight.arrive(&session.id, index);
+        let mut running = self.running_hash_before(&session.id, index).await?;
+        if running.is_none() && self.in_flight.is_arriving(&session.id, index - 1) {
+            self.metrics.chunk_waited();
+            if self
+                .in_flight
+                .wait_for(&session.id, index - 1, PREDECESSOR_WAIT)
+                .await
+            {
+                running = self.running_hash_before(&session.id, index).await?;
+            }
+        }
         Ok(ChunkTarget {
             session,
             index,
             expected,
             running,
             asked_at: Instant::now(),
+            _arrival: Arc::new(arrival),
         })
     }
 

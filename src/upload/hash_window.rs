@@ -2,10 +2,11 @@
 //! before them is linked, so that they join the file's running hash then
 //! without being read back from the store.
 //!
-//! A client with a few chunks in flight in index order sends most chunks
-//! while the one before is still arriving: each is held here (a few per
-//! session, and at most the window's bytes across the instance) from its
-//! acceptance until the linking takes it. Beyond that bound a chunk is not
+//! A chunk whose predecessor is still arriving at this instance waits for
+//! it (`in_flight`); one whose predecessor is not arriving here (sent to
+//! another instance, or not sent yet) is held here (a few per session, and
+//! at most the window's bytes across the instance) from its acceptance
+//! until the linking takes it. Beyond that bound a chunk is not
 //! held, and is read back instead. A held chunk nothing took within
 //! [`HELD_FOR`] (its session aborted, or linked by another instance) is
 //! let go.

@@ -25,6 +25,7 @@ mod error;
 mod hash_links;
 mod hash_window;
 mod holdings;
+mod in_flight;
 mod leftovers;
 mod limits;
 mod merge;
@@ -112,6 +113,7 @@ pub struct Uploads {
     merges: merge::Registry,
     linking: hash_links::Linking,
     window: hash_window::HashWindow,
+    in_flight: in_flight::InFlight,
     buffers: buffer_budget::BufferBudget,
     published: published::PublishedFiles,
     last_check: readiness::LastCheck,
@@ -139,6 +141,7 @@ impl Uploads {
             merges: merge::Registry::on_current_runtime(),
             linking: hash_links::Linking::default(),
             window: hash_window::HashWindow::new(MemoryBounds::default().hash_window),
+            in_flight: in_flight::InFlight::default(),
             buffers: buffer_budget::BufferBudget::new(MemoryBounds::default().body_buffers),
             published: published::PublishedFiles::default(),
             last_check: readiness::LastCheck::default(),
@@ -151,6 +154,11 @@ impl Uploads {
         self.window = hash_window::HashWindow::new(bounds.hash_window);
         self.buffers = buffer_budget::BufferBudget::new(bounds.body_buffers);
         self
+    }
+
+    /// Chunk uploads this instance is receiving now.
+    pub fn chunks_arriving(&self) -> usize {
+        self.in_flight.arriving()
     }
 
     /// Bytes of chunks the hash window holds now.

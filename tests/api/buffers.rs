@@ -3,48 +3,15 @@
 
 use bytes::Bytes;
 use futures::SinkExt;
-use futures::channel::mpsc;
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{
-    Backend, TestApp, assert_error, scrape, sha256_hex, spawn_app_with, test_bytes,
+    Backend, assert_error, scrape, sha256_hex, spawn_app_with, test_bytes, trickled_put,
+    wait_for_metric,
 };
 
 const CHUNK: usize = 16 << 10;
-
-/// A chunk PUT whose body is sent when the test says: answers the sender
-/// of its body and the request, running.
-fn trickled_put(
-    app: &TestApp,
-    sha256: &str,
-    index: usize,
-) -> (
-    mpsc::Sender<Result<Bytes, std::io::Error>>,
-    tokio::task::JoinHandle<reqwest::Response>,
-) {
-    let (sender, body) = mpsc::channel(4);
-    let request = app
-        .client
-        .put(app.url(&format!("/v1/uploads/{sha256}/chunks/{index}")))
-        .header("content-length", CHUNK)
-        .body(reqwest::Body::wrap_stream(body))
-        .send();
-    let running = tokio::spawn(async move { request.await.expect("the chunk PUT answers") });
-    (sender, running)
-}
-
-/// Waits until the body buffers in use reach `bytes`.
-async fn wait_for_buffers(app: &TestApp, bytes: usize) {
-    let drawn = async {
-        while scrape(app).await.value("ferry_body_buffers_bytes") < bytes as f64 {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(20), drawn)
-        .await
-        .expect("the write drew its buffer");
-}
 
 async fn writes_beyond_the_buffer_budget_are_refused_and_store_nothing(backend: Backend) {
     let app = spawn_app_with(backend, |settings| {
@@ -57,11 +24,11 @@ async fn writes_beyond_the_buffer_budget_are_refused_and_store_nothing(backend: 
     app.create_for(&first, CHUNK as u64).await;
     app.create_for(&second, CHUNK as u64).await;
 
-    let (mut body, running) = trickled_put(&app, &first_sha, 0);
+    let (mut body, running) = trickled_put(&app, &first_sha, 0, CHUNK);
     body.send(Ok(Bytes::copy_from_slice(&first[..CHUNK / 2])))
         .await
         .unwrap();
-    wait_for_buffers(&app, CHUNK).await;
+    wait_for_metric(&app, "ferry_body_buffers_bytes", CHUNK as f64).await;
     let before = app.snapshot(&["anonymous"]).await;
     let refused = app.put_chunk(&second_sha, 0, second.clone()).await;
     assert_eq!(refused.headers()["retry-after"], "1");

@@ -532,6 +532,40 @@ impl Scrape {
 }
 
 /// Reads `/metrics` of `app`, checking that it is OpenMetrics text.
+/// A chunk PUT of `len` bytes whose body is sent when the test says:
+/// answers the sender of its body and the request, running.
+pub fn trickled_put(
+    app: &TestApp,
+    sha256: &str,
+    index: usize,
+    len: usize,
+) -> (
+    futures::channel::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    tokio::task::JoinHandle<reqwest::Response>,
+) {
+    let (sender, body) = futures::channel::mpsc::channel(4);
+    let request = app
+        .client
+        .put(app.url(&format!("/v1/uploads/{sha256}/chunks/{index}")))
+        .header("content-length", len)
+        .body(reqwest::Body::wrap_stream(body))
+        .send();
+    let running = tokio::spawn(async move { request.await.expect("the chunk PUT answers") });
+    (sender, running)
+}
+
+/// Waits until the metric `series` reaches `at_least`.
+pub async fn wait_for_metric(app: &TestApp, series: &str, at_least: f64) {
+    let reached = async {
+        while scrape(app).await.value(series) < at_least {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), reached)
+        .await
+        .unwrap_or_else(|_| panic!("{series} never reached {at_least}"));
+}
+
 pub async fn scrape(app: &TestApp) -> Scrape {
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
