@@ -159,6 +159,10 @@ pub struct BlobStore {
     aborts: PendingAborts,
 }
 
+/// Told the length and the running hash of a write as soon as its last
+/// byte is hashed.
+type Hashed<'a> = Box<dyn FnOnce(u64, &RunningSha256) + Send + 'a>;
+
 impl BlobStore {
     /// Opens the store named by `location`: `memory://`, a `file://` URL, or a
     /// plain folder path, created if missing; `s3://` buckets as the
@@ -253,7 +257,9 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let (written, _, _) = self.write_with(key, source, limit, None, false).await?;
+        let (written, _, _) = self
+            .write_with(key, source, limit, None, false, None)
+            .await?;
         Ok(written)
     }
 
@@ -271,7 +277,9 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let (written, _, kept) = self.write_with(key, source, limit, None, true).await?;
+        let (written, _, kept) = self
+            .write_with(key, source, limit, None, true, None)
+            .await?;
         Ok((written, kept))
     }
 
@@ -283,19 +291,24 @@ impl BlobStore {
 
     /// Streams `source` into `key` as [`write`](Self::write) does, and takes
     /// its bytes into `running` too, answering the state after them.
+    /// `hashed` learns the length and the state as soon as the last byte is
+    /// hashed, before the object is stored and flushed.
     pub async fn write_continuing<S, E>(
         &self,
         key: &ObjectKey,
         source: S,
         limit: u64,
         running: RunningSha256,
+        hashed: impl FnOnce(u64, &RunningSha256) + Send,
     ) -> Result<(Written, RunningSha256), WriteError>
     where
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
         let running = Some(running);
-        let (written, running, _) = self.write_with(key, source, limit, running, false).await?;
+        let (written, running, _) = self
+            .write_with(key, source, limit, running, false, Some(Box::new(hashed)))
+            .await?;
         Ok((written, running.unwrap_or_default()))
     }
 
@@ -336,6 +349,7 @@ impl BlobStore {
         limit: u64,
         mut running: Option<RunningSha256>,
         keep: bool,
+        hashed: Option<Hashed<'_>>,
     ) -> Result<(Written, Option<RunningSha256>, Option<Vec<Bytes>>), WriteError>
     where
         S: Stream<Item = Result<Bytes, E>>,
@@ -346,6 +360,9 @@ impl BlobStore {
         let mut own = Sha256::new();
         match copy_hashed(&mut writer, source, limit, Some(&mut own), running.as_mut()).await {
             Ok(size) => {
+                if let (Some(hashed), Some(running)) = (hashed, &running) {
+                    hashed(size, running);
+                }
                 let written = Written {
                     size,
                     sha256: ContentHash::from_digest(own.finalize().into()),

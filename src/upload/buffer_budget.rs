@@ -13,7 +13,7 @@ use super::Uploads;
 use super::error::{UploadError, UploadResult};
 
 /// How long a write waits for its buffer before it is refused.
-const BUFFER_WAIT: Duration = Duration::from_secs(2);
+const BUFFER_WAIT: Duration = Duration::from_secs(10);
 
 /// When a refused write is told to ask again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);

@@ -13,7 +13,7 @@ use super::Uploads;
 use super::buffer_budget::Buffer;
 use super::chunk_plan::ChunkPlan;
 use super::error::{UploadError, UploadResult};
-use super::in_flight::{Arrival, PREDECESSOR_WAIT};
+use super::in_flight::{Arrival, PREDECESSOR_WAIT, Waited};
 use crate::blob::{BlobError, BlobStore, WriteError, Written};
 use crate::ids::{ObjectKey, OwnerId, WriteToken};
 use crate::meta::{Chunk, HashLink, Recorded, Session};
@@ -28,7 +28,7 @@ pub struct ChunkTarget {
     expected: u64,
     running: Option<RunningSha256>,
     asked_at: Instant,
-    _arrival: Arc<Arrival>,
+    arrival: Arc<Arrival>,
 }
 
 impl ChunkTarget {
@@ -100,13 +100,15 @@ impl Uploads {
         let mut running = self.running_hash_before(&session.id, index).await?;
         if running.is_none() && self.in_flight.is_arriving(&session.id, index - 1) {
             self.metrics.chunk_waited();
-            if self
+            running = match self
                 .in_flight
                 .wait_for(&session.id, index - 1, PREDECESSOR_WAIT)
                 .await
             {
-                running = self.running_hash_before(&session.id, index).await?;
-            }
+                Waited::Hashed(after) => Some(after),
+                Waited::Ended => self.running_hash_before(&session.id, index).await?,
+                Waited::NotArriving | Waited::TimedOut => None,
+            };
         }
         Ok(ChunkTarget {
             session,
@@ -114,7 +116,7 @@ impl Uploads {
             expected,
             running,
             asked_at: Instant::now(),
-            _arrival: Arc::new(arrival),
+            arrival: Arc::new(arrival),
         })
     }
 
@@ -135,7 +137,17 @@ impl Uploads {
         let stored = match target.running.clone() {
             Some(before) => self
                 .blobs
-                .write_continuing(&key, body, target.expected, before.clone())
+                .write_continuing(
+                    &key,
+                    body,
+                    target.expected,
+                    before.clone(),
+                    |size, after| {
+                        if size == target.expected {
+                            target.arrival.hashed(after);
+                        }
+                    },
+                )
                 .await
                 .map(|(written, after)| (written, Some(HashLink { before, after }), None)),
             None => self

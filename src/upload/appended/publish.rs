@@ -89,6 +89,7 @@ impl Uploads {
                 self.read_segments(&segments),
                 limit,
                 RunningSha256::new(),
+                |_, _| {},
             )
             .await
             .map_err(|error| match error {
