@@ -320,25 +320,29 @@ impl Uploads {
     /// sweep) can find the upload's folder removed under its write: it
     /// answers what the upload's state says, as one that finished first
     /// would, and not a store failure a client would try again.
-    pub(super) async fn segment_write_failed(
+    async fn segment_write_failed(
         &self,
         upload: &AppendedUpload,
         key: &crate::ids::ObjectKey,
         error: BlobError,
     ) -> UploadError {
-        let now = match self.meta.find_appended(&upload.id).await {
-            Ok(now) => now,
-            Err(_) => return error.into(),
+        let Some(refused) = self.moved_on(upload).await else {
+            return error.into();
         };
+        tracing::info!(id = %upload.id, offset = upload.offset, %error, "append cut off: its upload was removed or moved on");
+        self.discard_segment(key).await;
+        refused
+    }
+
+    /// Why an append at `upload`'s offset can no longer be taken, when the
+    /// upload has since been removed, completed or moved past it; `None`
+    /// while it still stands as `upload` says, or cannot be read.
+    async fn moved_on(&self, upload: &AppendedUpload) -> Option<UploadError> {
+        let now = self.meta.find_appended(&upload.id).await.ok()?;
         let unchanged = now.as_ref().is_some_and(|now| {
             now.status == UploadStatus::Uploading && now.offset == upload.offset
         });
-        if unchanged {
-            return error.into();
-        }
-        tracing::info!(id = %upload.id, offset = upload.offset, %error, "append cut off: its upload was removed or moved on");
-        self.discard_segment(key).await;
-        refusal(upload, now)
+        (!unchanged).then(|| refusal(upload, now))
     }
 
     async fn remove_segments(&self, id: &UploadId) {

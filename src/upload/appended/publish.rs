@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
-use ferry_proto::UploadStatus;
 use futures::{StreamExt, TryStreamExt};
 
 use super::super::Uploads;
@@ -230,16 +229,7 @@ impl Uploads {
     /// under it and answers what the upload's state says; otherwise a
     /// segment accepted earlier and gone is a failed merge.
     async fn compose_failed(&self, upload: &AppendedUpload, error: PartsError) -> UploadError {
-        let moved_on = match self.meta.find_appended(&upload.id).await {
-            Ok(now) => {
-                let unchanged = now.as_ref().is_some_and(|now| {
-                    now.status == UploadStatus::Uploading && now.offset == upload.offset
-                });
-                (!unchanged).then(|| refusal(upload, now))
-            }
-            Err(_) => None,
-        };
-        if let Some(refused) = moved_on {
+        if let Some(refused) = self.moved_on(upload).await {
             tracing::info!(id = %upload.id, %error, "publishing cut off: the upload was removed or moved on");
             return refused;
         }
