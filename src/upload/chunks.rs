@@ -98,11 +98,12 @@ impl Uploads {
         }
         let arrival = self.in_flight.arrive(&session.id, index);
         let mut running = self.running_hash_before(&session.id, index).await?;
-        if running.is_none() && self.in_flight.is_arriving(&session.id, index - 1) {
+        let previous = index.checked_sub(1).filter(|_| running.is_none());
+        if let Some(previous) = previous.filter(|&i| self.in_flight.is_arriving(&session.id, i)) {
             self.metrics.chunk_waited();
             running = match self
                 .in_flight
-                .wait_for(&session.id, index - 1, PREDECESSOR_WAIT)
+                .wait_for(&session.id, previous, PREDECESSOR_WAIT)
                 .await
             {
                 Waited::Hashed(after) => Some(after),

@@ -5,10 +5,9 @@
 //! from the state the chunk before it handed over, instead of being held
 //! in the hash window or read back. Should the chunk before it be refused
 //! after all, the two links do not meet and a merge reads the later chunk
-//! back. While it waits, its body
-//! stays in the kernel's socket buffer (see `http::body_gate`), so waiting
-//! costs no memory, and a client's chunks in flight still travel side by
-//! side up to what that buffer holds.
+//! back. While it waits, its body stays in the kernel's socket buffer (see
+//! `http::body_gate`), so waiting costs no memory, and a client's chunks in
+//! flight still travel side by side up to what that buffer holds.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -61,9 +60,9 @@ pub(super) enum Waited {
     TimedOut,
 }
 
-/// One request receiving a chunk; the chunk's waiters are woken when the
-/// last request receiving it is dropped, once the chunk was recorded and
-/// linked, or refused.
+/// One request receiving a chunk; the chunk's waiters are woken when it
+/// hands over its hash, or when the last request receiving it is dropped
+/// without having done so.
 pub(super) struct Arrival {
     in_flight: InFlight,
     key: (UploadId, u64),
@@ -160,6 +159,24 @@ impl Drop for Arrival {
 mod tests {
     use super::*;
 
+    /// A task waiting for chunk `index` of `id`, already waiting.
+    async fn waiting_for(
+        in_flight: &InFlight,
+        id: &UploadId,
+        index: u64,
+    ) -> tokio::task::JoinHandle<Waited> {
+        let waiting = tokio::spawn({
+            let (in_flight, id) = (in_flight.clone(), id.clone());
+            async move {
+                in_flight
+                    .wait_for(&id, index, Duration::from_secs(60))
+                    .await
+            }
+        });
+        tokio::task::yield_now().await;
+        waiting
+    }
+
     #[tokio::test]
     async fn a_chunk_not_arriving_is_not_waited_for() {
         let in_flight = InFlight::default();
@@ -175,11 +192,7 @@ mod tests {
         let in_flight = InFlight::default();
         let id = UploadId::generate();
         let arrival = in_flight.arrive(&id, 3);
-        let waiting = tokio::spawn({
-            let (in_flight, id) = (in_flight.clone(), id.clone());
-            async move { in_flight.wait_for(&id, 3, Duration::from_secs(60)).await }
-        });
-        tokio::task::yield_now().await;
+        let waiting = waiting_for(&in_flight, &id, 3).await;
         let mut after = RunningSha256::new();
         after.update(b"chunk 3");
         arrival.hashed(&after);
@@ -194,11 +207,7 @@ mod tests {
         let in_flight = InFlight::default();
         let id = UploadId::generate();
         let arrival = in_flight.arrive(&id, 3);
-        let waiting = tokio::spawn({
-            let (in_flight, id) = (in_flight.clone(), id.clone());
-            async move { in_flight.wait_for(&id, 3, Duration::from_secs(60)).await }
-        });
-        tokio::task::yield_now().await;
+        let waiting = waiting_for(&in_flight, &id, 3).await;
         drop(arrival);
         assert!(matches!(waiting.await.unwrap(), Waited::Ended));
         assert!(matches!(
