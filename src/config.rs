@@ -95,9 +95,14 @@ pub struct Settings {
 
     /// Bytes of request bodies held in memory on their way to the store, across every request
     /// (a chunk, or the parts of a bucket's multipart write, each); a write that cannot have its
-    /// buffer within 2 seconds is answered 503 with `Retry-After`.
+    /// buffer within `FERRY_BUFFER_WAIT` is answered 503 with `Retry-After`.
     #[arg(long, env = "FERRY_BUFFER_BUDGET", default_value = "256MiB", value_parser = parse_size)]
     pub buffer_budget: u64,
+
+    /// How long a write waits for its body buffer before it is answered 503; meanwhile its
+    /// connection has read at most 16 KiB of its body.
+    #[arg(long, env = "FERRY_BUFFER_WAIT", default_value = "10s", value_parser = parse_duration)]
+    pub buffer_wait: Duration,
 
     /// Bytes of chunks that arrived ahead of their turn held in memory until the chunk before them
     /// joins the file's running hash; beyond it they are read back from the store instead.
@@ -200,6 +205,7 @@ impl Settings {
     pub fn memory_bounds(&self) -> MemoryBounds {
         MemoryBounds {
             body_buffers: self.buffer_budget,
+            buffer_wait: self.buffer_wait,
             hash_window: self.hash_window,
         }
     }
@@ -275,6 +281,9 @@ impl Settings {
                 self.max_chunk_size
             ));
         }
+        if self.buffer_wait > Duration::from_secs(600) {
+            return Err("FERRY_BUFFER_WAIT must be at most 10m".into());
+        }
         if self.merge_wait > Duration::from_secs(3600) {
             return Err("FERRY_MERGE_WAIT must be at most 1h".into());
         }
@@ -312,6 +321,17 @@ mod tests {
             assert!(refused.contains("FERRY_LISTEN_BACKLOG"), "{refused}");
         }
         settings.listen_backlog = 65_535;
+        assert!(settings.validate().is_ok());
+    }
+
+    #[test]
+    fn a_buffer_wait_past_ten_minutes_is_refused() {
+        let mut settings = Settings::defaults();
+        assert_eq!(settings.buffer_wait, Duration::from_secs(10));
+        settings.buffer_wait = Duration::from_secs(601);
+        let refused = settings.validate().unwrap_err();
+        assert!(refused.contains("FERRY_BUFFER_WAIT"), "{refused}");
+        settings.buffer_wait = Duration::ZERO;
         assert!(settings.validate().is_ok());
     }
 

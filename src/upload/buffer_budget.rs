@@ -2,18 +2,17 @@
 //! to the store: each write draws the buffer it needs (a chunk, or the
 //! parts of a bucket's multipart write) from one budget before it reads a
 //! byte of its body, and gives it back when it ends. A write that cannot
-//! have its buffer within a short wait is refused, to be sent again later.
+//! have its buffer within its wait (`FERRY_BUFFER_WAIT`) is refused, to be
+//! sent again later; while it waits, its connection has read at most a few
+//! KiB of its body.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::Uploads;
 use super::error::{UploadError, UploadResult};
-
-/// How long a write waits for its buffer before it is refused.
-const BUFFER_WAIT: Duration = Duration::from_secs(10);
+use super::{MemoryBounds, Uploads};
 
 /// When a refused write is told to ask again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -23,6 +22,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 pub(super) struct BufferBudget {
     bytes: Arc<Semaphore>,
     total: u32,
+    wait: Duration,
 }
 
 /// A write's buffer, drawn from the budget until it is dropped.
@@ -32,12 +32,13 @@ pub(super) struct Buffer {
 }
 
 impl BufferBudget {
-    /// A budget of `total` bytes (at most 4 GiB).
-    pub(super) fn new(total: u64) -> Self {
-        let total = u32::try_from(total).unwrap_or(u32::MAX);
+    /// The budget `bounds` name (at most 4 GiB), and its wait.
+    pub(super) fn new(bounds: &MemoryBounds) -> Self {
+        let total = u32::try_from(bounds.body_buffers).unwrap_or(u32::MAX);
         BufferBudget {
             bytes: Arc::new(Semaphore::new(total as usize)),
             total,
+            wait: bounds.buffer_wait,
         }
     }
 
@@ -47,10 +48,10 @@ impl BufferBudget {
     }
 
     /// Draws `bytes` (the whole budget at most, so that a write larger
-    /// than the budget still passes alone), waiting up to `wait`.
-    async fn draw(&self, bytes: u64, wait: Duration) -> Option<Buffer> {
+    /// than the budget still passes alone), waiting up to the budget's wait.
+    async fn draw(&self, bytes: u64) -> Option<Buffer> {
         let bytes = u32::try_from(bytes).unwrap_or(u32::MAX).min(self.total);
-        let drawn = tokio::time::timeout(wait, self.bytes.clone().acquire_many_owned(bytes));
+        let drawn = tokio::time::timeout(self.wait, self.bytes.clone().acquire_many_owned(bytes));
         match drawn.await {
             Ok(Ok(permit)) => Some(Buffer { _permit: permit }),
             Ok(Err(_)) | Err(_) => None,
@@ -69,7 +70,7 @@ impl Uploads {
     /// spent.
     pub(super) async fn write_buffer(&self, limit: u64, keep: bool) -> UploadResult<Buffer> {
         let bytes = self.blobs.write_buffer(limit, keep);
-        match self.buffers.draw(bytes, BUFFER_WAIT).await {
+        match self.buffers.draw(bytes).await {
             Some(buffer) => Ok(buffer),
             None => {
                 self.metrics.buffer_refused();

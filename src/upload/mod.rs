@@ -75,12 +75,16 @@ pub struct Timings {
     pub delete_grace: Duration,
 }
 
-/// Bounds on the memory this instance holds for request bodies, in bytes.
+/// Bounds on the memory this instance holds for request bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryBounds {
-    /// Buffers of bodies on their way to the store, across every request.
+    /// Bytes of buffers of bodies on their way to the store, across every
+    /// request.
     pub body_buffers: u64,
-    /// Chunks held until the chunk before them joins the running hash.
+    /// How long a write waits for its buffer before it is refused.
+    pub buffer_wait: Duration,
+    /// Bytes of chunks held until the chunk before them joins the running
+    /// hash.
     pub hash_window: u64,
 }
 
@@ -88,6 +92,7 @@ impl Default for MemoryBounds {
     fn default() -> Self {
         MemoryBounds {
             body_buffers: 256 << 20,
+            buffer_wait: Duration::from_secs(10),
             hash_window: 64 << 20,
         }
     }
@@ -142,7 +147,7 @@ impl Uploads {
             linking: hash_links::Linking::default(),
             window: hash_window::HashWindow::new(MemoryBounds::default().hash_window),
             in_flight: in_flight::InFlight::default(),
-            buffers: buffer_budget::BufferBudget::new(MemoryBounds::default().body_buffers),
+            buffers: buffer_budget::BufferBudget::new(&MemoryBounds::default()),
             published: published::PublishedFiles::default(),
             last_check: readiness::LastCheck::default(),
             metrics,
@@ -152,7 +157,7 @@ impl Uploads {
     /// The service with these bounds on the memory it holds for bodies.
     pub fn with_memory_bounds(mut self, bounds: MemoryBounds) -> Self {
         self.window = hash_window::HashWindow::new(bounds.hash_window);
-        self.buffers = buffer_budget::BufferBudget::new(bounds.body_buffers);
+        self.buffers = buffer_budget::BufferBudget::new(&bounds);
         self
     }
 

@@ -16,6 +16,7 @@ const CHUNK: usize = 16 << 10;
 async fn writes_beyond_the_buffer_budget_are_refused_and_store_nothing(backend: Backend) {
     let app = spawn_app_with(backend, |settings| {
         settings.buffer_budget = CHUNK as u64;
+        settings.buffer_wait = std::time::Duration::from_secs(1);
     })
     .await;
     let first = test_bytes(2 * CHUNK, 71);
