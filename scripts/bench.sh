@@ -420,17 +420,5 @@ mode=$([ "$quick" = 1 ] && echo " --quick" || true)
   echo "<!-- scripts/bench.sh: end -->"
 } > "$work/report.md"
 cat "$work/report.md"
-python3 - "$work/report.md" <<'PY'
-import re, sys
-path = "BENCHMARKS.md"
-text = open(path).read()
-report = open(sys.argv[1]).read().rstrip("\n")
-marked = re.compile(r"<!-- scripts/bench.sh: begin -->.*?<!-- scripts/bench.sh: end -->", re.S)
-if marked.search(text):
-    text = marked.sub(lambda _: report, text)
-else:
-    title, rest = text.split("\n", 1)
-    text = title + "\n\n" + report + "\n" + rest
-open(path, "w").write(text)
-PY
+python3 scripts/bench/write_section.py "scripts/bench.sh" "$work/report.md" --top
 say "written into BENCHMARKS.md"

@@ -145,16 +145,5 @@ done
   echo "<!-- scripts/bench.sh load: end -->"
 } > "$work/report.md"
 cat "$work/report.md"
-python3 - "$work/report.md" <<'PY'
-import re, sys
-path = "BENCHMARKS.md"
-text = open(path).read()
-report = open(sys.argv[1]).read().rstrip("\n")
-marked = re.compile(r"<!-- scripts/bench.sh load: begin -->.*?<!-- scripts/bench.sh load: end -->", re.S)
-if marked.search(text):
-    text = marked.sub(lambda _: report, text)
-else:
-    text = text.rstrip("\n") + "\n\n" + report + "\n"
-open(path, "w").write(text)
-PY
+python3 scripts/bench/write_section.py "scripts/bench.sh load" "$work/report.md"
 say "written into BENCHMARKS.md"
