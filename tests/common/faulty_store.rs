@@ -56,12 +56,26 @@ impl Fault {
 #[derive(Debug, Default)]
 pub struct Faults {
     copies: Mutex<Option<(Fault, usize)>>,
-    hold_chunk: AtomicBool,
-    chunk_held: Notify,
-    chunk_released: Notify,
-    hold_file_delete: AtomicBool,
-    file_delete_held: Notify,
-    file_delete_released: Notify,
+    chunk_write: Hold,
+    file_delete: Hold,
+}
+
+/// One request to the store held, once armed, until the test lets it go.
+#[derive(Debug, Default)]
+struct Hold {
+    armed: AtomicBool,
+    held: Notify,
+    released: Notify,
+}
+
+impl Hold {
+    /// Holds the next request that `matches`, until released.
+    async fn pass(&self, matches: bool) {
+        if matches && self.armed.swap(false, Ordering::SeqCst) {
+            self.held.notify_one();
+            self.released.notified().await;
+        }
+    }
 }
 
 impl Faults {
@@ -84,50 +98,33 @@ impl Faults {
     /// Holds the next write of a chunk once the store has it, until
     /// [`release_chunk`](Self::release_chunk).
     pub fn hold_next_chunk(&self) {
-        self.hold_chunk.store(true, Ordering::SeqCst);
+        self.chunk_write.armed.store(true, Ordering::SeqCst);
     }
 
     /// Waits until a chunk's write is held.
     pub async fn chunk_held(&self) {
-        self.chunk_held.notified().await;
+        self.chunk_write.held.notified().await;
     }
 
     /// Lets the held write answer as the store did.
     pub fn release_chunk(&self) {
-        self.chunk_released.notify_one();
+        self.chunk_write.released.notify_one();
     }
 
     /// Holds the next delete of a file's one object before the store
     /// sees it, until [`release_file_delete`](Self::release_file_delete).
     pub fn hold_next_file_delete(&self) {
-        self.hold_file_delete.store(true, Ordering::SeqCst);
+        self.file_delete.armed.store(true, Ordering::SeqCst);
     }
 
     /// Waits until a file's delete is held.
     pub async fn file_delete_held(&self) {
-        self.file_delete_held.notified().await;
+        self.file_delete.held.notified().await;
     }
 
     /// Lets the held delete go to the store.
     pub fn release_file_delete(&self) {
-        self.file_delete_released.notify_one();
-    }
-
-    async fn hold_delete(&self, location: &Path) {
-        if location.as_ref().starts_with("files/sha256/")
-            && self.hold_file_delete.swap(false, Ordering::SeqCst)
-        {
-            self.file_delete_held.notify_one();
-            self.file_delete_released.notified().await;
-        }
-    }
-
-    async fn hold(&self, location: &Path) {
-        if location.as_ref().starts_with("chunks/") && self.hold_chunk.swap(false, Ordering::SeqCst)
-        {
-            self.chunk_held.notify_one();
-            self.chunk_released.notified().await;
-        }
+        self.file_delete.released.notify_one();
     }
 
     /// The fault of a write of a file's one object, counted as a copy:
@@ -184,7 +181,8 @@ impl ObjectStore for FaultyStore {
             return Err(fault.error(location));
         }
         let put = self.inner.put_opts(location, payload, opts).await;
-        self.faults.hold(location).await;
+        let chunk = location.as_ref().starts_with("chunks/");
+        self.faults.chunk_write.pass(chunk).await;
         put
     }
 
@@ -216,7 +214,8 @@ impl ObjectStore for FaultyStore {
     }
 
     async fn delete(&self, location: &Path) -> Result<()> {
-        self.faults.hold_delete(location).await;
+        let file = location.as_ref().starts_with("files/sha256/");
+        self.faults.file_delete.pass(file).await;
         self.inner.delete(location).await
     }
 
